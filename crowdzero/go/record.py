@@ -1,0 +1,86 @@
+"""Finished games as immutable records.
+
+A `Game` is what crosses every edge of the system (SQLite rows, SGF files, the web
+page, the replay window), so it carries everything needed to replay the game and to
+learn from it: the rules, who sat in each seat, every move and, for the learning agent's
+moves, the search's policy target and root value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.go.position import Position, Rules
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of a game; `policy` and `root_value` exist only for searched moves."""
+
+    colour: int
+    point: int
+    policy: tuple[float, ...] | None = None
+    root_value: float | None = None
+    player: str | None = None
+
+
+@dataclass(frozen=True)
+class Game:
+    """A finished (or voided) game between two named players."""
+
+    rules: Rules
+    black: str
+    white: str
+    moves: tuple[Move, ...]
+    result: str
+    winner: int
+    date: str
+    agent_colour: int = 0
+    checkpoint: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def player(self, colour: int) -> str:
+        """Name of the player who had `colour`."""
+        return self.black if colour == BLACK else self.white
+
+    def replay(self) -> Position:
+        """Rebuild the final position by playing every move through the rules engine.
+
+        Raises IllegalMove if the record is not a legal game, which is how stored or
+        imported games are checked.
+        """
+        position = Position(self.rules)
+        for move in self.moves:
+            if move.colour != position.to_play:
+                raise ValueError(
+                    f"move {len(position.moves) + 1} is by the wrong colour "
+                    f"({'B' if move.colour == BLACK else 'W'})"
+                )
+            if move.point == RESIGN:
+                position.resign()
+            else:
+                position.play(move.point)
+        return position
+
+    def positions(self) -> list[Position]:
+        """The position before each move (len == len(moves))."""
+        position = Position(self.rules)
+        out: list[Position] = []
+        for move in self.moves:
+            out.append(position.copy())
+            if move.point == RESIGN:
+                position.resign()
+            else:
+                position.play(move.point)
+        return out
+
+
+def result_winner(result: str) -> int:
+    """Winner colour from an SGF/GTP style result string ("B+3.5", "W+R", "0", "Void")."""
+    text = result.strip().upper()
+    if text.startswith("B+"):
+        return BLACK
+    if text.startswith("W+"):
+        return WHITE
+    return 0

@@ -1,0 +1,74 @@
+"""The one interface every seat at the board sits behind.
+
+The agent (backed by a batched tree search), a random mover, GnuGo over GTP and a
+person in a web page all answer the same question, "your move in this position", so
+the code that runs games never asks which kind of player it has. Two properties let
+the runner schedule them well without knowing what they are:
+
+* `select_moves` takes many requests at once: the agent answers them with one batched
+  search; simple players just loop.
+* `blocking` players (engines, people) are called from worker threads so that a slow
+  member never stalls the batch of other games.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crowdzero.go.position import Position
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """A player is asked for a move in `position` of the game `game_id`."""
+
+    game_id: str
+    position: Position
+
+
+@dataclass(frozen=True)
+class MoveChoice:
+    """A player's answer; `policy`/`root_value` are filled only by searching players."""
+
+    point: int
+    policy: np.ndarray | None = None
+    root_value: float | None = None
+
+
+class PlayerError(RuntimeError):
+    """A player could not produce a move (an engine died, a person left)."""
+
+
+class Player(ABC):
+    """Anything that answers "your move in this position"."""
+
+    name: str = "player"
+    blocking: bool = False
+
+    def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
+        """Answer many requests at once; players that can batch override this."""
+        return [self.select_move(request) for request in requests]
+
+    @abstractmethod
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        """Choose a legal move (pass included) for the side to move."""
+
+    def end_game(self, game_id: str) -> None:  # noqa: B027 - optional hook
+        """Forget per-game state (search trees, engine sync); default keeps none."""
+
+    def move_distribution(self, position: Position) -> np.ndarray | None:
+        """Probability of each move [N*N+1] where the player has one, else None.
+
+        The study uses this to measure how far the agent is from imitating a member.
+        """
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release processes or files the player holds."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"

