@@ -1,0 +1,218 @@
+"""`crowdzero <command>`: the one entry point.
+
+The CLI only parses and overrides; every default lives in the typed config
+(`crowdzero/train/config.py`), and every command's work lives in its package.
+Heavy imports (torch, numba kernels) happen inside the commands so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="crowdzero",
+    help="AlphaZero-style Go that learns from a crowd of opponents instead of itself.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def train(
+    mode: Annotated[
+        str | None, typer.Option(help="crowd (no self-play) or self (traditional AlphaZero).")
+    ] = None,
+    crowd: Annotated[
+        str | None, typer.Option(help="Crowd TOML file, or 'default' for the built-in crowd.")
+    ] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Run directory; reused (resumed) if it already holds a run."),
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Resume the run in this directory (it must exist).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config for a new run (see `crowdzero config`).")
+    ] = None,
+    board_size: Annotated[int | None, typer.Option(help="Board size (new runs only).")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
+    simulations: Annotated[int | None, typer.Option(help="Search simulations per move.")] = None,
+    concurrent_games: Annotated[int | None, typer.Option(help="Games played at once.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any config key: --set search.algorithm=puct."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No live panel; log lines only.")] = False,
+) -> None:
+    """Train an agent: crowd mode on 9x9 with the default crowd unless told otherwise.
+
+    With no arguments it starts (or, if it exists, continues) `runs/<mode>-9x9` in the
+    current folder. Ctrl-C stops cleanly after writing a checkpoint; after any crash,
+    the same command (or --resume) continues from the last checkpoint.
+    """
+    from crowdzero.train.config import ConfigError, RunConfig, apply_overrides, load_config
+    from crowdzero.train.run_dir import RunDir, RunDirError
+
+    overrides: dict[str, Any] = {}
+    if mode is not None:
+        overrides["train.mode"] = mode
+    if crowd is not None:
+        overrides["train.crowd"] = crowd
+    if minutes is not None:
+        overrides["train.minutes"] = minutes
+    if simulations is not None:
+        overrides["search.simulations"] = simulations
+    if concurrent_games is not None:
+        overrides["train.concurrent_games"] = concurrent_games
+    for item in set_ or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise _fail(f"--set wants KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = _parse_value(value.strip())
+
+    try:
+        target = resume or run
+        if resume is not None and not _is_run(resume):
+            raise _fail(f"{resume} holds no run to resume (no config.toml)")
+        if target is not None and _is_run(target):
+            if board_size is not None or config is not None:
+                console.print(
+                    "[yellow]note:[/] resuming an existing run; --board-size/--config "
+                    "apply to new runs only"
+                )
+            run_dir = RunDir.open(target)
+            # Resuming keeps the run's config; only the knobs that do not change what
+            # is learned may be overridden (time budget, simulations are the user's).
+            cfg = apply_overrides(run_dir.config, overrides) if overrides else run_dir.config
+            run_dir = RunDir(run_dir.path, cfg)
+            console.print(f"resuming [bold]{target}[/]")
+        else:
+            cfg = load_config(config) if config is not None else RunConfig()
+            if board_size is not None:
+                overrides["board.size"] = board_size
+            cfg = apply_overrides(cfg, overrides) if overrides else cfg
+            if target is None:
+                target = Path("runs") / f"{cfg.train.mode}-{cfg.board.size}x{cfg.board.size}"
+                if _is_run(target):
+                    run_dir = RunDir.open(target)
+                    console.print(f"resuming [bold]{target}[/]")
+                else:
+                    run_dir = RunDir.create(target, cfg)
+                    console.print(f"new run [bold]{target}[/]")
+            else:
+                run_dir = RunDir.create(target, cfg)
+                console.print(f"new run [bold]{target}[/]")
+    except (ConfigError, RunDirError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+    _setup_logging(run_dir.log_path, quiet)
+    from crowdzero.train.progress import progress_panel
+    from crowdzero.train.training_run import TrainingRun
+
+    with run_dir.lock():
+        training = TrainingRun(run_dir)
+        if quiet:
+            reason = training.run()
+        else:
+            from rich.live import Live
+
+            with Live(progress_panel(training), console=console, refresh_per_second=2) as live:
+                reason = training.run(on_progress=lambda r: live.update(progress_panel(r)))
+    console.print(f"stopped: {reason}. Resume with: crowdzero train --resume {run_dir.path}")
+
+
+@app.command()
+def gtp(
+    player: Annotated[
+        str, typer.Option(help="Who plays: random, random-noeye, gnugo:5, checkpoint:PATH ...")
+    ] = "random",
+    size: Annotated[int, typer.Option(help="Initial board size.")] = 9,
+    komi: Annotated[float, typer.Option(help="Initial komi.")] = 7.5,
+) -> None:
+    """Serve a player over GTP v2 on stdin/stdout (load it in Sabaki or GoGui)."""
+    from crowdzero.go.gtp_engine import gtp_main
+
+    raise typer.Exit(gtp_main(player, size=size, komi=komi))
+
+
+@app.command("config")
+def show_config(
+    run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,
+) -> None:
+    """Print a config file with every key, its default and what it does."""
+    from crowdzero.train.config import RunConfig, dump_config
+    from crowdzero.train.run_dir import RunDir
+
+    cfg = RunDir.open(run).config if run is not None else RunConfig()
+    sys.stdout.write(dump_config(cfg))
+
+
+@app.command("export-sgf")
+def export_sgf(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    out: Annotated[Path, typer.Option(help="Folder for the .sgf files.")] = Path("sgf"),
+    last: Annotated[int, typer.Option(help="Only the newest N games (0 = all).")] = 0,
+) -> None:
+    """Write the run's stored games as SGF files."""
+    from crowdzero.go.sgf import save_sgf
+    from crowdzero.train.run_dir import RunDir
+
+    run_dir = RunDir.open(run)
+    out.mkdir(parents=True, exist_ok=True)
+    with run_dir.open_store() as store:
+        since = max(0, store.last_game_id() - last) if last else 0
+        n = 0
+        for game_id, game in store.iter_games(since_id=since):
+            save_sgf(game, out / f"game-{game_id:07d}.sgf")
+            n += 1
+    console.print(f"wrote {n} SGF files to {out}")
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "config.toml").is_file()
+
+
+def _parse_value(text: str) -> Any:
+    """TOML-ish scalars for --set: numbers, true/false, else the string itself."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _setup_logging(path: Path | None, quiet: bool) -> None:
+    handlers: list[logging.Handler] = []
+    if path is not None:
+        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+    if quiet:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

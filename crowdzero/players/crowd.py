@@ -1,0 +1,375 @@
+"""The crowd: who sits across the board from the agent, and how often each is drawn.
+
+A crowd is a TOML file (the default is `default_crowd.toml`, next to this module) that
+names its members - a player spec such as ``gnugo:3``, a display name and a draw
+weight - plus an optional curriculum and the members held out for the study:
+
+```toml
+[curriculum]          # optional; absent or enabled = false: draw by the base weights
+enabled = true
+window = 100          # the win rate against a member is measured over its last N games
+prior_games = 4.0     # pseudo-games at 50% shrinking early estimates toward "even"
+floor = 0.1           # the smallest multiplier: no member is ever dropped
+
+[study]
+held_out = ["gnugo:1"]   # specs never drawn in training, kept for the transfer test
+
+[[member]]
+name = "gnugo-3"      # unique; defaults to the spec
+spec = "gnugo:3"      # anything crowdzero.players.registry.make_player accepts
+weight = 1.0          # >= 0; relative draw frequency
+```
+
+The curriculum ("reward shaping from novices to experts") multiplies each member's base
+weight by how informative its games currently are. With ``s`` the agent's score against
+the member over its last `window` games (win 1, draw 0.5, loss 0) out of ``n`` games:
+
+    p = (s + prior_games / 2) / (n + prior_games)      # smoothed win rate, 0.5 with no games
+    multiplier = floor + (1 - floor) * 4 * p * (1 - p)  # 1 at p = 0.5, `floor` at p = 0 or 1
+    weight = base_weight * multiplier                   # then normalised to sum to 1
+
+A member the agent beats about half the time keeps its full weight; one it always beats
+(a novice it has outgrown) or always loses to (an expert out of reach for now) sinks
+toward `floor` times its base weight, so as the agent improves the draw moves from the
+novices toward the experts. Members never played start at full weight, so the draw
+begins at the base weights. `curriculum_weights` is that formula as a pure function.
+
+A member whose engine is not installed (`EngineUnavailable`, e.g. Pachi not built) is
+disabled with a warning, and the rest of the crowd carries on; `Crowd.disabled` says
+which and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import tomllib
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crowdzero.players.base import Player
+from crowdzero.players.engines import EngineUnavailable
+from crowdzero.players.registry import PlayerSpecError, known_kinds, make_player
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CROWD = "default_crowd.toml"
+
+
+class CrowdError(ValueError):
+    """A crowd file cannot be used (unknown spec, negative weight, empty crowd...)."""
+
+
+@dataclass(frozen=True)
+class CrowdMember:
+    """One seat the agent can be drawn against: `spec` says how to build the player."""
+
+    name: str
+    spec: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """How recent results shift the draw; see the module docstring for the formula."""
+
+    enabled: bool = False
+    window: int = 100
+    prior_games: float = 4.0
+    floor: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise CrowdError(f"curriculum window must be at least 1 game, not {self.window}")
+        if self.prior_games <= 0:
+            raise CrowdError(f"curriculum prior_games must be positive, not {self.prior_games}")
+        if not 0.0 <= self.floor <= 1.0:
+            raise CrowdError(f"curriculum floor must be in [0, 1], not {self.floor}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """The agent's recent results against one member: total score and game count."""
+
+    score: float = 0.0
+    games: int = 0
+
+    @property
+    def win_rate(self) -> float | None:
+        return None if self.games == 0 else self.score / self.games
+
+
+def curriculum_multiplier(record: Record, curriculum: Curriculum) -> float:
+    """How much the curriculum scales one member's base weight, in [floor, 1]."""
+    p = (record.score + curriculum.prior_games / 2) / (record.games + curriculum.prior_games)
+    return curriculum.floor + (1.0 - curriculum.floor) * 4.0 * p * (1.0 - p)
+
+
+def curriculum_weights(
+    base: Mapping[str, float],
+    records: Mapping[str, Record],
+    curriculum: Curriculum,
+) -> dict[str, float]:
+    """Draw probabilities: base weights times the curriculum multiplier, normalised.
+
+    Members missing from `records` count as never played. With the curriculum disabled
+    this is just the normalised base weights.
+    """
+    raw = {
+        name: weight
+        * (
+            curriculum_multiplier(records.get(name, Record()), curriculum)
+            if curriculum.enabled
+            else 1.0
+        )
+        for name, weight in base.items()
+    }
+    total = sum(raw.values())
+    if total <= 0:
+        raise CrowdError("every member of the crowd has weight 0; nobody can be drawn")
+    return {name: value / total for name, value in raw.items()}
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise CrowdError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+        )
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CrowdError(f"{what} must be a number, not {value!r}")
+    return float(value)
+
+
+def _parse_curriculum(table: Any) -> Curriculum:
+    if not isinstance(table, dict):
+        raise CrowdError("[curriculum] must be a table")
+    _check_keys(table, {"enabled", "window", "prior_games", "floor"}, "[curriculum]")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise CrowdError(f"curriculum enabled must be true or false, not {enabled!r}")
+    window = table.get("window", Curriculum.window)
+    if isinstance(window, bool) or not isinstance(window, int):
+        raise CrowdError(f"curriculum window must be a whole number of games, not {window!r}")
+    return Curriculum(
+        enabled=enabled,
+        window=window,
+        prior_games=_number(table.get("prior_games", Curriculum.prior_games), "prior_games"),
+        floor=_number(table.get("floor", Curriculum.floor), "floor"),
+    )
+
+
+def _parse_member(entry: Any, index: int) -> CrowdMember:
+    where = f"member #{index + 1}"
+    if not isinstance(entry, dict):
+        raise CrowdError(f"{where} must be a table ([[member]])")
+    _check_keys(entry, {"name", "spec", "weight"}, where)
+    spec = entry.get("spec")
+    if not isinstance(spec, str) or not spec.strip():
+        raise CrowdError(f"{where} needs a spec string such as \"gnugo:3\"")
+    spec = spec.strip()
+    name = entry.get("name", spec)
+    if not isinstance(name, str) or not name.strip():
+        raise CrowdError(f"{where} ({spec}): name must be a non-empty string")
+    weight = _number(entry.get("weight", 1.0), f"{where} ({name}) weight")
+    if weight < 0 or weight != weight or weight == float("inf"):
+        raise CrowdError(f"{where} ({name}): weight must be a finite number >= 0, not {weight}")
+    return CrowdMember(name=name.strip(), spec=spec, weight=weight)
+
+
+def _parse_held_out(table: Any) -> tuple[str, ...]:
+    if not isinstance(table, dict):
+        raise CrowdError("[study] must be a table")
+    _check_keys(table, {"held_out"}, "[study]")
+    held_out = table.get("held_out", [])
+    if not isinstance(held_out, list) or not all(isinstance(s, str) for s in held_out):
+        raise CrowdError("[study] held_out must be a list of player specs")
+    return tuple(spec.strip() for spec in held_out)
+
+
+def _spec_kind(spec: str) -> str:
+    return spec.partition(":")[0]
+
+
+class Crowd:
+    """The members the agent may be drawn against, their players and the curriculum.
+
+    Build one with `Crowd.load` (a TOML file, or "default"). Players are built once at
+    load time and shared by every game (`player(name)`); close the crowd to stop their
+    engines. `sample`, `update` and `weights` are thread-safe.
+    """
+
+    def __init__(
+        self,
+        members: Iterable[CrowdMember],
+        curriculum: Curriculum | None = None,
+        held_out: Iterable[str] = (),
+        *,
+        build_players: bool = True,
+        source: str = "<memory>",
+    ) -> None:
+        self.source = source
+        self.curriculum = curriculum or Curriculum()
+        self.held_out = tuple(held_out)
+        self.disabled: dict[str, str] = {}
+        listed = list(members)
+        if not listed:
+            raise CrowdError(f"{source}: the crowd has no members ([[member]] tables)")
+        names = [member.name for member in listed]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise CrowdError(f"{source}: member names must be unique: {', '.join(duplicates)}")
+        kinds = set(known_kinds())
+        for spec in [member.spec for member in listed] + list(self.held_out):
+            if _spec_kind(spec) not in kinds:
+                raise CrowdError(
+                    f"{source}: unknown player spec {spec!r}; known kinds: "
+                    f"{', '.join(sorted(kinds))}"
+                )
+        for spec in self.held_out:
+            if any(member.spec == spec for member in listed):
+                raise CrowdError(f"{source}: {spec!r} is held out for the study but is a member")
+
+        self._players: dict[str, Player] = {}
+        kept: list[CrowdMember] = []
+        try:
+            for member in listed:
+                if build_players:
+                    try:
+                        self._players[member.name] = make_player(member.spec)
+                    except PlayerSpecError as exc:
+                        raise CrowdError(f"{source}: member {member.name!r}: {exc}") from exc
+                    except EngineUnavailable as exc:
+                        self.disabled[member.name] = str(exc)
+                        log.warning("crowd member %s disabled: %s", member.name, exc)
+                        continue
+                kept.append(member)
+            if not kept:
+                raise CrowdError(
+                    f"{source}: every member is disabled ({'; '.join(self.disabled.values())})"
+                )
+            if sum(member.weight for member in kept) <= 0:
+                raise CrowdError(f"{source}: every member has weight 0; nobody can be drawn")
+        except CrowdError:
+            self.close()
+            raise
+        self.members = tuple(kept)
+        self._by_name = {member.name: member for member in kept}
+        self._results: dict[str, deque[float]] = {
+            member.name: deque(maxlen=self.curriculum.window) for member in kept
+        }
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, path: str | Path = "default", *, build_players: bool = True) -> Crowd:
+        """A crowd from a TOML file; "default" is the packaged `default_crowd.toml`."""
+        if str(path) == "default":
+            text = resources.files("crowdzero.players").joinpath(DEFAULT_CROWD).read_text()
+            source = DEFAULT_CROWD
+        else:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CrowdError(f"cannot read crowd file {path}: {exc}") from exc
+            source = str(path)
+        return cls.from_toml(text, build_players=build_players, source=source)
+
+    @classmethod
+    def from_toml(
+        cls, text: str, *, build_players: bool = True, source: str = "<string>"
+    ) -> Crowd:
+        """A crowd from TOML text (the format in the module docstring)."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CrowdError(f"{source} is not valid TOML: {exc}") from exc
+        _check_keys(data, {"member", "curriculum", "study"}, source)
+        entries = data.get("member", [])
+        if not isinstance(entries, list):
+            raise CrowdError(f"{source}: members are [[member]] tables")
+        try:
+            members = [_parse_member(entry, i) for i, entry in enumerate(entries)]
+            curriculum = _parse_curriculum(data["curriculum"]) if "curriculum" in data else None
+            held_out = _parse_held_out(data.get("study", {}))
+        except CrowdError as exc:
+            raise CrowdError(f"{source}: {exc}") from exc
+        return cls(
+            members, curriculum, held_out, build_players=build_players, source=source
+        )
+
+    # ------------------------------------------------------------------ drawing
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(member.name for member in self.members)
+
+    def member(self, name: str) -> CrowdMember:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise CrowdError(f"no crowd member named {name!r}") from None
+
+    def player(self, name: str) -> Player:
+        """The shared player of member `name` (built at load time)."""
+        self.member(name)
+        try:
+            return self._players[name]
+        except KeyError:
+            raise CrowdError(f"the crowd was loaded without building players ({name})") from None
+
+    def records(self) -> dict[str, Record]:
+        """The agent's recent score and game count against each member."""
+        with self._lock:
+            return {
+                name: Record(score=float(sum(results)), games=len(results))
+                for name, results in self._results.items()
+            }
+
+    def weights(self) -> dict[str, float]:
+        """Current draw probabilities (base weights shaped by the curriculum), sum 1."""
+        base = {member.name: member.weight for member in self.members}
+        return curriculum_weights(base, self.records(), self.curriculum)
+
+    def sample(self, rng: np.random.Generator) -> str:
+        """Draw the name of the member the next game is played against."""
+        weights = self.weights()
+        names = list(weights)
+        probabilities = np.array([weights[name] for name in names], dtype=np.float64)
+        return names[int(rng.choice(len(names), p=probabilities / probabilities.sum()))]
+
+    def update(self, results: Iterable[tuple[str, float]]) -> None:
+        """Record finished games: (member name, agent's score: 1 win, 0.5 draw, 0 loss)."""
+        checked = []
+        for name, score in results:
+            self.member(name)
+            if not 0.0 <= score <= 1.0:
+                raise CrowdError(f"a game score is 1 (win), 0.5 (draw) or 0 (loss), not {score}")
+            checked.append((name, float(score)))
+        with self._lock:
+            for name, score in checked:
+                self._results[name].append(score)
+
+    def close(self) -> None:
+        """Stop the members' engines."""
+        for player in self._players.values():
+            player.close()
+
+    def __enter__(self) -> Crowd:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Crowd({self.source!r}, members={list(self.names)})"

@@ -1,0 +1,105 @@
+"""Players by name: ``make_player("random")``, ``make_player("gnugo:5")``.
+
+The CLI (``crowdzero gtp --player SPEC``), crowd config files and the arena all name
+players by a short spec, ``kind`` or ``kind:argument``. Each kind registers a factory
+that receives the text after the colon (or None) and returns a `Player`; factories
+import their module lazily so naming a kind never loads torch or starts an engine.
+
+Built-in kinds:
+
+==============  ===========================================================
+spec            player
+==============  ===========================================================
+random[:SEED]   `RandomPlayer` (uniform over legal non-pass moves)
+random-noeye    `RandomNoEyePlayer` (never fills its own eyes); ``:SEED`` too
+gnugo[:LEVEL]   `GnuGoPlayer` at LEVEL 0..10 (default 10), Chinese rules
+==============  ===========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from crowdzero.players.base import Player
+
+PlayerFactory = Callable[[str | None], Player]
+
+_FACTORIES: dict[str, PlayerFactory] = {}
+
+
+class PlayerSpecError(ValueError):
+    """A player spec that names no registered kind or has a bad argument."""
+
+
+def register(kind: str, factory: PlayerFactory) -> None:
+    """Make ``kind[:argument]`` specs build players with `factory(argument)`."""
+    if not kind or ":" in kind or kind != kind.strip():
+        raise ValueError(f"player kind {kind!r} must be a non-empty word without ':'")
+    _FACTORIES[kind] = factory
+
+
+def known_kinds() -> list[str]:
+    """Registered kinds, sorted."""
+    return sorted(_FACTORIES)
+
+
+def make_player(spec: str) -> Player:
+    """The player a spec names; PlayerSpecError for unknown kinds or bad arguments."""
+    kind, colon, argument = spec.strip().partition(":")
+    factory = _FACTORIES.get(kind)
+    if factory is None:
+        raise PlayerSpecError(
+            f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}"
+        )
+    try:
+        return factory(argument if colon else None)
+    except PlayerSpecError:
+        raise
+    except ValueError as exc:
+        raise PlayerSpecError(f"bad player spec {spec!r}: {exc}") from exc
+
+
+def _seed(argument: str | None) -> int | None:
+    if argument is None or argument == "":
+        return None
+    try:
+        return int(argument)
+    except ValueError:
+        raise PlayerSpecError(f"seed {argument!r} is not an integer") from None
+
+
+def _random(argument: str | None) -> Player:
+    from crowdzero.players.random import RandomPlayer
+
+    return RandomPlayer(seed=_seed(argument))
+
+
+def _random_noeye(argument: str | None) -> Player:
+    from crowdzero.players.random import RandomNoEyePlayer
+
+    return RandomNoEyePlayer(seed=_seed(argument))
+
+
+def _gnugo(argument: str | None) -> Player:
+    from crowdzero.players.gtp_player import GnuGoPlayer
+
+    if argument is None or argument == "":
+        return GnuGoPlayer()
+    try:
+        level = int(argument)
+    except ValueError:
+        raise PlayerSpecError(f"gnugo level {argument!r} is not an integer") from None
+    return GnuGoPlayer(level=level)
+
+
+register("random", _random)
+register("random-noeye", _random_noeye)
+register("gnugo", _gnugo)
+
+# Crowd engines behind a shared pool of processes (crowdzero.players.engine_pool):
+# ``gnugo:LEVEL`` now names the pooled GnuGo (many concurrent games share a few
+# processes), replacing the single-process factory above; ``pachi:PLAYOUTS`` is Pachi.
+from crowdzero.players.engine_pool import pooled_gnugo, pooled_pachi  # noqa: E402
+
+register("gnugo", pooled_gnugo)
+register("pachi", pooled_pachi)

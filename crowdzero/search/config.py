@@ -1,0 +1,170 @@
+"""Every knob of the tree search, with its default and what it does.
+
+The config loader builds a `SearchConfig` from the `[search]` table of a run's TOML file;
+the field docs below (``metadata["doc"]``) are what `crowdzero config --explain` prints,
+so each one says what the setting changes, not just its name.
+
+Why Gumbel is the default: the network is the budget on this machine (about a thousand
+positions a second), so self-play runs with few simulations per move (64 or fewer).
+PUCT with Dirichlet noise needs many visits before the visit distribution is a better
+policy than the prior; Gumbel search (Danihelka et al. 2022) guarantees a policy
+improvement in expectation even with a handful of simulations, and its target
+(softmax of logits plus transformed completed Q-values) is defined for every legal
+move, not only the visited ones. PUCT stays available and is what the tests compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Algorithm = Literal["puct", "gumbel"]
+ALGORITHMS: tuple[str, ...] = ("puct", "gumbel")
+
+
+class SearchConfigError(ValueError):
+    """A search setting is out of range or unknown."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of `BatchedSearcher`; frozen so that a run's settings cannot drift."""
+
+    algorithm: Algorithm = field(
+        default="gumbel",
+        metadata={
+            "doc": "Root search: 'gumbel' (Gumbel-top-k + sequential halving, improves the "
+            "policy even with few simulations) or 'puct' (AlphaZero: PUCT + Dirichlet "
+            "noise, target = visit counts)."
+        },
+    )
+    simulations: int = field(
+        default=64,
+        metadata={
+            "doc": "Network evaluations spent per move (leaves expanded below the root). "
+            "Visits kept from a reused subtree come on top."
+        },
+    )
+    c_puct_init: float = field(
+        default=1.25,
+        metadata={
+            "doc": "PUCT exploration constant c_init in AlphaZero's "
+            "c(s) = c_init + log((1 + N(s) + c_base) / c_base); larger explores more."
+        },
+    )
+    c_puct_base: float = field(
+        default=19652.0,
+        metadata={
+            "doc": "PUCT c_base: exploration grows slowly once a node has about this many "
+            "visits; with 64 simulations c(s) is effectively c_init."
+        },
+    )
+    dirichlet_alpha: float = field(
+        default=0.134,
+        metadata={
+            "doc": "PUCT only: concentration of the Dirichlet noise mixed into the root "
+            "prior. AlphaZero used 0.03 on 19x19; scaled by area, 0.03*361/81 = 0.134 "
+            "on 9x9 (use 0.03*361/N^2 for other sizes). Smaller = spikier noise."
+        },
+    )
+    dirichlet_fraction: float = field(
+        default=0.25,
+        metadata={
+            "doc": "PUCT only: weight of the Dirichlet noise in the root prior "
+            "(P = (1-f) P + f Dir(alpha)). 0 turns noise off."
+        },
+    )
+    temperature_moves: int = field(
+        default=8,
+        metadata={
+            "doc": "PUCT only: for the first this-many moves of a game the move is sampled "
+            "in proportion to root visits (temperature 1), after that the most visited "
+            "move is played. Gumbel explores through its Gumbel noise instead."
+        },
+    )
+    fpu_reduction: float = field(
+        default=0.25,
+        metadata={
+            "doc": "PUCT only: an unvisited child's Q starts at the parent's value minus "
+            "this times sqrt(prior mass of the children already visited) (first-play "
+            "urgency, Leela Zero's form): the search deepens moves it has seen to be "
+            "good before trying every untested one."
+        },
+    )
+    gumbel_considered: int = field(
+        default=16,
+        metadata={
+            "doc": "Gumbel only: m, the number of root moves drawn by Gumbel-top-k and then "
+            "narrowed by sequential halving (capped by the number of legal moves)."
+        },
+    )
+    gumbel_c_visit: float = field(
+        default=50.0,
+        metadata={
+            "doc": "Gumbel only: c_visit of the sigma transform "
+            "sigma(q) = (c_visit + max_b N(b)) * c_scale * q."
+        },
+    )
+    gumbel_c_scale: float = field(
+        default=1.0,
+        metadata={
+            "doc": "Gumbel only: c_scale of the sigma transform; larger trusts search "
+            "values more against the network's logits."
+        },
+    )
+    reuse_tree: bool = field(
+        default=True,
+        metadata={
+            "doc": "Keep each game's tree between moves and continue from the subtree of "
+            "the moves played since, so earlier visits are not thrown away."
+        },
+    )
+    leaves_per_game: int = field(
+        default=1,
+        metadata={
+            "doc": "Leaves each game sends per network call. Above 1 a virtual loss "
+            "steers the extra descents to different leaves: bigger batches with fewer "
+            "games, at some cost in search quality."
+        },
+    )
+    virtual_loss: float = field(
+        default=1.0,
+        metadata={
+            "doc": "Value (in [-1, 1] units) a pending descent subtracts from the nodes it "
+            "passes through until its leaf is evaluated; only used when "
+            "leaves_per_game > 1."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise SearchConfigError(
+                f"search algorithm must be one of {', '.join(ALGORITHMS)}, "
+                f"not {self.algorithm!r}"
+            )
+        if self.simulations < 1:
+            raise SearchConfigError(f"simulations must be at least 1, not {self.simulations}")
+        if self.leaves_per_game < 1:
+            raise SearchConfigError(
+                f"leaves_per_game must be at least 1, not {self.leaves_per_game}"
+            )
+        if self.gumbel_considered < 1:
+            raise SearchConfigError(
+                f"gumbel_considered must be at least 1, not {self.gumbel_considered}"
+            )
+        if not 0.0 <= self.dirichlet_fraction <= 1.0:
+            raise SearchConfigError(
+                f"dirichlet_fraction must be in [0, 1], not {self.dirichlet_fraction}"
+            )
+        if self.dirichlet_alpha <= 0.0:
+            raise SearchConfigError(f"dirichlet_alpha must be positive, not {self.dirichlet_alpha}")
+        if self.temperature_moves < 0:
+            raise SearchConfigError(
+                f"temperature_moves must be non-negative, not {self.temperature_moves}"
+            )
+        if self.c_puct_init <= 0.0 or self.c_puct_base <= 0.0:
+            raise SearchConfigError("c_puct_init and c_puct_base must be positive")
+        if self.gumbel_c_visit < 0.0 or self.gumbel_c_scale <= 0.0:
+            raise SearchConfigError("gumbel_c_visit must be >= 0 and gumbel_c_scale > 0")
+        if self.virtual_loss < 0.0:
+            raise SearchConfigError(f"virtual_loss must be non-negative, not {self.virtual_loss}")

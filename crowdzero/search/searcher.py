@@ -1,0 +1,313 @@
+"""BatchedSearcher: one tree search per game, all games' leaves in one network call.
+
+The network is the budget on a CPU (a forward pass of 64 positions costs what tens of
+thousands of tree steps cost), so the search is organised around it. Each simulation
+round every game descends its own tree to a leaf (in numba, `tree._descend`); the leaves
+of ALL games go to the evaluator in one batch; the values are backed up; repeat until
+every game has spent its simulation budget. With ``leaves_per_game > 1`` each game sends
+several leaves per round, kept apart by a virtual loss.
+
+Subtree reuse: after a search the tree of each game is kept under its ``game_id``. The
+next request for that game walks down the moves played since (``position.moves``) and
+continues from that subtree, so the visits the search already spent on the line that
+was played are not thrown away. `forget` drops a game's tree.
+
+Not thread-safe: one searcher serves one batching thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crowdzero.go.features import batch_features
+from crowdzero.go.position import Position
+from crowdzero.players.base import MoveRequest
+from crowdzero.search.config import SearchConfig
+from crowdzero.search.evaluator import Evaluator
+from crowdzero.search.gumbel import GumbelRoot, improved_policy, sigma_completed_q
+from crowdzero.search.puct import add_dirichlet_noise, choose_by_visits, visit_policy
+from crowdzero.search.tree import EXPANDED, GUMBEL, PENDING, PUCT, TERMINAL, SearchTree
+
+
+class SearchError(ValueError):
+    """A search was asked for something it cannot do (a finished game, mixed board sizes,
+    an evaluator answering with the wrong shapes)."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What one game's search concluded.
+
+    point        the move to play (a point, or N*N to pass)
+    policy       float32 [N*N+1] training target: visit shares (PUCT) or the improved
+                 policy softmax(logits + sigma(completedQ)) (Gumbel); sums to 1 over the
+                 legal moves, 0 on illegal ones
+    root_value   W(root) / N(root), the side to move's view, in [-1, 1]
+    visits       float32 [N*N+1] N(root, a), visits kept from a reused subtree included
+    simulations  leaves evaluated (or terminal positions reached) by this search
+    """
+
+    point: int
+    policy: np.ndarray
+    root_value: float
+    visits: np.ndarray
+    simulations: int
+
+
+@dataclass
+class _GameSearch:
+    """One game's share of a batched search (mutable bookkeeping, private)."""
+
+    game_id: str
+    tree: SearchTree
+    root_prior: np.ndarray  # P(root, a) used for selection: noisy for PUCT self-play
+    gumbel: GumbelRoot | None = None
+    done: int = 0  # simulations finished
+    pending: int = 0  # leaves waiting for the network this round
+
+
+def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """Row-wise softmax over the legal actions, float64 [B, A], 0 on illegal ones.
+
+    Every row must have a legal action (pass is legal until the game is over)."""
+    z = np.where(legal, logits.astype(np.float64), -np.inf)
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class BatchedSearcher:
+    """Tree search for many games at once, sharing one evaluator.
+
+    ``rng`` drives the root noise (Dirichlet or Gumbel) and temperature sampling; pass a
+    seeded generator for reproducible self-play.
+    """
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        config: SearchConfig | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.evaluator = evaluator
+        self.config = config if config is not None else SearchConfig()
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self._trees: dict[str, SearchTree] = {}
+        c = self.config
+        self._algorithm = GUMBEL if c.algorithm == "gumbel" else PUCT
+        self._virtual_loss = c.virtual_loss if c.leaves_per_game > 1 else 0.0
+
+    # ------------------------------------------------------------------ public
+
+    def search(self, requests: Sequence[MoveRequest], add_noise: bool = True) -> list[SearchResult]:
+        """Search every request's position; one result per request, in order.
+
+        ``add_noise``: self-play exploration. PUCT mixes Dirichlet noise into the root
+        prior and samples the first ``temperature_moves`` moves of a game in proportion to
+        visits; Gumbel draws its Gumbel noise. Without it the search is deterministic for
+        a deterministic evaluator. Raises SearchError for a finished game, a game asked
+        twice in one call, or positions of different board sizes.
+        """
+        if not requests:
+            return []
+        games = [self._prepare(request) for request in requests]
+        ids = [g.game_id for g in games]
+        if len(set(ids)) != len(ids):
+            raise SearchError("a game appears twice in one search; ask once per game")
+        self._evaluate_pending_roots(games)
+        for game in games:
+            self._start_root(game, add_noise)
+        self._simulate(games)
+        results = [self._result(game, add_noise) for game in games]
+        if self.config.reuse_tree:
+            for game in games:
+                self._trees[game.game_id] = game.tree
+        return results
+
+    def forget(self, game_id: str) -> None:
+        """Drop the kept tree of a game (it ended, or it will not be searched again)."""
+        self._trees.pop(game_id, None)
+
+    def clear(self) -> None:
+        """Drop every kept tree (e.g. when the network's weights change)."""
+        self._trees.clear()
+
+    @property
+    def kept_games(self) -> list[str]:
+        """The game ids whose trees are kept for reuse."""
+        return list(self._trees)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _prepare(self, request: MoveRequest) -> _GameSearch:
+        position = request.position
+        if position.is_over:
+            raise SearchError(f"game {request.game_id} is over; there is no move to search")
+        tree = self._reused_tree(request.game_id, position)
+        if tree is None:
+            tree = SearchTree(position.copy(), capacity=2 * self.config.simulations + 2)
+        return _GameSearch(request.game_id, tree, tree.root_prior)
+
+    def _reused_tree(self, game_id: str, position: Position) -> SearchTree | None:
+        """The subtree of the kept tree at ``position``, if the kept tree leads there."""
+        old = self._trees.pop(game_id, None)
+        if old is None or not self.config.reuse_tree:
+            return None
+        root = old.root
+        start = len(root.moves)
+        if (
+            root.rules != position.rules
+            or len(position.moves) < start
+            or position.moves[:start] != root.moves
+        ):
+            return None
+        node = old.walk(position.moves[start:])
+        if node is None:
+            return None
+        found = old.positions[node]
+        if (
+            found.to_play != position.to_play
+            or found.hash != position.hash
+            or not np.array_equal(found.board, position.board)
+        ):
+            return None
+        return old if node == 0 else old.subtree(node)
+
+    def _evaluate_pending_roots(self, games: list[_GameSearch]) -> None:
+        fresh = [g for g in games if g.tree.state(0) == PENDING]
+        if fresh:
+            self._expand([(g, 0) for g in fresh], virtual_loss=0.0)
+
+    def _start_root(self, game: _GameSearch, add_noise: bool) -> None:
+        tree = game.tree
+        c = self.config
+        prior, legal = tree.root_prior, tree.root_legal
+        if self._algorithm == PUCT:
+            if add_noise:
+                game.root_prior = add_dirichlet_noise(
+                    prior, legal, c.dirichlet_alpha, c.dirichlet_fraction, self.rng
+                )
+            else:
+                game.root_prior = prior.copy()
+        else:
+            game.root_prior = prior.copy()
+            game.gumbel = GumbelRoot.start(
+                prior, legal, c.gumbel_considered, c.simulations, self.rng if add_noise else None
+            )
+
+    # ------------------------------------------------------------------ simulation
+
+    def _simulate(self, games: list[_GameSearch]) -> None:
+        """Rounds of: every unfinished game collects leaves; one evaluator call; backup."""
+        budget = self.config.simulations
+        active = list(games)
+        while active:
+            leaves: list[tuple[_GameSearch, int]] = []
+            for game in active:
+                self._collect(game, leaves)
+            if leaves:
+                self._expand(leaves, self._virtual_loss)
+                for game, _ in leaves:
+                    game.done += 1
+                    game.pending = 0
+            active = [g for g in active if g.done < budget]
+
+    def _collect(self, game: _GameSearch, leaves: list[tuple[_GameSearch, int]]) -> None:
+        """Descend ``game``'s tree until it has ``leaves_per_game`` leaves waiting, its
+        budget is spent, or a descent runs into a leaf already waiting."""
+        c = self.config
+        tree = game.tree
+        vl = self._virtual_loss
+        while game.pending < c.leaves_per_game and game.done + game.pending < c.simulations:
+            first = -1
+            if game.gumbel is not None:
+                first = game.gumbel.select(self._root_sigma_q(tree))
+                game.gumbel.new_visits[first] += 1
+            node, action, child = tree.descend(
+                game.root_prior,
+                first,
+                self._algorithm,
+                c.c_puct_init,
+                c.c_puct_base,
+                c.fpu_reduction,
+                c.gumbel_c_visit,
+                c.gumbel_c_scale,
+                vl,
+            )
+            if child < 0:
+                child = tree.add_child(node, action)
+                if tree.state(child) == PENDING:
+                    leaves.append((game, child))
+                    game.pending += 1
+                    continue
+            if tree.state(child) == TERMINAL:
+                tree.backup(child, tree.value(child), vl)
+                game.done += 1
+                continue
+            # A leaf another descent of this round is already waiting for.
+            tree.revert(node, action, vl)
+            if game.gumbel is not None:
+                game.gumbel.new_visits[first] -= 1
+            return
+
+    def _root_sigma_q(self, tree: SearchTree) -> np.ndarray:
+        return sigma_completed_q(  # type: ignore[no-any-return]
+            tree.root_visits,
+            tree.root_value_sums,
+            tree.root_prior,
+            tree.root_legal,
+            tree.value(0),
+            self.config.gumbel_c_visit,
+            self.config.gumbel_c_scale,
+        )
+
+    def _expand(self, leaves: list[tuple[_GameSearch, int]], virtual_loss: float) -> None:
+        """Evaluate the leaves in one evaluator call, store priors, back values up."""
+        positions = [game.tree.positions[node] for game, node in leaves]
+        size = positions[0].size
+        if any(p.size != size for p in positions):
+            raise SearchError("positions of different board sizes cannot share one search")
+        features = batch_features(positions, self.evaluator.history)
+        logits, values = self.evaluator.evaluate(features)
+        actions = size * size + 1
+        if logits.shape != (len(leaves), actions) or values.shape != (len(leaves),):
+            raise SearchError(
+                f"the evaluator returned logits {list(logits.shape)} and values "
+                f"{list(values.shape)} for {len(leaves)} positions of {size}x{size}; "
+                f"expected [{len(leaves)}, {actions}] and [{len(leaves)}]"
+            )
+        legal = np.stack([p.legal_mask() for p in positions])
+        prior = masked_softmax(logits, legal)
+        values = values.astype(np.float64)
+        for i, (game, node) in enumerate(leaves):
+            value = float(values[i])
+            game.tree.expand(node, prior[i], legal[i], value)
+            game.tree.backup(node, value, virtual_loss)
+
+    # ------------------------------------------------------------------ result
+
+    def _result(self, game: _GameSearch, add_noise: bool) -> SearchResult:
+        tree = game.tree
+        if tree.state(0) != EXPANDED:
+            raise SearchError(f"game {game.game_id}: the root was never evaluated")
+        legal = tree.root_legal
+        visits = tree.root_visits.copy()
+        if game.gumbel is not None:
+            sigma_q = self._root_sigma_q(tree)
+            policy = improved_policy(game.gumbel.logits, sigma_q, legal)
+            point = game.gumbel.winner(sigma_q)
+        else:
+            policy = visit_policy(visits, legal)
+            sample = add_noise and len(tree.root.moves) < self.config.temperature_moves
+            point = choose_by_visits(visits, tree.root_prior, legal, sample, self.rng)
+        return SearchResult(
+            point=point,
+            policy=policy,
+            root_value=tree.root_mean_value,
+            visits=visits.astype(np.float32),
+            simulations=game.done,
+        )

@@ -1,0 +1,521 @@
+"""A run's settings as one typed, frozen object, loaded from and written to TOML.
+
+Defaults and documentation live in the dataclasses and nowhere else: each field carries
+its default and ``metadata["doc"]``. The loader, the dumper and the CLI overrides are
+generic over nested dataclasses, so a section added to `RunConfig` (or a field added to
+`NetConfig` / `SearchConfig` by their owners) is loadable, documented in every
+``runs/NAME/config.toml`` and overridable from the command line with no change here.
+
+Type rules: a TOML integer is accepted where a float is wanted, never the reverse; a
+bool is never a number; enums and ``Literal`` fields take one of their listed strings.
+Anything else, an unknown key, or a value the dataclass refuses raises `ConfigError`
+naming the file (or "override") and the dotted key.
+
+One source of truth for the board size: ``board.size``. `NetConfig` has its own
+``board_size`` (a checkpoint records what size its weights were trained for), so
+`RunConfig` derives it: ``net.board_size`` is set from ``board.size`` when a `RunConfig`
+is built, it is never written to config.toml (only shown as a comment), and setting it in
+a file or an override is an error that points at ``board.size``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import textwrap
+import tomllib
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import tomli_w
+
+from crowdzero.go.position import KoRule, Rules
+from crowdzero.net.model import NetConfig
+from crowdzero.search.config import SearchConfig
+
+T = TypeVar("T")
+
+#: Keys whose value is derived from another key (key -> its source of truth).
+DERIVED: dict[str, str] = {"net.board_size": "board.size"}
+
+#: Docs for fields of sections owned elsewhere that do not (yet) carry metadata["doc"].
+#: A field's own metadata["doc"] always wins.
+_FALLBACK_DOCS: dict[str, str] = {
+    "net.board_size": "Board size the network is built for; always equal to board.size.",
+    "net.history": "Past positions in the input planes (2*history+1 planes in all).",
+    "net.blocks": "Residual blocks in the tower (0 = heads straight on the input conv).",
+    "net.channels": "Channels of every residual block; cost grows with channels^2.",
+    "net.ownership_head": "Predict who owns each point at the end (an auxiliary target).",
+    "net.policy_channels": "Channels of the 1x1 convolution feeding the policy head.",
+    "net.value_channels": "Channels of the 1x1 convolution feeding the value head.",
+    "net.value_hidden": "Width of the value head's hidden layer.",
+}
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message names the file and the key."""
+
+
+def check_fields(obj: Any) -> None:
+    """Enforce each field's metadata bounds ("min", "max", "above", "choices").
+
+    Called from __post_init__, so a config built in code is checked like a loaded one.
+    Raises ValueError naming the field.
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        if "choices" in meta and value not in meta["choices"]:
+            choices = ", ".join(repr(c) for c in meta["choices"])
+            raise ValueError(f"{f.name} must be one of {choices}, not {value!r}")
+        if "min" in meta and value < meta["min"]:
+            raise ValueError(f"{f.name} must be at least {meta['min']}, not {value!r}")
+        if "max" in meta and value > meta["max"]:
+            raise ValueError(f"{f.name} must be at most {meta['max']}, not {value!r}")
+        if "above" in meta and not value > meta["above"]:
+            raise ValueError(f"{f.name} must be more than {meta['above']}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """The game the agent learns: board size, komi and ko rule (area scoring throughout)."""
+
+    size: int = field(
+        default=9,
+        metadata={
+            "doc": "Board size N (5..19). The network's board size follows it.",
+            "min": 5,
+            "max": 19,
+        },
+    )
+    komi: float = field(
+        default=7.5,
+        metadata={"doc": "Points added to white's area score; a half point rules out jigo."},
+    )
+    ko: KoRule = field(
+        default=KoRule.POSITIONAL,
+        metadata={
+            "doc": "Repetition rule: 'simple' (no immediate retake), 'positional' "
+            "(no earlier board may recur) or 'situational' (board and side to move)."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def rules(self) -> Rules:
+        return Rules(size=self.size, komi=self.komi, ko=self.ko)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How games are generated and learned from."""
+
+    mode: Literal["crowd", "self"] = field(
+        default="crowd",
+        metadata={
+            "doc": "'crowd': the agent plays members of the crowd and learns only from its "
+            "own moves; 'self': traditional AlphaZero self-play, learning from every move.",
+            "choices": ("crowd", "self"),
+        },
+    )
+    crowd: str = field(
+        default="default",
+        metadata={
+            "doc": "Crowd config (a TOML file path) or 'default' for the built-in crowd. "
+            "Ignored in self mode."
+        },
+    )
+    concurrent_games: int = field(
+        default=32,
+        metadata={
+            "doc": "Games played at once; their agent moves share one batched search, so "
+            "more games means bigger network batches.",
+            "min": 1,
+        },
+    )
+    max_moves: int = field(
+        default=0,
+        metadata={
+            "doc": "Moves after which an unfinished game is stopped and scored as it "
+            "stands; 0 means 2 * size * size.",
+            "min": 0,
+        },
+    )
+    batch_size: int = field(default=256, metadata={"doc": "Positions per training step.", "min": 1})
+    optimizer: Literal["sgd", "adamw"] = field(
+        default="adamw",
+        metadata={
+            "doc": "'adamw' (learns fast from few steps, good on a CPU budget) or 'sgd' "
+            "with momentum (AlphaZero's choice).",
+            "choices": ("sgd", "adamw"),
+        },
+    )
+    learning_rate: float = field(
+        default=2e-3, metadata={"doc": "Step size of the optimizer.", "above": 0.0}
+    )
+    momentum: float = field(
+        default=0.9,
+        metadata={"doc": "SGD momentum (unused by adamw).", "min": 0.0, "max": 0.999},
+    )
+    weight_decay: float = field(
+        default=1e-4,
+        metadata={"doc": "L2 weight decay (decoupled for adamw).", "min": 0.0},
+    )
+    replay_window: int = field(
+        default=100_000,
+        metadata={
+            "doc": "Positions kept for sampling (the newest; each drawn with a random one "
+            "of the 8 board symmetries if symmetry_augmentation is on).",
+            "min": 1,
+        },
+    )
+    min_replay: int = field(
+        default=2_048,
+        metadata={
+            "doc": "Positions to collect before the first training step (<= replay_window).",
+            "min": 1,
+        },
+    )
+    sample_reuse: float = field(
+        default=4.0,
+        metadata={
+            "doc": "How many times, on average, each new position is drawn into a batch: "
+            "the learner runs sample_reuse * new_positions / batch_size steps, so "
+            "learning keeps pace with game generation whatever the speed of either.",
+            "above": 0.0,
+        },
+    )
+    checkpoint_every: int = field(
+        default=250,
+        metadata={
+            "doc": "Training steps between checkpoints (the players pick up each new one).",
+            "min": 1,
+        },
+    )
+    seed: int = field(default=0, metadata={"doc": "Seed for games, sampling and initial weights."})
+    minutes: float = field(
+        default=0.0,
+        metadata={"doc": "Wall-clock budget of the run in minutes; 0 = no limit.", "min": 0.0},
+    )
+    symmetry_augmentation: bool = field(
+        default=True,
+        metadata={"doc": "Train on a random one of the 8 rotations/reflections of each position."},
+    )
+    ownership_weight: float = field(
+        default=0.5,
+        metadata={
+            "doc": "Weight of the ownership loss (per-point, averaged) next to the policy "
+            "and value losses; 0 turns it off. Needs net.ownership_head.",
+            "min": 0.0,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.min_replay > self.replay_window:
+            raise ValueError(
+                f"min_replay ({self.min_replay}) cannot exceed replay_window "
+                f"({self.replay_window}): training would never start"
+            )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run needs; written to runs/NAME/config.toml."""
+
+    board: BoardConfig = field(default_factory=BoardConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        # net.board_size is derived from board.size (see the module docstring).
+        if self.net.board_size != self.board.size:
+            object.__setattr__(
+                self, "net", dataclasses.replace(self.net, board_size=self.board.size)
+            )
+        if self.train.ownership_weight > 0 and not self.net.ownership_head:
+            raise ValueError(
+                f"train.ownership_weight is {self.train.ownership_weight} but "
+                "net.ownership_head is false: set the weight to 0 or turn the head on"
+            )
+
+    @property
+    def rules(self) -> Rules:
+        return self.board.rules()
+
+    @property
+    def max_moves(self) -> int:
+        """Move limit per game, with 0 resolved to 2 * N * N."""
+        return self.train.max_moves or 2 * self.board.size * self.board.size
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a RunConfig from a TOML file; keys left out keep their defaults."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
+    return loads_config(text, source=str(path))
+
+
+def loads_config(text: str, source: str = "<string>") -> RunConfig:
+    """Parse TOML text into a RunConfig (`source` names it in error messages)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    return config_from_dict(data, source)
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> RunConfig:
+    """Build a RunConfig from nested plain values (as TOML parses them)."""
+    return _build(RunConfig, data, "", source)
+
+
+def _build(cls: type[T], data: Any, prefix: str, source: str) -> T:
+    where = f"{source}: [{prefix}]" if prefix else f"{source}:"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {prefix} must be a table, not {_describe(data)}")
+    init_fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if name not in init_fields:
+            raise ConfigError(f"{source}: unknown key {key}{_suggest(name, init_fields)}")
+        if key in DERIVED:
+            raise ConfigError(
+                f"{source}: {key} is set by {DERIVED[key]}; remove it and set {DERIVED[key]}"
+            )
+        kwargs[name] = _convert(hints[name], value, key, source)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where} {e}") from e
+
+
+def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
+    """`value` (a TOML value) as type `hint`, or ConfigError naming `key`."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _build(hint, value, key, source)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin is Literal:
+        if value in args and type(value) is type(args[args.index(value)]):
+            return value
+        raise ConfigError(
+            f"{source}: {key} must be one of {', '.join(repr(a) for a in args)}, not {value!r}"
+        )
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, key, source)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: {key} must be an array, not {_describe(value)}")
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            item_types = [args[0]] * len(value)
+        elif origin is tuple and args:
+            if len(args) != len(value):
+                raise ConfigError(f"{source}: {key} must have {len(args)} entries")
+            item_types = list(args)
+        else:
+            item_types = [args[0] if args else Any] * len(value)
+        items = [
+            _convert(t, v, f"{key}[{i}]", source)
+            for i, (t, v) in enumerate(zip(item_types, value, strict=True))
+        ]
+        return tuple(items) if origin is tuple else items
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            choices = ", ".join(repr(m.value) for m in hint)
+            raise ConfigError(f"{source}: {key} must be one of {choices}, not {value!r}") from None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key} must be true or false, not {_describe(value)}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key} must be an integer, not {_describe(value)}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{source}: {key} must be a number, not {_describe(value)}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{source}: {key} must be a string, not {_describe(value)}")
+    raise ConfigError(f"{source}: {key} has a type the config loader cannot read ({hint!r})")
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _suggest(name: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+
+
+# -- overrides -----------------------------------------------------------------------
+
+
+def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """A copy of `cfg` with dotted keys replaced, e.g. {"board.size": 13}.
+
+    Values are type-checked like file values. A string given for a non-string field is
+    read as a TOML value, so CLI text such as "13", "true" or "0.5" works.
+    """
+    for key, value in overrides.items():
+        cfg = _override(cfg, key, value)
+    return cfg
+
+
+def _override(cfg: RunConfig, key: str, value: Any) -> RunConfig:
+    source = "override"
+    if key in DERIVED:
+        raise ConfigError(f"{source}: {key} is set by {DERIVED[key]}; override that instead")
+    names = key.split(".")
+    chain: list[Any] = [cfg]
+    for depth, name in enumerate(names):
+        node = chain[-1]
+        known = {f.name: f for f in dataclasses.fields(node) if f.init}
+        if name not in known:
+            prefix = ".".join(names[:depth])
+            raise ConfigError(
+                f"{source}: unknown key {key}{_suggest(name, known)}"
+                + (f" in [{prefix}]" if prefix else "")
+            )
+        if depth < len(names) - 1:
+            child = getattr(node, name)
+            if not dataclasses.is_dataclass(child):
+                raise ConfigError(f"{source}: {'.'.join(names[: depth + 1])} is not a section")
+            chain.append(child)
+    hint = typing.get_type_hints(type(chain[-1]))[names[-1]]
+    if dataclasses.is_dataclass(hint):
+        raise ConfigError(f"{source}: {key} is a section; override one of its keys")
+    if isinstance(value, str) and not _accepts_str(hint):
+        value = _parse_literal(value, key, source)
+    new = _convert(hint, value, key, source)
+    for depth in range(len(names) - 1, -1, -1):
+        node = chain[depth]
+        try:
+            new = dataclasses.replace(node, **{names[depth]: new})
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{source}: {key}: {e}") from e
+    assert isinstance(new, RunConfig)
+    return new
+
+
+def _accepts_str(hint: Any) -> bool:
+    if hint is str or hint is Any:
+        return True
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return True
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        return any(isinstance(a, str) for a in args)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_accepts_str(a) for a in args)
+    return False
+
+
+def _parse_literal(text: str, key: str, source: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"{source}: {key}: cannot read {text!r} as a value") from None
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def iter_fields(cfg: Any, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """(dotted key, value, doc) for every leaf setting, in declaration order."""
+    for f in dataclasses.fields(cfg):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            yield from iter_fields(value, key)
+        else:
+            yield key, value, _doc(f, key)
+
+
+def _doc(f: dataclasses.Field[Any], key: str) -> str:
+    return str(f.metadata.get("doc") or _FALLBACK_DOCS.get(key, ""))
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """TOML for `cfg` with each key's doc as a comment above it; loads back equal."""
+    lines = [
+        "# crowdzero run configuration. Every key is optional: a key left out takes the",
+        "# default shown here. Load with crowdzero.train.config.load_config.",
+    ]
+    _dump_table(cfg, "", lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _dump_table(obj: Any, prefix: str, lines: list[str]) -> None:
+    tables = []
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            tables.append((key, value))
+            continue
+        lines.append("")
+        lines += _comment(_doc(f, key))
+        if key in DERIVED:
+            lines.append(f"# {f.name} = {_toml_value(value)}  (follows {DERIVED[key]})")
+        elif value is None:
+            lines.append(f"# {f.name} is unset")
+        else:
+            lines.append(tomli_w.dumps({f.name: _plain(value)}).rstrip("\n"))
+    for key, value in tables:
+        lines += ["", ""]
+        lines += _comment((type(value).__doc__ or "").strip().split("\n\n")[0])
+        lines.append(f"[{key}]")
+        _dump_table(value, key, lines)
+
+
+def _comment(text: str) -> list[str]:
+    text = " ".join(text.split())
+    return ["# " + line for line in textwrap.wrap(text, width=86)] if text else []
+
+
+def _toml_value(value: Any) -> str:
+    return tomli_w.dumps({"v": _plain(value)})[len("v = ") :].rstrip("\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,267 @@
+"""Plays many games at once between `Player`s and hands back finished `Game` records.
+
+The runner never asks what kind of player sits in a seat. It only uses the two
+scheduling hints of the `Player` protocol:
+
+* requests to the same non-blocking player are gathered and sent in one
+  `select_moves` call, so every game where the agent is to move shares one batched
+  search (leaves from all games -> one network call);
+* blocking players (GTP engines, people) are called on worker threads, so a slow
+  member never stalls the batch: while one game waits on GnuGo, the other games go on.
+
+A member that fails (its engine dies, it answers an illegal move) voids only its own
+game: the game is dropped and reported, everything else carries on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crowdzero.go.coords import BLACK, RESIGN, WHITE, point_to_gtp
+from crowdzero.go.errors import IllegalMove
+from crowdzero.go.position import Position, Rules
+from crowdzero.go.record import Game, Move
+from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+
+log = logging.getLogger(__name__)
+
+#: `Game.agent_colour` for self-play: the learning agent holds both seats.
+BOTH = 2
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Who sits where in one game, and which seats belong to the learning agent.
+
+    `learner_colours` decides whose moves carry search targets into the record: a
+    frozen checkpoint in the crowd also searches, but its moves are environment
+    transitions, never targets.
+    """
+
+    black: Player
+    white: Player
+    learner_colours: frozenset[int] = frozenset()
+    checkpoint: str | None = None
+
+    def player(self, colour: int) -> Player:
+        return self.black if colour == BLACK else self.white
+
+    @property
+    def agent_colour(self) -> int:
+        if len(self.learner_colours) == 2:
+            return BOTH
+        return next(iter(self.learner_colours), 0)
+
+
+@dataclass(frozen=True)
+class DroppedGame:
+    """A game voided because a player failed; nothing of it is learned or stored."""
+
+    game_id: str
+    pairing: Pairing
+    reason: str
+
+
+@dataclass
+class _LiveGame:
+    game_id: str
+    pairing: Pairing
+    position: Position
+    moves: list[Move] = field(default_factory=list)
+    pending: cf.Future[MoveChoice] | None = None
+
+
+class MatchRunner:
+    """Keeps `concurrency` games going, drawing a new pairing whenever one ends."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        next_pairing: Callable[[], Pairing],
+        *,
+        concurrency: int = 16,
+        max_moves: int | None = None,
+        workers: int = 4,
+        source: str = "train",
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.rules = rules
+        self.next_pairing = next_pairing
+        self.concurrency = concurrency
+        self.max_moves = max_moves if max_moves is not None else 2 * rules.size * rules.size
+        self.source = source
+        self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crowd")
+        self._ids = itertools.count()
+        self._live: dict[str, _LiveGame] = {}
+        self._budget: int | None = None  # games still to start; None = no limit
+        self.moves_played = 0
+
+    # -- public --------------------------------------------------------------
+    def step(self, wait_seconds: float = 0.05) -> tuple[list[Game], list[DroppedGame]]:
+        """Advance every game by at most one move; returns the games that ended.
+
+        One call makes one batched `select_moves` call per non-blocking player and
+        collects whatever blocking players have answered meanwhile.
+        """
+        self._fill()
+        finished: list[Game] = []
+        dropped: list[DroppedGame] = []
+
+        by_player: dict[int, tuple[Player, list[_LiveGame]]] = {}
+        for game in self._live.values():
+            if game.pending is not None:
+                continue
+            player = game.pairing.player(game.position.to_play)
+            if player.blocking:
+                request = MoveRequest(game.game_id, game.position.copy())
+                game.pending = self._pool.submit(player.select_move, request)
+            else:
+                by_player.setdefault(id(player), (player, []))[1].append(game)
+
+        for player, games in by_player.values():
+            requests = [MoveRequest(g.game_id, g.position) for g in games]
+            try:
+                choices = player.select_moves(requests)
+            except PlayerError as exc:
+                for g in games:
+                    dropped.append(self._drop(g, f"{player.name} failed: {exc}"))
+                continue
+            for g, choice in zip(games, choices, strict=True):
+                self._apply(g, choice, finished, dropped)
+
+        pending = [g.pending for g in self._live.values() if g.pending is not None]
+        if pending and not by_player:
+            cf.wait(pending, timeout=wait_seconds, return_when=cf.FIRST_COMPLETED)
+        for g in list(self._live.values()):
+            if g.pending is None or not g.pending.done():
+                continue
+            future, g.pending = g.pending, None
+            try:
+                choice = future.result()
+            except PlayerError as exc:
+                dropped.append(self._drop(g, f"{g.pairing.player(g.position.to_play).name}: {exc}"))
+                continue
+            except Exception as exc:  # a member's bug must not take the run down
+                log.exception("player crashed")
+                dropped.append(self._drop(g, f"{type(exc).__name__}: {exc}"))
+                continue
+            self._apply(g, choice, finished, dropped)
+        return finished, dropped
+
+    def play(self, games: int) -> Iterator[Game | DroppedGame]:
+        """Start exactly `games` more games and yield each as it ends (finished or dropped)."""
+        self._budget = games
+        try:
+            while self._live or self._budget:
+                finished, dropped = self.step()
+                yield from finished
+                yield from dropped
+        finally:
+            self._budget = None
+
+    @property
+    def live_games(self) -> int:
+        return len(self._live)
+
+    def stop_accepting(self) -> None:
+        """Let the live games finish but start no new ones."""
+        self._budget = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -----------------------------------------------------------
+    def _fill(self) -> None:
+        while len(self._live) < self.concurrency and self._budget != 0:
+            game_id = f"g{next(self._ids)}"
+            self._live[game_id] = _LiveGame(game_id, self.next_pairing(), Position(self.rules))
+            if self._budget is not None:
+                self._budget -= 1
+
+    def _apply(
+        self,
+        game: _LiveGame,
+        choice: MoveChoice,
+        finished: list[Game],
+        dropped: list[DroppedGame],
+    ) -> None:
+        position = game.position
+        colour = position.to_play
+        player = game.pairing.player(colour)
+        try:
+            if choice.point == RESIGN:
+                position.resign()
+            else:
+                position.play(int(choice.point))
+        except IllegalMove as exc:
+            dropped.append(self._drop(game, f"{player.name} played an illegal move: {exc}"))
+            return
+        except Exception as exc:  # out-of-range point and the like
+            dropped.append(self._drop(game, f"{player.name} answered {choice.point!r}: {exc}"))
+            return
+        self.moves_played += 1
+        learner = colour in game.pairing.learner_colours
+        policy = (
+            tuple(float(x) for x in np.asarray(choice.policy, dtype=np.float32))
+            if learner and choice.policy is not None
+            else None
+        )
+        game.moves.append(
+            Move(
+                colour=colour,
+                point=int(choice.point),
+                policy=policy,
+                root_value=float(choice.root_value)
+                if learner and choice.root_value is not None
+                else None,
+                player=player.name,
+            )
+        )
+        if position.is_over or len(game.moves) >= self.max_moves:
+            finished.append(self._finish(game))
+
+    def _finish(self, game: _LiveGame) -> Game:
+        del self._live[game.game_id]
+        self._end(game)
+        position = game.position
+        return Game(
+            rules=self.rules,
+            black=game.pairing.black.name,
+            white=game.pairing.white.name,
+            moves=tuple(game.moves),
+            result=position.result_string(),
+            winner=position.winner(),
+            date=dt.date.today().isoformat(),
+            agent_colour=game.pairing.agent_colour,
+            checkpoint=game.pairing.checkpoint,
+            metadata={"source": self.source, "capped": str(not position.is_over)},
+        )
+
+    def _drop(self, game: _LiveGame, reason: str) -> DroppedGame:
+        log.warning("dropping game %s after %d moves: %s", game.game_id, len(game.moves), reason)
+        self._live.pop(game.game_id, None)
+        self._end(game)
+        return DroppedGame(game.game_id, game.pairing, reason)
+
+    def _end(self, game: _LiveGame) -> None:
+        for player in {id(p): p for p in (game.pairing.black, game.pairing.white)}.values():
+            try:
+                player.end_game(game.game_id)
+            except Exception:
+                log.exception("end_game failed for %s", player.name)
+
+
+def describe_move(point: int, size: int) -> str:
+    """GTP text for a move, resignation included (for logs and progress lines)."""
+    return "resign" if point == RESIGN else point_to_gtp(point, size)
+
+
+__all__ = ["BLACK", "BOTH", "WHITE", "DroppedGame", "MatchRunner", "Pairing", "describe_move"]

@@ -1,0 +1,49 @@
+"""What a person watching a training run sees: one live panel, refreshed twice a second."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from crowdzero.train.training_run import TrainingRun
+
+
+def _rate(count: float, seconds: float) -> str:
+    return f"{count / seconds:,.1f}" if seconds > 0 else "-"
+
+
+def progress_panel(run: TrainingRun) -> Panel:
+    """Games, speed, loss and the agent's recent win rate against each opponent."""
+    s = run.stats
+    elapsed = s.elapsed
+    head = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        head.add_column(justify="right", style="bold")
+        head.add_column()
+    loss = s.last_loss
+    sims = getattr(run.searcher, "simulations_done", 0)
+    head.add_row(
+        "elapsed", f"{elapsed / 60:.1f} min",
+        "games", f"{s.games:,} (+{s.dropped} dropped)",
+        "moves/s", _rate(run.runner.moves_played, elapsed),
+        "sims/s", _rate(sims, elapsed),
+    )
+    head.add_row(
+        "step", f"{s.steps:,}",
+        "replay", f"{len(run.replay):,} pos",
+        "loss", f"{loss.total:.3f}" if loss else "-",
+        "p/v", f"{loss.policy:.2f} / {loss.value:.3f}" if loss else "-",
+    )
+    rates = Table(title="agent's recent score vs each opponent (last 50 games)", expand=False)
+    rates.add_column("opponent")
+    rates.add_column("score", justify="right")
+    rates.add_column("games", justify="right")
+    for name, (rate, n) in s.win_rates().items():
+        rates.add_row(name, f"{rate:.0%}", str(n))
+    title = f"crowdzero train · {run.run_dir.name} · {run.config.train.mode} mode"
+    body = Group(head, rates) if s.recent else head
+    return Panel(body, title=title, border_style="cyan")

@@ -1,0 +1,326 @@
+"""One training run: play games, store them, learn from them, checkpoint, repeat.
+
+The loop is deliberately single-threaded around the network: on a 2-core machine the
+search and the learner would only fight over the same cores. Blocking crowd members
+(GTP engines, people) answer on worker threads meanwhile, so they never stall it.
+
+Durability: every finished game is committed to the SQLite store the moment it ends,
+and checkpoints are written atomically, so after `kill -9` at any moment `--resume`
+finds every finished game and the last complete checkpoint; the replay window is then
+rebuilt from the store (the one source of truth).
+
+Self-play and crowd mode differ only in `_next_pairing`: who sits across the board.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+import torch
+
+from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.go.record import Game
+from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.net.model import PolicyValueNet
+from crowdzero.players.agent import AgentPlayer
+from crowdzero.players.base import Player
+from crowdzero.search.searcher import BatchedSearcher
+from crowdzero.train.config import RunConfig
+from crowdzero.train.learner import Learner, LossReport
+from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
+from crowdzero.train.replay import ReplayWindow
+from crowdzero.train.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+#: Name under which the learning agent appears in the store, ratings and SGF files.
+AGENT_NAME = "agent"
+
+
+@dataclass
+class RunStats:
+    """Counters the progress display and the metrics file read."""
+
+    started: float = field(default_factory=time.monotonic)
+    games: int = 0
+    dropped: int = 0
+    moves: int = 0
+    positions: int = 0
+    steps: int = 0
+    last_loss: LossReport | None = None
+    # Recent results of the agent against each opponent name: 1 win, 0 loss, 0.5 draw.
+    recent: dict[str, collections.deque[float]] = field(default_factory=dict)
+
+    def record(self, opponent: str, score: float, window: int = 50) -> None:
+        self.recent.setdefault(opponent, collections.deque(maxlen=window)).append(score)
+
+    def win_rates(self) -> dict[str, tuple[float, int]]:
+        return {k: (float(np.mean(v)), len(v)) for k, v in sorted(self.recent.items()) if v}
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class TrainingRun:
+    """Owns everything a run needs; `run()` plays and learns until told to stop."""
+
+    def __init__(
+        self,
+        run_dir: RunDir,
+        *,
+        crowd_players: Callable[[], Callable[[np.random.Generator], Player]] | None = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.config: RunConfig = run_dir.config
+        cfg = self.config
+        self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir))
+        torch.manual_seed(cfg.train.seed)
+        self.store = run_dir.open_store()
+        self.stats = RunStats()
+        self._stop_reason: str | None = None
+
+        model, optimizer_state, step = self._load_latest_or_new()
+        self.learner = Learner(
+            model,
+            optimizer=cfg.train.optimizer,
+            learning_rate=cfg.train.learning_rate,
+            momentum=cfg.train.momentum,
+            weight_decay=cfg.train.weight_decay,
+            ownership_weight=cfg.train.ownership_weight if cfg.net.ownership_head else 0.0,
+            optimizer_state=optimizer_state,
+            step=step,
+        )
+        self.stats.steps = step
+        self.checkpoint_name = self._checkpoint_label(step)
+        self.searcher = BatchedSearcher(
+            TorchEvaluator(self.learner.model), cfg.search, rng=self.rng
+        )
+        self.agent = AgentPlayer(self.searcher, name=AGENT_NAME)
+        self.learner.model.train()
+
+        self.replay = ReplayWindow(cfg.board.size, cfg.net.history, cfg.train.replay_window)
+        self._rebuild_replay()
+        self._credit = 0.0  # training steps owed to the positions that arrived
+
+        if cfg.train.mode == "crowd":
+            draw = crowd_players() if crowd_players is not None else self._default_crowd()
+            self._draw_member = draw
+        self._games_started = 0
+        self.runner = MatchRunner(
+            cfg.rules,
+            self._next_pairing,
+            concurrency=cfg.train.concurrent_games,
+            max_moves=cfg.max_moves,
+            source="train",
+        )
+
+    # -- set-up --------------------------------------------------------------
+    def _load_latest_or_new(self) -> tuple[PolicyValueNet, dict | None, int]:
+        """The newest checkpoint that loads; a corrupt newest one falls back to the one before."""
+        for path in self.run_dir.checkpoint_paths():  # newest first
+            try:
+                ckpt = load_checkpoint(path, board_size=self.config.board.size)
+            except CheckpointError as exc:
+                log.warning("skipping unusable checkpoint: %s", exc)
+                continue
+            log.info("resuming from %s (step %d)", path.name, ckpt.step)
+            model = ckpt.build_model()
+            return model, dict(ckpt.optimizer_state) if ckpt.optimizer_state else None, ckpt.step
+        return PolicyValueNet(self.config.net), None, 0
+
+    def _rebuild_replay(self) -> None:
+        """Refill the window from the stored games (the store is the truth).
+
+        Games are replayed oldest first into the ring, which keeps the newest; replaying
+        a 9x9 game costs about a millisecond, so even long runs resume in seconds.
+        """
+        for game_id, game in self.store.iter_games():
+            self.replay.add_game(game, game_id)
+        self.stats.games = self.store.count_games()
+        if self.replay.games_added:
+            log.info("replay window rebuilt: %d positions", len(self.replay))
+
+    def _default_crowd(self) -> Callable[[np.random.Generator], Player]:
+        from crowdzero.players.crowd import Crowd
+
+        crowd = Crowd.load(self.config.train.crowd)
+        self.crowd = crowd
+        return crowd.draw
+
+    def _next_pairing(self) -> Pairing:
+        """The only place where self-play and crowd training differ."""
+        index = self._games_started
+        self._games_started += 1
+        if self.config.train.mode == "self":
+            return Pairing(
+                self.agent, self.agent, frozenset({BLACK, WHITE}), checkpoint=self.checkpoint_name
+            )
+        member = self._draw_member(self.rng)
+        # Colours alternate so that every member meets the agent as black and as white.
+        if index % 2 == 0:
+            return Pairing(self.agent, member, frozenset({BLACK}), checkpoint=self.checkpoint_name)
+        return Pairing(member, self.agent, frozenset({WHITE}), checkpoint=self.checkpoint_name)
+
+    def _checkpoint_label(self, step: int) -> str:
+        return f"{self.run_dir.name}@{step}"
+
+    # -- the loop ------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        self._stop_reason = reason
+
+    def run(self, on_progress: Callable[[TrainingRun], None] | None = None) -> str:
+        """Play and learn until the time budget ends or a stop is requested; returns why."""
+        cfg = self.config.train
+        deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes > 0 else None
+        previous = _install_signal_handlers(self)
+        last_progress = 0.0
+        try:
+            while self._stop_reason is None:
+                finished, dropped = self.runner.step()
+                for game in finished:
+                    self._on_finished(game)
+                for drop in dropped:
+                    self._on_dropped(drop)
+                self._ingest_new_games()
+                self._learn()
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    self._stop_reason = f"time budget of {cfg.minutes:g} minutes reached"
+                if on_progress is not None and now - last_progress > 0.5:
+                    on_progress(self)
+                    last_progress = now
+        finally:
+            _restore_signal_handlers(previous)
+            self.save_checkpoint()
+            self.close()
+        return self._stop_reason or "stopped"
+
+    def _on_finished(self, game: Game) -> None:
+        # Stored first: what is learned always comes back out of the store.
+        self.store.add_game(game, source="train")
+        self.stats.moves += len(game.moves)
+
+    def _on_dropped(self, drop: DroppedGame) -> None:
+        self.stats.dropped += 1
+        log.warning("dropped game: %s", drop.reason)
+
+    def _ingest_new_games(self) -> None:
+        """Learn from every game stored since the last look: ours and other writers' (the web)."""
+        if self.store.last_game_id() <= self.replay.last_game_id:
+            return
+        for game_id, game in self.store.iter_games(since_id=self.replay.last_game_id):
+            added = self.replay.add_game(game, game_id)
+            self.stats.positions += added
+            self._credit += added * self.config.train.sample_reuse / self.config.train.batch_size
+            if game.agent_colour in (BLACK, WHITE):
+                opponent = game.white if game.agent_colour == BLACK else game.black
+                score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
+                self.stats.record(opponent, score)
+                crowd = getattr(self, "crowd", None)
+                if crowd is not None:
+                    crowd.update(opponent, score)
+        self.stats.games = self.store.count_games()
+
+    def _learn(self) -> None:
+        cfg = self.config.train
+        if len(self.replay) < cfg.min_replay:
+            return
+        while self._credit >= 1.0 and self._stop_reason is None:
+            batch = self.replay.sample(cfg.batch_size, self.rng, augment=cfg.symmetry_augmentation)
+            self.stats.last_loss = self.learner.train_step(batch)
+            self.stats.steps = self.learner.step
+            self._credit -= 1.0
+            if self.learner.step % 10 == 0:
+                self._write_metrics()
+            if self.learner.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+
+    def _write_metrics(self) -> None:
+        loss = self.stats.last_loss
+        row: dict[str, float | int | str] = {
+            "elapsed_s": round(self.stats.elapsed, 1),
+            "step": self.learner.step,
+            "games": self.stats.games,
+            "positions": len(self.replay),
+        }
+        if loss is not None:
+            row |= {
+                "loss": round(loss.total, 5),
+                "policy_loss": round(loss.policy, 5),
+                "value_loss": round(loss.value, 5),
+                "ownership_loss": round(loss.ownership, 5),
+                "policy_entropy": round(loss.policy_entropy, 5),
+            }
+        self.run_dir.append_metrics(row)
+
+    def save_checkpoint(self) -> Path | None:
+        """Write the current weights atomically and let the players use them."""
+        step = self.learner.step
+        path = self.run_dir.checkpoint_path(step)
+        if path.exists():
+            return None
+        save_checkpoint(
+            path,
+            self.learner.model,
+            optimizer=self.learner.optimizer,
+            step=step,
+            metadata={
+                "run": self.run_dir.name,
+                "mode": self.config.train.mode,
+                "games_seen": self.replay.games_added,
+            },
+        )
+        self.store.add_checkpoint(step, str(path), self.replay.games_added)
+        self.searcher.evaluator = TorchEvaluator(self.learner.model)
+        self.learner.model.train()
+        self.checkpoint_name = self._checkpoint_label(step)
+        log.info("checkpoint %s written", path.name)
+        return path
+
+    def close(self) -> None:
+        self.runner.close()
+        self.agent.close()
+        crowd = getattr(self, "crowd", None)
+        if crowd is not None:
+            crowd.close()
+        self.store.close()
+
+
+def _resume_salt(run_dir: RunDir) -> int:
+    """A different random stream after each resume, so games are not replayed exactly."""
+    return len(run_dir.checkpoint_paths())
+
+
+_Handler = Callable[[int, FrameType | None], object] | int | None
+
+
+def _install_signal_handlers(run: TrainingRun) -> dict[int, _Handler]:
+    """SIGINT/SIGTERM ask the loop to stop at the next move; a second Ctrl-C aborts."""
+    previous: dict[int, _Handler] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if run._stop_reason is not None:
+            raise KeyboardInterrupt
+        run.request_stop(f"{signal.Signals(signum).name} received")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread (tests); Ctrl-C then raises as usual
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, _Handler]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]

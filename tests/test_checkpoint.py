@@ -1,0 +1,271 @@
+"""Checkpoint files: round trip, atomic writes, and a readable error for every bad file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from crowdzero.net.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from crowdzero.net.model import NetConfig, PolicyValueNet
+
+TINY = NetConfig(
+    board_size=9,
+    history=2,
+    blocks=1,
+    channels=8,
+    policy_channels=4,
+    value_channels=4,
+    value_hidden=8,
+)
+
+
+class Stone:
+    """A class of our own: pickling it stores a reference weights_only must refuse."""
+
+
+def trained_tiny_net(config: NetConfig = TINY) -> tuple[PolicyValueNet, torch.optim.Adam]:
+    """A tiny net after two Adam steps, so weights, BN statistics and Adam moments are real."""
+    torch.manual_seed(0)
+    net = PolicyValueNet(config).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x = torch.rand(8, config.input_planes, config.board_size, config.board_size)
+    for _ in range(2):
+        out = net(x)
+        loss = out.value.pow(2).mean() - F.log_softmax(out.policy_logits, 1)[:, 0].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return net.eval(), optimizer
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, PolicyValueNet, torch.optim.Adam]:
+    net, optimizer = trained_tiny_net()
+    path = save_checkpoint(
+        tmp_path / "ckpt" / "step-100.pt",
+        net,
+        step=100,
+        optimizer=optimizer,
+        metadata={"run": "test", "mode": "crowd", "games_seen": 1234, "lr": [0.1, 0.01]},
+    )
+    return path, net, optimizer
+
+
+def test_round_trip_gives_identical_outputs(saved) -> None:
+    path, net, _ = saved
+    checkpoint = load_checkpoint(path)
+    restored = checkpoint.build_model()
+    x = torch.rand(5, TINY.input_planes, 9, 9)
+    with torch.no_grad():
+        a, b = net(x), restored(x)
+    assert torch.equal(a.policy_logits, b.policy_logits)
+    assert torch.equal(a.value, b.value)
+    assert a.ownership is not None and b.ownership is not None
+    assert torch.equal(a.ownership, b.ownership)
+
+
+def test_round_trip_keeps_step_config_metadata_and_optimizer(saved) -> None:
+    path, _, optimizer = saved
+    checkpoint = load_checkpoint(path, board_size=9)
+    assert checkpoint.format_version == FORMAT_VERSION
+    assert checkpoint.config == TINY
+    assert checkpoint.step == 100
+    assert checkpoint.metadata == {
+        "run": "test",
+        "mode": "crowd",
+        "games_seen": 1234,
+        "lr": [0.1, 0.01],
+    }
+    restored = checkpoint.build_model()
+    fresh = torch.optim.Adam(restored.parameters(), lr=1.0)
+    assert checkpoint.optimizer_state is not None
+    fresh.load_state_dict(dict(checkpoint.optimizer_state))
+    assert fresh.param_groups[0]["lr"] == pytest.approx(1e-2)
+    original = optimizer.state_dict()["state"]
+    for index, state in fresh.state_dict()["state"].items():
+        assert torch.equal(state["exp_avg"], original[index]["exp_avg"])
+
+
+def test_checkpoint_without_optimizer_loads(tmp_path: Path) -> None:
+    net, _ = trained_tiny_net()
+    path = save_checkpoint(tmp_path / "a.pt", net, step=0)
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.optimizer_state is None
+    assert checkpoint.metadata == {}
+
+
+def test_file_holds_only_plain_types(saved) -> None:
+    path, _, _ = saved
+    # weights_only refuses any pickled class; this succeeding is the claim.
+    payload = torch.load(path, weights_only=True)
+    assert payload["format_version"] == FORMAT_VERSION
+    assert isinstance(payload["config"], dict)
+
+
+def test_save_replaces_atomically_and_leaves_no_temp_files(saved) -> None:
+    path, net, _ = saved
+    save_checkpoint(path, net, step=200)
+    assert load_checkpoint(path).step == 200
+    assert sorted(p.name for p in path.parent.iterdir()) == ["step-100.pt"]
+
+
+def test_unsavable_metadata_leaves_existing_checkpoint_untouched(saved) -> None:
+    path, net, _ = saved
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="plain values"):
+        save_checkpoint(path, net, step=300, metadata={"when": object()})
+    with pytest.raises(CheckpointError, match="plain values"):
+        save_checkpoint(path, net, step=300, metadata={"x": np.float64(1.0)})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["step-100.pt"]
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_directory_is_not_a_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load_checkpoint(tmp_path)
+
+
+def test_truncated_checkpoint_is_reported(saved) -> None:
+    path, _, _ = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.1, 0.5, 0.9, 0.999])
+def test_checkpoint_cut_anywhere_is_reported(saved, fraction: float) -> None:
+    path, _, _ = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_flipped_byte_inside_the_weights_is_reported(saved) -> None:
+    path, _, _ = saved
+    data = bytearray(path.read_bytes())
+    # The zip stores tensors uncompressed: find the stem weights' raw bytes and damage one.
+    stem = torch.load(path, weights_only=True)["model"]["stem.conv.weight"]
+    raw = stem.contiguous().numpy().tobytes()
+    at = bytes(data).find(raw)
+    assert at > 0
+    data[at + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="do not match the checksum"):
+        load_checkpoint(path)
+
+
+def test_empty_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "empty.pt"
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_garbage_bytes_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match=r"garbage\.pt .*(corrupt|truncated)"):
+        load_checkpoint(path)
+
+
+def test_pickled_classes_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pickled.pt"
+    torch.save({"format": "crowdzero-checkpoint", "x": Stone()}, path)
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        load_checkpoint(path)
+
+
+def test_other_torch_files_are_not_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save(PolicyValueNet(TINY).state_dict(), path)
+    with pytest.raises(CheckpointError, match="not a crowdzero checkpoint"):
+        load_checkpoint(path)
+
+
+def rewrite(path: Path, **changes: object) -> None:
+    """Edit a real checkpoint's payload (plain dict) and write it back."""
+    payload = torch.load(path, weights_only=True)
+    for key, value in changes.items():
+        if value is None:
+            del payload[key]
+        else:
+            payload[key] = value
+    torch.save(payload, path)
+
+
+def test_wrong_format_version_is_reported(saved) -> None:
+    path, _, _ = saved
+    rewrite(path, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(
+        CheckpointError, match=f"format version {FORMAT_VERSION + 1}.*reads version"
+    ):
+        load_checkpoint(path)
+
+
+def test_missing_keys_are_named(saved) -> None:
+    path, _, _ = saved
+    rewrite(path, config=None, step=None)
+    with pytest.raises(CheckpointError, match="missing required keys: config, step"):
+        load_checkpoint(path)
+
+
+def test_board_size_mismatch_says_both_sizes(saved) -> None:
+    path, _, _ = saved
+    with pytest.raises(CheckpointError, match="is for 9x9, this run is 13x13"):
+        load_checkpoint(path, board_size=13)
+
+
+def test_config_that_does_not_match_the_weights_is_reported(saved) -> None:
+    path, _, _ = saved
+    payload = torch.load(path, weights_only=True)
+    rewrite(path, config={**payload["config"], "blocks": 2, "channels": 16})
+    with pytest.raises(CheckpointError, match=r"weights do not match its config \(2x16 on 9x9"):
+        load_checkpoint(path)
+
+
+def test_invalid_config_is_reported(saved) -> None:
+    path, _, _ = saved
+    payload = torch.load(path, weights_only=True)
+    rewrite(path, config={**payload["config"], "board_size": 25})
+    with pytest.raises(CheckpointError, match="invalid network config: board size 25"):
+        load_checkpoint(path)
+    rewrite(path, config={**payload["config"], "dropout": 0.5})
+    with pytest.raises(CheckpointError, match="unknown network config keys: dropout"):
+        load_checkpoint(path)
+
+
+def test_weights_from_a_net_without_ownership_head_are_reported(tmp_path: Path) -> None:
+    without = replace(TINY, ownership_head=False)
+    path = save_checkpoint(tmp_path / "a.pt", PolicyValueNet(without), step=1)
+    rewrite(path, config=TINY.to_dict())
+    with pytest.raises(CheckpointError, match=r"ownership head on.*ownership"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("size", [5, 13, 19])
+def test_other_board_sizes_round_trip(tmp_path: Path, size: int) -> None:
+    config = replace(TINY, board_size=size)
+    net = PolicyValueNet(config).eval()
+    path = save_checkpoint(tmp_path / "a.pt", net, step=7)
+    restored = load_checkpoint(path, board_size=size).build_model()
+    x = torch.rand(2, config.input_planes, size, size)
+    with torch.no_grad():
+        assert torch.equal(net(x).policy_logits, restored(x).policy_logits)

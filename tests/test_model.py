@@ -1,0 +1,313 @@
+"""PolicyValueNet shapes and ranges, and TorchEvaluator (the search's view of the net)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from crowdzero.net.checkpoint import CheckpointError, save_checkpoint
+from crowdzero.net.evaluator import TorchEvaluator, load_evaluator
+from crowdzero.net.model import NetConfig, PolicyValueNet
+from crowdzero.net.symmetry import SYMMETRIES, inverse, transform_planes, transform_policy
+
+
+def tiny(size: int = 9, **overrides: Any) -> NetConfig:
+    """1 block x 8 channels: enough to exercise every path, fast enough for every test."""
+    base = NetConfig(
+        board_size=size,
+        history=2,
+        blocks=1,
+        channels=8,
+        policy_channels=4,
+        value_channels=4,
+        value_hidden=8,
+    )
+    return replace(base, **overrides)
+
+
+def random_features(batch: int, config: NetConfig, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = config.board_size
+    stones = rng.integers(0, 3, size=(batch, config.history, n, n))
+    colour = np.ones((batch, 1, n, n), np.float32)
+    return np.concatenate(
+        ((stones == 1).astype(np.float32), (stones == 2).astype(np.float32), colour), axis=1
+    )
+
+
+def settled_net(config: NetConfig) -> PolicyValueNet:
+    """A net whose batch norms have non-trivial running statistics (a few train-mode passes)."""
+    torch.manual_seed(1)
+    net = PolicyValueNet(config).train()
+    with torch.no_grad():
+        for seed in range(3):
+            net(torch.from_numpy(random_features(16, config, seed)) * 2.0)
+    return net.eval()
+
+
+@pytest.mark.parametrize("size", [5, 9, 13, 19])
+def test_outputs_have_the_contract_shapes_for_every_board_size(size: int) -> None:
+    config = tiny(size)
+    net = PolicyValueNet(config).eval()
+    with torch.no_grad():
+        out = net(torch.from_numpy(random_features(3, config)))
+    assert out.policy_logits.shape == (3, size * size + 1)
+    assert out.value.shape == (3,)
+    assert out.ownership is not None and out.ownership.shape == (3, size * size)
+    assert out.policy_logits.dtype == out.value.dtype == torch.float32
+
+
+def test_value_and_ownership_lie_in_minus_one_to_one() -> None:
+    config = tiny()
+    net = PolicyValueNet(config).eval()
+    with torch.no_grad():
+        out = net(torch.from_numpy(random_features(32, config)) * 50.0)
+    assert out.ownership is not None
+    assert out.value.abs().max() <= 1.0
+    assert out.ownership.abs().max() <= 1.0
+
+
+def test_ownership_head_can_be_left_out() -> None:
+    with_head = PolicyValueNet(tiny())
+    without = PolicyValueNet(tiny(ownership_head=False))
+    with torch.no_grad():
+        out = without(torch.from_numpy(random_features(2, tiny())))
+    assert out.ownership is None
+    assert without.parameter_count() < with_head.parameter_count()
+
+
+def test_default_config_is_six_blocks_of_sixty_four_on_nine_by_nine() -> None:
+    config = NetConfig()
+    assert (config.board_size, config.blocks, config.channels) == (9, 6, 64)
+    assert config.input_planes == 9 and config.num_actions == 82
+    assert config.describe() == "6x64 on 9x9"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"board_size": 4}, "board size 4 is outside 5..19"),
+        ({"board_size": 20}, "board size 20"),
+        ({"history": 0}, "history"),
+        ({"channels": 0}, "channels"),
+        ({"blocks": -1}, "blocks"),
+    ],
+)
+def test_config_refuses_impossible_values(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        NetConfig(**fields)
+
+
+def test_config_round_trips_through_a_plain_dict() -> None:
+    config = tiny(13, ownership_head=False)
+    data = config.to_dict()
+    assert all(type(v) in (int, bool) for v in data.values())
+    assert NetConfig.from_dict(data) == config
+
+
+def test_forward_names_the_expected_input_shape() -> None:
+    net = PolicyValueNet(tiny())
+    with pytest.raises(ValueError, match=r"expected input \[B, 5, N, N\]"):
+        net(torch.zeros(1, 9, 9, 9))
+
+
+def test_pass_logit_depends_on_the_position() -> None:
+    config = tiny()
+    net = settled_net(config)
+    with torch.no_grad():
+        out = net(torch.from_numpy(random_features(8, config)))
+    assert out.policy_logits[:, -1].std() > 0
+
+
+def test_fused_net_gives_the_same_outputs() -> None:
+    config = tiny(blocks=2)
+    net = settled_net(config)
+    fused = net.fused()
+    x = torch.from_numpy(random_features(6, config, seed=5))
+    with torch.no_grad():
+        a, b = net(x), fused(x)
+    torch.testing.assert_close(a.policy_logits, b.policy_logits, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(a.value, b.value, atol=1e-5, rtol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+
+
+def test_a_few_adam_steps_fit_a_small_batch() -> None:
+    config = tiny()
+    torch.manual_seed(0)
+    net = PolicyValueNet(config).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    x = torch.from_numpy(random_features(16, config))
+    target_move = torch.arange(16) % config.num_actions
+    target_value = torch.linspace(-0.9, 0.9, 16)
+
+    def loss() -> torch.Tensor:
+        out = net(x)
+        return F.cross_entropy(out.policy_logits, target_move) + F.mse_loss(out.value, target_value)
+
+    first = loss().item()
+    for _ in range(60):
+        optimizer.zero_grad()
+        step_loss = loss()
+        step_loss.backward()
+        optimizer.step()
+    assert loss().item() < 0.7 * first
+
+
+# --- TorchEvaluator -------------------------------------------------------------------------
+
+
+def test_evaluator_returns_numpy_float32_matching_the_net() -> None:
+    config = tiny()
+    net = settled_net(config)
+    features = random_features(4, config)
+    evaluator = TorchEvaluator(net)
+    policy, value = evaluator.evaluate(features)
+    assert isinstance(policy, np.ndarray) and isinstance(value, np.ndarray)
+    assert policy.dtype == value.dtype == np.float32
+    assert policy.shape == (4, 82) and value.shape == (4,)
+    assert evaluator.history == config.history
+    with torch.no_grad():
+        out = net(torch.from_numpy(features))
+    np.testing.assert_allclose(policy, out.policy_logits.numpy(), atol=1e-4)
+    np.testing.assert_allclose(value, out.value.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize(("channels_last", "fuse"), [(False, False), (True, False), (False, True)])
+def test_evaluator_options_do_not_change_the_answer(channels_last: bool, fuse: bool) -> None:
+    config = tiny()
+    net = settled_net(config)
+    features = random_features(5, config)
+    reference = TorchEvaluator(net).evaluate(features)
+    other = TorchEvaluator(net, channels_last=channels_last, fuse=fuse).evaluate(features)
+    np.testing.assert_allclose(other[0], reference[0], atol=1e-4)
+    np.testing.assert_allclose(other[1], reference[1], atol=1e-5)
+
+
+def test_evaluator_keeps_its_own_copy_of_the_weights() -> None:
+    config = tiny()
+    net = settled_net(config)
+    features = random_features(2, config)
+    evaluator = TorchEvaluator(net)
+    before = evaluator.evaluate(features)[1].copy()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    np.testing.assert_array_equal(evaluator.evaluate(features)[1], before)
+
+
+def test_averaged_symmetry_evaluation_is_invariant_under_board_symmetry() -> None:
+    config = tiny(7)
+    evaluator = TorchEvaluator(settled_net(config), symmetry="average")
+    features = random_features(3, config)
+    policy, value = evaluator.evaluate(features)
+    for s in SYMMETRIES:
+        moved_policy, moved_value = evaluator.evaluate(transform_planes(features, s))
+        np.testing.assert_allclose(moved_policy, transform_policy(policy, s), atol=1e-4)
+        np.testing.assert_allclose(moved_value, value, atol=1e-5)
+    # The averaged policy is a log-probability vector.
+    np.testing.assert_allclose(np.exp(policy).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_random_symmetry_evaluation_maps_the_answer_back_to_the_board() -> None:
+    config = tiny(7)
+    net = settled_net(config)
+    plain = TorchEvaluator(net)
+    evaluator = TorchEvaluator(net, symmetry="random", seed=0)
+    features = random_features(2, config)
+    # Each candidate: ask the net about the board under s, map its policy back with s^-1.
+    candidates = []
+    for s in SYMMETRIES:
+        p, v = plain.evaluate(transform_planes(features, s))
+        candidates.append((transform_policy(p, inverse(s)), v))
+    used = set()
+    for _ in range(40):
+        policy, value = evaluator.evaluate(features)
+        matches = [
+            s
+            for s, (p, v) in enumerate(candidates)
+            if np.allclose(policy, p, atol=1e-4) and np.allclose(value, v, atol=1e-5)
+        ]
+        assert matches
+        used.add(matches[0])
+    assert len(used) > 4
+
+
+def test_ownership_comes_back_in_board_orientation() -> None:
+    config = tiny(7)
+    net = settled_net(config)
+    features = random_features(2, config)
+    _, _, own = TorchEvaluator(net).evaluate_with_ownership(features)
+    _, _, averaged = TorchEvaluator(net, symmetry="average").evaluate_with_ownership(features)
+    assert own is not None and averaged is not None and own.shape == averaged.shape == (2, 49)
+    _, _, moved = TorchEvaluator(net, symmetry="average").evaluate_with_ownership(
+        transform_planes(features, 5)
+    )
+    assert moved is not None
+    np.testing.assert_allclose(
+        moved, transform_planes(averaged.reshape(2, 7, 7), 5).reshape(2, 49), atol=1e-5
+    )
+
+
+def test_evaluator_refuses_features_for_another_board_or_history() -> None:
+    evaluator = TorchEvaluator(PolicyValueNet(tiny()))
+    with pytest.raises(ValueError, match=r"expected features \[B, 5, 9, 9\]"):
+        evaluator.evaluate(np.zeros((1, 5, 13, 13), np.float32))
+    with pytest.raises(ValueError, match="history 2"):
+        evaluator.evaluate(np.zeros((1, 9, 9, 9), np.float32))
+    with pytest.raises(ValueError, match="symmetry must be one of"):
+        TorchEvaluator(PolicyValueNet(tiny()), symmetry="sometimes")  # type: ignore[arg-type]
+
+
+def test_evaluator_accepts_float64_and_non_contiguous_input() -> None:
+    config = tiny()
+    evaluator = TorchEvaluator(settled_net(config))
+    features = random_features(3, config)
+    expected = evaluator.evaluate(features)[0]
+    strided = np.asfortranarray(features.astype(np.float64))
+    np.testing.assert_allclose(evaluator.evaluate(strided)[0], expected, atol=1e-5)
+
+
+def test_load_evaluator_reads_a_checkpoint(tmp_path: Path) -> None:
+    config = tiny()
+    net = settled_net(config)
+    path = save_checkpoint(tmp_path / "net.pt", net, step=3)
+    features = random_features(2, config)
+    expected = TorchEvaluator(net).evaluate(features)
+    loaded = load_evaluator(path, board_size=9)
+    np.testing.assert_allclose(loaded.evaluate(features)[0], expected[0], atol=1e-5)
+    with pytest.raises(CheckpointError, match="is for 9x9, this run is 19x19"):
+        load_evaluator(path, board_size=19)
+
+
+@pytest.mark.slow
+def test_compiled_evaluator_matches_eager() -> None:
+    config = tiny()
+    net = settled_net(config)
+    features = random_features(4, config)
+    eager = TorchEvaluator(net).evaluate(features)
+    compiled = TorchEvaluator(net, compile=True).evaluate(features)
+    np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
+    np.testing.assert_allclose(compiled[1], eager[1], atol=1e-5)
+
+
+def test_torch_evaluator_satisfies_the_search_protocol_on_real_positions() -> None:
+    from crowdzero.go.features import batch_features
+    from crowdzero.go.position import Position, Rules
+    from crowdzero.search.evaluator import Evaluator
+
+    evaluator: Evaluator = TorchEvaluator(settled_net(tiny()))
+    assert isinstance(evaluator, Evaluator)
+    positions = [Position(Rules(size=9)) for _ in range(3)]
+    positions[1].play(40)
+    positions[2].play(40)
+    positions[2].play(81)  # pass
+    logits, value = evaluator.evaluate(batch_features(positions, evaluator.history))
+    assert logits.shape == (3, 82) and value.shape == (3,)
+    assert np.isfinite(logits).all() and (np.abs(value) <= 1).all()
