@@ -1,6 +1,6 @@
 """Random play-out speed of the crowdzero rules engine against OpenSpiel's C++ Go.
 
-Three ways to play random games on an N x N board, each for ``--seconds``:
+Three ways to play random games on an N x N board, each for ``--seconds`` (in\ninterleaved slices, so the ratios hold up on a shared machine):
 
 - crowdzero, numba loop: `random_playouts`, the whole game inside one compiled kernel
   (uniform random legal moves that never fill an own true eye; simple ko inside);
@@ -25,31 +25,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-from crowdzero.go.position import Position, Rules
 from crowdzero.go.playout import random_playouts_with_moves, warm_up
+from crowdzero.go.position import Position, Rules
+
+Step = Callable[[], int]  # plays some games or moves; returns how many units it did
 
 
-def timed(seconds: float, step: Callable[[], int]) -> float:
-    """Run ``step`` (returning units of work done) until ``seconds`` pass; units/s."""
-    done = 0
-    start = time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        done += step()
-    return done / elapsed
-
-
-def crowdzero_numba(size: int, seconds: float) -> float:
+def crowdzero_numba(size: int) -> Step:
     position = Position(Rules(size=size))
     seed = iter(range(1, 10**9))
 
     def step() -> int:
-        _, moves = random_playouts_with_moves(position, 200, next(seed))
+        _, moves = random_playouts_with_moves(position, 100, next(seed))
         return moves
 
-    return timed(seconds, step)
+    return step
 
 
-def crowdzero_python(size: int, seconds: float) -> float:
+def crowdzero_python(size: int) -> Step:
     rng = random.Random(1)
     limit = 2 * size * size
 
@@ -62,26 +55,26 @@ def crowdzero_python(size: int, seconds: float) -> float:
             moves += 1
         return moves
 
-    return timed(seconds, step)
+    return step
 
 
-def crowdzero_copy_play(size: int, seconds: float) -> float:
+def crowdzero_copy_play(size: int) -> Step:
     position = Position(Rules(size=size))
     rng = random.Random(2)
     for _ in range(size * size // 3):  # a middle-game position with a history
         legal = np.flatnonzero(position.legal_mask()[:-1])
         position.play(int(legal[rng.randrange(len(legal))]))
-    legal = np.flatnonzero(position.legal_mask()[:-1]).tolist()
+    candidates = np.flatnonzero(position.legal_mask()[:-1]).tolist()
 
     def step() -> int:
-        for point in legal:
+        for point in candidates:
             position.copy().play(point)
-        return len(legal)
+        return len(candidates)
 
-    return timed(seconds, step)
+    return step
 
 
-def openspiel_python(size: int, seconds: float) -> float | None:
+def openspiel_python(size: int) -> Step | None:
     try:
         import pyspiel
     except ImportError:
@@ -97,10 +90,10 @@ def openspiel_python(size: int, seconds: float) -> float | None:
             moves += 1
         return moves
 
-    return timed(seconds, step)
+    return step
 
 
-def openspiel_clone_apply(size: int, seconds: float) -> float | None:
+def openspiel_clone_apply(size: int) -> Step | None:
     try:
         import pyspiel
     except ImportError:
@@ -117,7 +110,23 @@ def openspiel_clone_apply(size: int, seconds: float) -> float | None:
             state.clone().apply_action(action)
         return len(legal)
 
-    return timed(seconds, step)
+    return step
+
+
+def measure(steps: list[Step | None], seconds: float, rounds: int = 6) -> list[float | None]:
+    """Units per second of each step, run in interleaved slices of ``seconds / rounds``
+    so that a change in machine load hits every engine alike (the ratios stay fair)."""
+    done = [0] * len(steps)
+    spent = [0.0] * len(steps)
+    for _ in range(rounds):
+        for i, step in enumerate(steps):
+            if step is None:
+                continue
+            start = time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < seconds / rounds:
+                done[i] += step()
+            spent[i] += elapsed
+    return [None if step is None else d / t for step, d, t in zip(steps, done, spent, strict=True)]
 
 
 def main() -> None:
@@ -130,25 +139,33 @@ def main() -> None:
     warm_up()
     print(f"numba kernels ready in {time.perf_counter() - start:.2f} s (compile or cache load)")
 
-    rows: list[tuple[str, float | None]] = [
-        ("crowdzero play-outs, numba loop", crowdzero_numba(args.size, args.seconds)),
-        ("crowdzero play-outs, Python loop", crowdzero_python(args.size, args.seconds)),
-        ("OpenSpiel play-outs, Python loop", openspiel_python(args.size, args.seconds)),
-        ("crowdzero copy()+play()", crowdzero_copy_play(args.size, args.seconds)),
-        ("OpenSpiel clone()+apply_action()", openspiel_clone_apply(args.size, args.seconds)),
+    names = [
+        "crowdzero play-outs, numba loop",
+        "crowdzero play-outs, Python loop",
+        "OpenSpiel play-outs, Python loop",
+        "crowdzero copy()+play()",
+        "OpenSpiel clone()+apply_action()",
     ]
+    steps = [
+        crowdzero_numba(args.size),
+        crowdzero_python(args.size),
+        openspiel_python(args.size),
+        crowdzero_copy_play(args.size),
+        openspiel_clone_apply(args.size),
+    ]
+    rows = list(zip(names, measure(steps, args.seconds), strict=True))
     if rows[2][1] is None:
         print("OpenSpiel skipped: `import pyspiel` failed (pip install open-spiel)")
     reference = {0: rows[2][1], 1: rows[2][1], 3: rows[4][1]}
     print(f"\n{args.size}x{args.size}, {args.seconds:g} s each")
-    print(f"{'what':<36} {'per second':>14} {'vs OpenSpiel':>13}")
+    print(f"{'what':<34} {'per second':>17} {'vs OpenSpiel':>13}")
     for i, (name, rate) in enumerate(rows):
         if rate is None:
             continue
         ref = reference.get(i)
-        ratio = f"{rate / ref:.2f}x" if ref else ""
+        ratio = f"{rate / ref:.2f}x" if ref else "1.00x"
         unit = "moves" if i < 3 else "pairs"
-        print(f"{name:<36} {rate:>11,.0f} {unit:<5} {ratio:>8}")
+        print(f"{name:<34} {rate:>11,.0f} {unit:<5} {ratio:>13}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +33,15 @@ TINY = NetConfig(
 
 class Stone:
     """A class of our own: pickling it stores a reference weights_only must refuse."""
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny nets gain nothing from two threads, and on shared cores they lose a lot."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def trained_tiny_net(config: NetConfig = TINY) -> tuple[PolicyValueNet, torch.optim.Adam]:
@@ -269,3 +279,18 @@ def test_other_board_sizes_round_trip(tmp_path: Path, size: int) -> None:
     x = torch.rand(2, config.input_planes, size, size)
     with torch.no_grad():
         assert torch.equal(net(x).policy_logits, restored(x).policy_logits)
+
+
+def test_a_fused_net_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    net, _ = trained_tiny_net()
+    with pytest.raises(CheckpointError, match="batch norms folded in"):
+        save_checkpoint(tmp_path / "a.pt", net.fused(), step=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit, via compile
+def test_a_compiled_net_saves_under_its_plain_weight_names(tmp_path: Path) -> None:
+    net, _ = trained_tiny_net()
+    compiled = torch.compile(net)  # lazy: nothing is compiled until it is called
+    path = save_checkpoint(tmp_path / "a.pt", compiled, step=1)  # type: ignore[arg-type]
+    assert set(load_checkpoint(path).model_state) == set(net.state_dict())

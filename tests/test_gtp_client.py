@@ -81,8 +81,8 @@ def fake_engine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def fake(path: Path, mode: str, **kwargs: float) -> GtpClient:
-    return GtpClient([sys.executable, str(path), mode], **kwargs)
+def fake(path: Path, mode: str, timeout: float = 10.0, grace: float = 2.0) -> GtpClient:
+    return GtpClient([sys.executable, str(path), mode], timeout=timeout, grace=grace)
 
 
 # ------------------------------------------------------------------ real gnugo
@@ -189,9 +189,11 @@ def test_garbage_reply_raises_protocol_error(fake_engine: Path) -> None:
 
 
 def test_reply_with_wrong_id_raises_protocol_error(fake_engine: Path) -> None:
-    with fake(fake_engine, "wrong-id", timeout=5, grace=0.5) as client:
-        with pytest.raises(GtpProtocolError, match="id 999"):
-            client.send("genmove b")
+    with (
+        fake(fake_engine, "wrong-id", timeout=5, grace=0.5) as client,
+        pytest.raises(GtpProtocolError, match="id 999"),
+    ):
+        client.send("genmove b")
 
 
 def test_crlf_and_multi_line_replies_are_parsed(fake_engine: Path) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest, PlayerError
+from crowdzero.players.base import MoveRequest, Player, PlayerError
 from crowdzero.players.heuristics import (
     HEURISTIC_MEMBERS,
     EarlyPasserPlayer,
@@ -34,6 +34,7 @@ from crowdzero.players.heuristics.tactics import (
     region_owners,
 )
 from crowdzero.players.random import RandomNoEyePlayer
+from crowdzero.players.registry import make_player
 
 FLAWED = ("greedy", "local", "edge-neglect", "ladder-blind", "early-passer")
 
@@ -63,7 +64,7 @@ def p(word: str, size: int = 9) -> int:
     return gtp_to_point(word, size)
 
 
-def play_game(black: HeuristicPlayer | RandomNoEyePlayer, white, size: int, cap: int) -> Position:
+def play_game(black: Player, white: Player, size: int, cap: int) -> Position:
     position = Position(Rules(size=size))
     while not position.is_over and len(position.moves) < cap:
         player = black if position.to_play == BLACK else white
@@ -82,12 +83,9 @@ def test_move_effect_counts_a_capture_and_the_liberties_it_frees() -> None:
 
 
 def test_move_effect_sees_self_atari() -> None:
-    position = play(9, "D5 E5 F5 J1 E6 E4")  # Black ... White E4; D4? E3?
-    # White plays at F6?? No: Black's own self-atari: a lone stone at D6?  Use a corner.
     corner = Position.from_stones(Rules(9), black=[p("B1")], white=[p("B2"), p("C1")])
     effect = move_effect(BoardGroups(corner.board, 9), p("A1"), BLACK)
-    assert effect.liberties == 1 and effect.group_size == 2
-    assert position.board[p("E4")] == WHITE
+    assert effect.liberties == 1 and effect.group_size == 2 and effect.captured == 0
 
 
 def test_extension_out_of_atari_counts_as_saving_the_chain() -> None:
@@ -169,10 +167,10 @@ def test_select_move_samples_from_move_distribution(member: str) -> None:
     player = make_heuristic(member, seed=5)
     distribution = player.move_distribution(position)
     counts = np.zeros_like(distribution)
-    draws = 3000
+    draws = 1500
     for _ in range(draws):
         counts[player.select_move(MoveRequest("g", position)).point] += 1
-    assert np.abs(counts / draws - distribution).max() < 0.04
+    assert np.abs(counts / draws - distribution).max() < 0.05
     assert counts[distribution == 0].sum() == 0
 
 
@@ -244,7 +242,6 @@ def test_plain_player_saves_its_group_in_atari() -> None:
 
 
 def test_plain_player_never_fills_its_own_eye() -> None:
-    position = Position.from_stones(Rules(9), white=[p("A2"), p("B1")], black=[p("E5")])
     position = Position.from_stones(
         Rules(9), white=[p("A2"), p("B1")], black=[p("E5")], to_play=WHITE
     )
@@ -327,11 +324,9 @@ def test_edge_neglect_never_saves_a_first_line_stone() -> None:
 
 
 def test_edge_neglect_still_saves_a_second_line_stone() -> None:
-    position = play(9, "D2 E2 F2 J9 E3")
+    position = play(9, "D2 E2 F2 J9 E1")  # White E2 in atari; E3 gives three liberties
     distribution = EdgeNeglectPlayer(seed=0).move_distribution(position)
-    assert int(np.argmax(distribution)) == p("E1") or distribution[p("E1")] >= 0.0
-    effect = move_effect(BoardGroups(position.board, 9), p("E1"), WHITE)
-    assert not effect.first_line_rescue  # the chain E2 is not on the first line
+    assert int(np.argmax(distribution)) == p("E3")
 
 
 @settings(max_examples=40, deadline=None)
@@ -364,16 +359,9 @@ def test_everyone_extends_when_a_breaker_stops_the_ladder() -> None:
 
 
 def test_early_passer_passes_when_its_count_leads() -> None:
-    # Past the opening (>= 1/4 of the points played), Black's wall counts far ahead.
-    moves = " ".join(f"C{r} A{r}" for r in range(1, 6)) + " D1 A5"
-    position = play(5, "C1 A1 C2 A2 C3 A3 C4 A4 C5 B5", komi=0.5)
+    # Past the opening (8 moves >= 25/4), Black's C wall is nearer to ten more points.
     position = play(5, "C1 E1 C2 E2 C3 E3 C4 E4", komi=0.5)
-    assert moves
-    assert len(position.moves) >= 25 / 4
-    assert EarlyPasserPlayer(seed=0).move_distribution(position)[-1] == 0.0 or True
-    assert position.to_play == BLACK
-    estimate = crude_estimate(position.board.tolist(), 5, 0.5)
-    assert estimate > 3.0
+    assert crude_estimate(position.board.tolist(), 5, 0.5) >= 3.0
     assert EarlyPasserPlayer(seed=0).move_distribution(position)[-1] == 1.0
     assert HeuristicPlayer(seed=0).move_distribution(position)[-1] < 0.05
 
@@ -382,3 +370,10 @@ def test_early_passer_does_not_pass_in_the_opening() -> None:
     # White leads by komi on the empty board, but the opening is not over.
     position = play(9, "E5")
     assert EarlyPasserPlayer(seed=0).move_distribution(position)[-1] < 0.05
+
+
+@pytest.mark.parametrize("member", FLAWED)
+def test_registry_builds_each_member(member: str) -> None:
+    player = make_player(f"heuristic:{member}:3")
+    assert isinstance(player, HEURISTIC_MEMBERS[member])
+    assert player.name == f"heuristic:{member}"

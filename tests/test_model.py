@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,15 @@ from crowdzero.net.model import NetConfig, PolicyValueNet
 from crowdzero.net.symmetry import SYMMETRIES, inverse, transform_planes, transform_policy
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny nets gain nothing from two threads, and on shared cores they lose a lot."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny(size: int = 9, **overrides: Any) -> NetConfig:
     """1 block x 8 channels: enough to exercise every path, fast enough for every test."""
     base = NetConfig(
@@ -29,6 +39,11 @@ def tiny(size: int = 9, **overrides: Any) -> NetConfig:
         value_hidden=8,
     )
     return replace(base, **overrides)
+
+
+def evaluator_for(net: PolicyValueNet, **options: Any) -> TorchEvaluator:
+    """One torch thread: these nets are tiny, and the test machine's cores are shared."""
+    return TorchEvaluator(net, threads=1, **options)
 
 
 def random_features(batch: int, config: NetConfig, seed: int = 0) -> np.ndarray:
@@ -167,7 +182,7 @@ def test_evaluator_returns_numpy_float32_matching_the_net() -> None:
     config = tiny()
     net = settled_net(config)
     features = random_features(4, config)
-    evaluator = TorchEvaluator(net)
+    evaluator = evaluator_for(net)
     policy, value = evaluator.evaluate(features)
     assert isinstance(policy, np.ndarray) and isinstance(value, np.ndarray)
     assert policy.dtype == value.dtype == np.float32
@@ -184,8 +199,8 @@ def test_evaluator_options_do_not_change_the_answer(channels_last: bool, fuse: b
     config = tiny()
     net = settled_net(config)
     features = random_features(5, config)
-    reference = TorchEvaluator(net).evaluate(features)
-    other = TorchEvaluator(net, channels_last=channels_last, fuse=fuse).evaluate(features)
+    reference = evaluator_for(net).evaluate(features)
+    other = evaluator_for(net, channels_last=channels_last, fuse=fuse).evaluate(features)
     np.testing.assert_allclose(other[0], reference[0], atol=1e-4)
     np.testing.assert_allclose(other[1], reference[1], atol=1e-5)
 
@@ -194,7 +209,7 @@ def test_evaluator_keeps_its_own_copy_of_the_weights() -> None:
     config = tiny()
     net = settled_net(config)
     features = random_features(2, config)
-    evaluator = TorchEvaluator(net)
+    evaluator = evaluator_for(net)
     before = evaluator.evaluate(features)[1].copy()
     with torch.no_grad():
         for p in net.parameters():
@@ -204,7 +219,7 @@ def test_evaluator_keeps_its_own_copy_of_the_weights() -> None:
 
 def test_averaged_symmetry_evaluation_is_invariant_under_board_symmetry() -> None:
     config = tiny(7)
-    evaluator = TorchEvaluator(settled_net(config), symmetry="average")
+    evaluator = evaluator_for(settled_net(config), symmetry="average")
     features = random_features(3, config)
     policy, value = evaluator.evaluate(features)
     for s in SYMMETRIES:
@@ -218,8 +233,8 @@ def test_averaged_symmetry_evaluation_is_invariant_under_board_symmetry() -> Non
 def test_random_symmetry_evaluation_maps_the_answer_back_to_the_board() -> None:
     config = tiny(7)
     net = settled_net(config)
-    plain = TorchEvaluator(net)
-    evaluator = TorchEvaluator(net, symmetry="random", seed=0)
+    plain = evaluator_for(net)
+    evaluator = evaluator_for(net, symmetry="random", seed=0)
     features = random_features(2, config)
     # Each candidate: ask the net about the board under s, map its policy back with s^-1.
     candidates = []
@@ -243,10 +258,10 @@ def test_ownership_comes_back_in_board_orientation() -> None:
     config = tiny(7)
     net = settled_net(config)
     features = random_features(2, config)
-    _, _, own = TorchEvaluator(net).evaluate_with_ownership(features)
-    _, _, averaged = TorchEvaluator(net, symmetry="average").evaluate_with_ownership(features)
+    _, _, own = evaluator_for(net).evaluate_with_ownership(features)
+    _, _, averaged = evaluator_for(net, symmetry="average").evaluate_with_ownership(features)
     assert own is not None and averaged is not None and own.shape == averaged.shape == (2, 49)
-    _, _, moved = TorchEvaluator(net, symmetry="average").evaluate_with_ownership(
+    _, _, moved = evaluator_for(net, symmetry="average").evaluate_with_ownership(
         transform_planes(features, 5)
     )
     assert moved is not None
@@ -256,18 +271,25 @@ def test_ownership_comes_back_in_board_orientation() -> None:
 
 
 def test_evaluator_refuses_features_for_another_board_or_history() -> None:
-    evaluator = TorchEvaluator(PolicyValueNet(tiny()))
+    evaluator = evaluator_for(PolicyValueNet(tiny()))
     with pytest.raises(ValueError, match=r"expected features \[B, 5, 9, 9\]"):
         evaluator.evaluate(np.zeros((1, 5, 13, 13), np.float32))
     with pytest.raises(ValueError, match="history 2"):
         evaluator.evaluate(np.zeros((1, 9, 9, 9), np.float32))
     with pytest.raises(ValueError, match="symmetry must be one of"):
-        TorchEvaluator(PolicyValueNet(tiny()), symmetry="sometimes")  # type: ignore[arg-type]
+        TorchEvaluator(PolicyValueNet(tiny()), threads=1, symmetry="sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("symmetry", ["none", "random", "average"])
+def test_an_empty_batch_gives_empty_answers(symmetry: Any) -> None:
+    evaluator = evaluator_for(PolicyValueNet(tiny()), symmetry=symmetry)
+    policy, value = evaluator.evaluate(np.zeros((0, 5, 9, 9), np.float32))
+    assert policy.shape == (0, 82) and value.shape == (0,)
 
 
 def test_evaluator_accepts_float64_and_non_contiguous_input() -> None:
     config = tiny()
-    evaluator = TorchEvaluator(settled_net(config))
+    evaluator = evaluator_for(settled_net(config))
     features = random_features(3, config)
     expected = evaluator.evaluate(features)[0]
     strided = np.asfortranarray(features.astype(np.float64))
@@ -279,20 +301,21 @@ def test_load_evaluator_reads_a_checkpoint(tmp_path: Path) -> None:
     net = settled_net(config)
     path = save_checkpoint(tmp_path / "net.pt", net, step=3)
     features = random_features(2, config)
-    expected = TorchEvaluator(net).evaluate(features)
-    loaded = load_evaluator(path, board_size=9)
+    expected = evaluator_for(net).evaluate(features)
+    loaded = load_evaluator(path, board_size=9, threads=1)
     np.testing.assert_allclose(loaded.evaluate(features)[0], expected[0], atol=1e-5)
     with pytest.raises(CheckpointError, match="is for 9x9, this run is 19x19"):
-        load_evaluator(path, board_size=19)
+        load_evaluator(path, board_size=19, threads=1)
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit, via compile
 def test_compiled_evaluator_matches_eager() -> None:
     config = tiny()
     net = settled_net(config)
     features = random_features(4, config)
-    eager = TorchEvaluator(net).evaluate(features)
-    compiled = TorchEvaluator(net, compile=True).evaluate(features)
+    eager = evaluator_for(net).evaluate(features)
+    compiled = evaluator_for(net, compile=True).evaluate(features)
     np.testing.assert_allclose(compiled[0], eager[0], atol=1e-4)
     np.testing.assert_allclose(compiled[1], eager[1], atol=1e-5)
 
@@ -302,7 +325,7 @@ def test_torch_evaluator_satisfies_the_search_protocol_on_real_positions() -> No
     from crowdzero.go.position import Position, Rules
     from crowdzero.search.evaluator import Evaluator
 
-    evaluator: Evaluator = TorchEvaluator(settled_net(tiny()))
+    evaluator: Evaluator = evaluator_for(settled_net(tiny()))
     assert isinstance(evaluator, Evaluator)
     positions = [Position(Rules(size=9)) for _ in range(3)]
     positions[1].play(40)

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, EMPTY, WHITE, gtp_to_point
-from crowdzero.go.position import KoRule, Position, Rules
 from crowdzero.go.playout import (
     random_playout,
     random_playout_record,
     random_playouts,
     random_playouts_with_moves,
 )
+from crowdzero.go.position import KoRule, Position, Rules
 
 
 def neighbours(p: int, size: int) -> list[int]:
@@ -160,3 +160,8 @@ def test_negative_arguments_are_rejected() -> None:
         random_playouts(Position(), -1, 0)
     with pytest.raises(ValueError):
         random_playout(Position(), 0, max_moves=-1)
+
+
+def test_any_integer_is_a_seed() -> None:
+    for seed in (-1, 0, 2**63, 2**70 + 5):
+        assert random_playout(Position(), seed) == random_playout(Position(), seed)

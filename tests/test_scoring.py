@@ -12,8 +12,18 @@ from crowdzero.go.position import Position, Rules
 def board(text: str, komi: float) -> Position:
     rows = [line.split() for line in text.strip().splitlines()]
     size = len(rows)
-    black = [(size - 1 - r) * size + c for r, row in enumerate(rows) for c, v in enumerate(row) if v == "X"]
-    white = [(size - 1 - r) * size + c for r, row in enumerate(rows) for c, v in enumerate(row) if v == "O"]
+    black = [
+        (size - 1 - r) * size + c
+        for r, row in enumerate(rows)
+        for c, v in enumerate(row)
+        if v == "X"
+    ]
+    white = [
+        (size - 1 - r) * size + c
+        for r, row in enumerate(rows)
+        for c, v in enumerate(row)
+        if v == "O"
+    ]
     return Position.from_stones(Rules(size=size, komi=komi), black, white)
 
 

@@ -16,7 +16,7 @@ Liberty counting uses "generation" marks: a point belongs to the current flood f
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +41,7 @@ class Tables(NamedTuple):
     white_to_move: np.uint64  # key xored in when white is to move (situational superko)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tables(size: int) -> Tables:
     """Neighbour tables and a fixed-seed Zobrist table for one board size."""
     n2 = size * size
@@ -129,7 +129,7 @@ def _remove_group(board, start, nbr, out, offset):
 
 @njit(cache=True, inline="always")
 def _repeats(log, count, target):
-    for i in range(count):
+    for i in range(count):  # noqa: SIM110 (numba wants a plain loop)
         if log[i] == target:
             return True
     return False
@@ -150,10 +150,12 @@ def play_stone(board, point, colour, ko_point, nbr, zobrist, log, count, swap):
     if point == ko_point:
         return KO, 0, -1, np.uint64(0)
     n2 = board.size
-    mark = np.zeros(n2, np.int32)
-    libmark = np.zeros(n2, np.int32)
-    stack = np.empty(n2, np.int32)
-    removed = np.empty(n2, np.int32)
+    work = np.empty(4 * n2, np.int32)  # one allocation: marks, stack, removed stones
+    work[: 2 * n2] = 0
+    mark = work[:n2]
+    libmark = work[n2 : 2 * n2]
+    stack = work[2 * n2 : 3 * n2]
+    removed = work[3 * n2 :]
     own = 0 if colour == 1 else 1
     board[point] = colour
     delta = zobrist[own, point]
@@ -196,10 +198,17 @@ def legal_points(board, colour, ko_point, nbr, zobrist, mask, log, count, swap):
     """Fill ``mask[p]`` for every point: empty, not suicide, not the ko point and (when
     ``count > 0``) not a superko repetition of ``log[:count]`` (see `play_stone`).
 
-    Groups are labelled once, so the whole board costs O(N*N) plus a sort of the log.
+    Groups are labelled once, so the whole board costs O(N*N); the log goes into a
+    4096-bit filter first so that only the few candidates it flags are searched for.
     """
     n2 = board.size
-    earlier = np.sort(log[:count])
+    one = np.uint64(1)
+    six = np.uint64(6)
+    low6 = np.uint64(63)
+    bits = np.zeros(64, np.uint64)
+    for i in range(count):
+        h = log[i]
+        bits[(h >> six) & low6] |= one << (h & low6)
     base = np.uint64(0)
     if count > 0:
         base = log[count - 1] ^ swap
@@ -273,9 +282,8 @@ def legal_points(board, colour, ko_point, nbr, zobrist, mask, log, count, swap):
                         seen2 = g
         if legal and count > 0:
             target = base ^ delta
-            i = np.searchsorted(earlier, target)
-            if i < count and earlier[i] == target:
-                legal = False
+            if (bits[(target >> six) & low6] >> (target & low6)) & one:
+                legal = not _repeats(log, count, target)
         mask[p] = legal
     return 0
 
@@ -498,10 +506,11 @@ def playout_inplace(
 
 
 @njit(cache=True, nogil=True)
-def playout_once(board, colour, ko_point, passes, max_moves, komi, nbr, diag, state, record):
+def playout_once(board, colour, ko_point, passes, max_moves, komi, nbr, diag, seed, record):
     """One play-out on ``board`` (mutated); returns ``(score, moves)``, score being
     black area - white area - komi."""
     n2 = board.size
+    state = seed_state(seed)
     scratch = np.empty((3, n2), np.int32)
     marks = np.empty((2, n2), np.int32)
     moves = playout_inplace(
@@ -512,10 +521,12 @@ def playout_once(board, colour, ko_point, passes, max_moves, komi, nbr, diag, st
 
 
 @njit(cache=True, nogil=True)
-def playout_many(board, colour, ko_point, passes, max_moves, komi, nbr, diag, state, scores):
-    """``scores.size`` play-outs from the same start; fills ``scores`` and returns the
-    total number of moves played."""
+def playout_many(board, colour, ko_point, passes, max_moves, komi, nbr, diag, seed, scores):
+    """``scores.size`` play-outs from the same start (the first one is the game
+    `playout_once` plays with the same seed); fills ``scores`` and returns the total
+    number of moves played."""
     n2 = board.size
+    state = seed_state(seed)
     work = np.empty(n2, np.int8)
     scratch = np.empty((3, n2), np.int32)
     marks = np.empty((2, n2), np.int32)

@@ -31,7 +31,7 @@ def opponent(colour: int) -> int:
 
 
 def colour_name(colour: int) -> str:
-    """"Black" or "White"; a ValueError for anything else."""
+    """ "Black" or "White"; a ValueError for anything else."""
     if colour == BLACK:
         return "Black"
     if colour == WHITE:

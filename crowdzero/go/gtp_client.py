@@ -23,6 +23,7 @@ a body that may span lines, CR characters ignored, an empty line ending the repl
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import select
@@ -147,9 +148,7 @@ class GtpClient:
             threading.Thread(
                 target=_read_replies, args=(process.stdout, self._replies), daemon=True
             ),
-            threading.Thread(
-                target=_read_stderr, args=(process.stderr, self._stderr), daemon=True
-            ),
+            threading.Thread(target=_read_stderr, args=(process.stderr, self._stderr), daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -270,7 +269,8 @@ class GtpClient:
             except BlockingIOError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
-                raise self._died(f"engine {self.argv[0]} exited before reading {command!r}")
+                message = f"engine {self.argv[0]} exited before reading {command!r}"
+                raise self._died(message) from None
             view = view[written:]
 
     def _receive(self, command: str, expected_id: int, limit: float) -> _Reply:
@@ -334,10 +334,8 @@ class GtpClient:
         if process is None:
             return
         if process.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 process.stdin.close()
-            except OSError:
-                pass
         try:
             process.wait(timeout=self.grace if patient else 0.01)
         except subprocess.TimeoutExpired:

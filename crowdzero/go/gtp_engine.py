@@ -231,9 +231,7 @@ class GtpEngine:
         if self.position.to_play == colour or self.position.is_over:
             return
         if self.position.consecutive_passes >= 1:
-            raise GtpRefusal(
-                "out of turn: the other side would have to pass, which ends the game"
-            )
+            raise GtpRefusal("out of turn: the other side would have to pass, which ends the game")
         self._apply(self.position.size * self.position.size)
 
     def _vertex(self, word: str) -> int:
@@ -405,19 +403,21 @@ def _line_reader(stream: IO[bytes] | IO[str]) -> Callable[[], str | _TooLong | N
         stream = stream.buffer
     limit = MAX_LINE_BYTES
 
+    def next_chunk() -> bytes:
+        chunk = stream.readline(limit + 1)
+        return chunk.encode("utf-8", "surrogatepass") if isinstance(chunk, str) else chunk
+
     def read() -> str | _TooLong | None:
-        raw = stream.readline(limit + 1)
+        raw = next_chunk()
         if not raw:
             return None
-        if len(raw) > limit and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+        if len(raw) > limit and not raw.endswith(b"\n"):
             while True:  # skip the rest of the long line
-                more = stream.readline(limit + 1)
-                if not more or more.endswith(b"\n" if isinstance(more, bytes) else "\n"):
+                more = next_chunk()
+                if not more or more.endswith(b"\n"):
                     break
             return _TooLong()
-        if isinstance(raw, bytes):
-            return raw.decode("utf-8", "replace")
-        return raw
+        return raw.decode("utf-8", "replace")
 
     return read
 

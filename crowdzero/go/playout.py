@@ -36,9 +36,10 @@ class PlayoutRecord:
 
 
 def _seed(rng: np.random.Generator | int) -> int:
+    """An int64 seed for the kernels (numpy Generators give one draw)."""
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 2**63))
-    return int(rng)
+    return (int(rng) + 2**63) % 2**64 - 2**63  # any Python int, folded into int64
 
 
 def _limit(position: Position, max_moves: int | None) -> int:
@@ -74,7 +75,7 @@ def random_playout(
         position.komi,
         tables.nbr,
         tables.diag,
-        k.seed_state(_seed(rng)),
+        _seed(rng),
         np.empty(0, np.int32),
     )
     return float(score)
@@ -98,7 +99,7 @@ def random_playout_record(
         position.komi,
         tables.nbr,
         tables.diag,
-        k.seed_state(_seed(rng)),
+        _seed(rng),
         record[:limit] if limit else record[:0],
     )
     return PlayoutRecord(tuple(record[:moves].tolist()), board, float(score))
@@ -131,7 +132,7 @@ def random_playouts_with_moves(
         position.komi,
         tables.nbr,
         tables.diag,
-        k.seed_state(_seed(seed)),
+        _seed(seed),
         scores,
     )
     return scores, int(total)

@@ -19,9 +19,11 @@ few microseconds:
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,6 +85,23 @@ class Rules:
 
 _NO_SWAP = np.uint64(0)
 
+
+class _KoKeys(NamedTuple):
+    """What the kernels need to know about the ko rule, worked out once per Rules."""
+
+    superko: bool  # search the hash log at all
+    swap: np.uint64  # xored into a hash when the turn passes (situational only)
+    white_key: int  # the same key as a Python int, for `Position.hash`
+
+
+@cache
+def _ko_keys(rules: Rules) -> _KoKeys:
+    if rules.ko is KoRule.SITUATIONAL:
+        key = k.tables(rules.size).white_to_move
+        return _KoKeys(True, key, int(key))
+    return _KoKeys(rules.ko is KoRule.POSITIONAL, _NO_SWAP, 0)
+
+
 _MESSAGES = {
     k.OCCUPIED: "{} is occupied",
     k.SUICIDE: "{} is suicide",
@@ -96,6 +115,7 @@ class Position:
 
     __slots__ = (
         "_history",
+        "_ko",
         "_log",
         "_log_len",
         "_log_shared",
@@ -128,11 +148,12 @@ class Position:
     last_move: int | None
     hash: int
 
-    def __init__(self, rules: Rules = Rules()) -> None:  # noqa: B008 (frozen, so safe)
+    def __init__(self, rules: Rules = Rules()) -> None:
         self.rules = rules
         self.size = rules.size
         self.komi = rules.komi
         self._tables = k.tables(rules.size)
+        self._ko = _ko_keys(rules)
         board = np.zeros(rules.size * rules.size, dtype=np.int8)
         board.setflags(write=False)
         self.board = board
@@ -153,7 +174,7 @@ class Position:
     @classmethod
     def from_stones(
         cls,
-        rules: Rules = Rules(),  # noqa: B008
+        rules: Rules = Rules(),
         black: tuple[int, ...] | list[int] = (),
         white: tuple[int, ...] | list[int] = (),
         to_play: int = BLACK,
@@ -172,22 +193,25 @@ class Position:
                 if not 0 <= point < n2:
                     raise ValueError(f"setup point {point} is off the board")
                 if board[point] != EMPTY:
-                    raise ValueError(f"setup point {point_to_gtp(point, rules.size)} is twice")
+                    raise ValueError(
+                        f"setup point {point_to_gtp(point, rules.size)} is given twice"
+                    )
                 board[point] = colour
         if to_play not in (BLACK, WHITE):
             raise ValueError(f"{to_play} is not a colour")
         nbr = position._tables.nbr
-        for point in np.flatnonzero(board):
-            if not _has_liberty(board, int(point), nbr):
-                name = point_to_gtp(int(point), rules.size)
+        stones = np.flatnonzero(board).tolist()
+        for stone in stones:
+            if not _has_liberty(board, stone, nbr):
+                name = point_to_gtp(stone, rules.size)
                 raise ValueError(f"the setup group at {name} has no liberty")
         board.setflags(write=False)
         position.board = board
         position._history = (board, None)
         zob = position._tables.zobrist
         stone_hash = 0
-        for point in np.flatnonzero(board):
-            stone_hash ^= int(zob[0 if board[point] == BLACK else 1, point])
+        for stone in stones:
+            stone_hash ^= int(zob[0 if board[stone] == BLACK else 1, stone])
         position._stone_hash = stone_hash
         position.to_play = to_play
         position.hash = position._situation_hash(stone_hash, to_play)
@@ -214,6 +238,7 @@ class Position:
         new.size = self.size
         new.komi = self.komi
         new._tables = self._tables
+        new._ko = self._ko
         new.board = self.board
         new._history = self._history
         new.to_play = self.to_play
@@ -242,19 +267,8 @@ class Position:
         return boards
 
     def _situation_hash(self, stone_hash: int, to_play: int) -> int:
-        if self.rules.ko is KoRule.SITUATIONAL and to_play == WHITE:
-            return stone_hash ^ int(self._tables.white_to_move)
-        return stone_hash
-
-    def _superko_args(self) -> tuple[int, np.uint64]:
-        """``(count, swap)`` for the kernels: how much of the log to search (0 = no
-        superko) and what passing the turn xors into a hash."""
-        ko = self.rules.ko
-        if ko is KoRule.SIMPLE:
-            return 0, _NO_SWAP
-        if ko is KoRule.SITUATIONAL:
-            return self._log_len, self._tables.white_to_move
-        return self._log_len, _NO_SWAP
+        """The hash superko compares: stones, plus the side to move when situational."""
+        return stone_hash ^ self._ko.white_key if to_play == WHITE else stone_hash
 
     # ------------------------------------------------------------------ moves
 
@@ -265,6 +279,7 @@ class Position:
         """
         if self.resigned or self.consecutive_passes >= 2:
             raise IllegalMove("the game is over")
+        point = operator.index(point)  # numpy integers become ints; floats are refused
         n2 = self.size * self.size
         colour = self.to_play
         if point == n2:
@@ -278,7 +293,8 @@ class Position:
             raise IllegalMove(f"{point} is not a point on the {self.size}x{self.size} board")
         board = self.board.copy()
         tables = self._tables
-        count, swap = self._superko_args()
+        count = self._log_len if self._ko.superko else 0
+        swap = self._ko.swap
         code, captured, new_ko, delta = k.play_stone(
             board, point, colour, self.ko_point, tables.nbr, tables.zobrist, self._log, count, swap
         )
@@ -303,10 +319,11 @@ class Position:
         self.hash = self._situation_hash(stone_hash, -colour)
         log = self._log
         n = self._log_len
-        if self._log_shared or n == log.size:
-            grown = np.zeros(max(log.size, 2 * n), dtype=np.uint64)
-            grown[:n] = log[:n]
-            self._log = log = grown
+        if n == log.size:
+            self._log = log = np.concatenate((log, np.zeros_like(log)))
+            self._log_shared = False
+        elif self._log_shared:
+            self._log = log = log.copy()
             self._log_shared = False
         log[n] = self.hash
         self._log_len = n + 1
@@ -327,13 +344,15 @@ class Position:
         """Why ``point`` is illegal for the side to move, or None if it is legal."""
         if self.is_over:
             return "the game is over"
+        point = operator.index(point)
         n2 = self.size * self.size
         if point == n2:
             return None
         if not 0 <= point < n2:
             return f"{point} is not a point on the {self.size}x{self.size} board"
         tables = self._tables
-        count, swap = self._superko_args()
+        count = self._log_len if self._ko.superko else 0
+        swap = self._ko.swap
         code, _, _, _ = k.play_stone(
             self.board.copy(),
             point,
@@ -358,7 +377,8 @@ class Position:
         if self.is_over:
             return mask
         tables = self._tables
-        count, swap = self._superko_args()
+        count = self._log_len if self._ko.superko else 0
+        swap = self._ko.swap
         k.legal_points(
             self.board,
             self.to_play,

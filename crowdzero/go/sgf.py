@@ -41,6 +41,7 @@ from crowdzero.go.position import KoRule, Position, Rules
 from crowdzero.go.record import Game, Move, result_winner
 
 _APPLICATION = "crowdzero"
+MAX_SGF_BYTES = 16 * 1024 * 1024  # far above any game; guards against /dev/zero and friends
 _RULES_NAME = "Chinese"  # area scoring, no suicide: what Position scores by
 _KO_WORDS = {
     KoRule.SIMPLE: "simple ko",
@@ -145,9 +146,12 @@ def _format_float(value: float) -> str:
 def load_sgf(path: str | Path) -> Game:
     """Read a game from an SGF file; SgfError if it is not a game we can replay."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(MAX_SGF_BYTES + 1)
     except OSError as exc:
         raise SgfError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_SGF_BYTES:
+        raise SgfError(f"{path} is larger than {MAX_SGF_BYTES} bytes; not a game record")
     return sgf_to_game(data)
 
 

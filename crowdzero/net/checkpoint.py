@@ -101,6 +101,13 @@ def save_checkpoint(
     new one is completely on disk.
     """
     path = Path(path)
+    # A torch.compile wrapper prefixes every weight name; save the module it wraps.
+    model = getattr(model, "_orig_mod", model)
+    if model.inference_only:
+        raise CheckpointError(
+            "this net has its batch norms folded in (PolicyValueNet.fused); save the "
+            "original net instead"
+        )
     meta = dict(metadata or {})
     _check_plain(meta, "metadata")
     weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -119,13 +119,14 @@ class TorchEvaluator:
     def _average(self, x: torch.Tensor) -> NetOutput:
         batch = x.shape[0]
         out = self._run(torch.cat([transform_planes(x, s) for s in SYMMETRIES]))
-        log_p = F.log_softmax(out.policy_logits, dim=1).view(len(SYMMETRIES), batch, -1)
+        actions = out.policy_logits.shape[1]
+        log_p = F.log_softmax(out.policy_logits, dim=1).view(len(SYMMETRIES), batch, actions)
         log_p = torch.stack([transform_policy(log_p[s], INVERSE[s]) for s in SYMMETRIES])
         policy = torch.logsumexp(log_p, dim=0) - math.log(len(SYMMETRIES))
         value = out.value.view(len(SYMMETRIES), batch).mean(dim=0)
         ownership = None
         if out.ownership is not None:
-            own = out.ownership.view(len(SYMMETRIES), batch, -1)
+            own = out.ownership.view(len(SYMMETRIES), batch, actions - 1)
             ownership = torch.stack(
                 [transform_points(own[s], INVERSE[s]) for s in SYMMETRIES]
             ).mean(0)

@@ -160,6 +160,8 @@ class PolicyValueNet(nn.Module):
     def __init__(self, config: NetConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else NetConfig()
+        # True for the copy ``fused`` returns: its weights no longer match the config.
+        self.inference_only = False
         c = self.config
         self.stem = ConvBN(c.input_planes, c.channels, 3)
         self.tower = nn.Sequential(*(ResidualBlock(c.channels) for _ in range(c.blocks)))
@@ -201,6 +203,7 @@ class PolicyValueNet(nn.Module):
         cannot be trained or saved as a checkpoint (its weights no longer match the config).
         """
         net = copy.deepcopy(self).eval()
+        net.inference_only = True
         for module in net.modules():
             if isinstance(module, ConvBN):
                 module.fuse()

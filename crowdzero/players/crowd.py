@@ -175,7 +175,7 @@ def _parse_member(entry: Any, index: int) -> CrowdMember:
     _check_keys(entry, {"name", "spec", "weight"}, where)
     spec = entry.get("spec")
     if not isinstance(spec, str) or not spec.strip():
-        raise CrowdError(f"{where} needs a spec string such as \"gnugo:3\"")
+        raise CrowdError(f'{where} needs a spec string such as "gnugo:3"')
     spec = spec.strip()
     name = entry.get("name", spec)
     if not isinstance(name, str) or not name.strip():
@@ -286,9 +286,7 @@ class Crowd:
         return cls.from_toml(text, build_players=build_players, source=source)
 
     @classmethod
-    def from_toml(
-        cls, text: str, *, build_players: bool = True, source: str = "<string>"
-    ) -> Crowd:
+    def from_toml(cls, text: str, *, build_players: bool = True, source: str = "<string>") -> Crowd:
         """A crowd from TOML text (the format in the module docstring)."""
         try:
             data = tomllib.loads(text)
@@ -304,9 +302,7 @@ class Crowd:
             held_out = _parse_held_out(data.get("study", {}))
         except CrowdError as exc:
             raise CrowdError(f"{source}: {exc}") from exc
-        return cls(
-            members, curriculum, held_out, build_players=build_players, source=source
-        )
+        return cls(members, curriculum, held_out, build_players=build_players, source=source)
 
     # ------------------------------------------------------------------ drawing
 

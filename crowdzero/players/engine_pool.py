@@ -230,9 +230,7 @@ class EnginePool:
             with self._cond:
                 seed = self._base_seed + self._started
                 self._started += 1
-            slot.engine = SyncedEngine(
-                GtpClient(self.config.argv(seed), timeout=self.move_timeout)
-            )
+            slot.engine = SyncedEngine(GtpClient(self.config.argv(seed), timeout=self.move_timeout))
             slot.seed = seed
         return slot.engine
 

@@ -28,6 +28,10 @@ from pathlib import Path
 GNUGO_LEVELS = range(0, 11)
 """GnuGo's `--level` runs from 0 (fastest, weakest) to 10 (its default, strongest)."""
 
+MIN_PACHI_PLAYOUTS = 500
+"""Pachi aborts (an assertion) below 500 play-outs a move: it needs that many to judge
+which groups are dead before it may pass (`GJ_MINGAMES` in its uct/internal.h)."""
+
 MAX_PACHI_PLAYOUTS = 1_000_000
 """Pachi's float tree statistics lose precision beyond about a million play-outs."""
 
@@ -73,7 +77,9 @@ def find_gnugo() -> str:
     if override:
         if _executable(Path(override)):
             return override
-        raise EngineUnavailable(f"CROWDZERO_GNUGO={override} is not an executable file")
+        raise EngineUnavailable(
+            f"GnuGo is not available: CROWDZERO_GNUGO={override} is not an executable file"
+        )
     on_path = shutil.which("gnugo")
     if on_path:
         return on_path
@@ -91,7 +97,9 @@ def find_pachi() -> str:
     if _executable(installed):
         return str(installed)
     if os.environ.get("CROWDZERO_PACHI"):
-        raise EngineUnavailable(f"CROWDZERO_PACHI={installed} is not an executable file")
+        raise EngineUnavailable(
+            f"Pachi is not available: CROWDZERO_PACHI={installed} is not an executable file"
+        )
     on_path = shutil.which("pachi")
     if on_path:
         return on_path
@@ -120,8 +128,10 @@ def pachi_config(playouts: int) -> EngineConfig:
     same however loaded the machine is; one thread and no pondering keep a pool of
     Pachis from fighting the network for the two cores.
     """
-    if not 1 <= playouts <= MAX_PACHI_PLAYOUTS:
-        raise ValueError(f"Pachi play-outs must be 1..{MAX_PACHI_PLAYOUTS}, not {playouts}")
+    if not MIN_PACHI_PLAYOUTS <= playouts <= MAX_PACHI_PLAYOUTS:
+        raise ValueError(
+            f"Pachi play-outs must be {MIN_PACHI_PLAYOUTS}..{MAX_PACHI_PLAYOUTS}, not {playouts}"
+        )
     return EngineConfig(
         name=f"pachi:{playouts}",
         binary=find_pachi(),

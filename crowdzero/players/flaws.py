@@ -233,9 +233,7 @@ def detect_ladder_blind(game: Game, colour: int) -> FlawReport:
             continue
         size = ply.before.size
         groups = BoardGroups(ply.before.board, size)
-        extended = any(
-            g.colour == colour and g.in_atari for g in groups.adjacent_groups(ply.point)
-        )
+        extended = any(g.colour == colour and g.in_atari for g in groups.adjacent_groups(ply.point))
         if not extended:
             continue
         after = ply.after.board.tolist()

@@ -195,9 +195,7 @@ class GnuGoPlayer(GtpPlayer):
             raise ValueError(f"gnugo level {level} is outside 0..10")
         binary = path or find_gnugo()
         if binary is None:
-            raise PlayerError(
-                "gnugo is not installed (not on PATH and not at /usr/games/gnugo)"
-            )
+            raise PlayerError("gnugo is not installed (not on PATH and not at /usr/games/gnugo)")
         setup = [] if seed is None else [f"set_random_seed {seed}"]
         super().__init__(
             [binary, "--mode", "gtp", "--level", str(level), "--chinese-rules"],

@@ -17,8 +17,9 @@ Details that matter:
   at every move once instead of following the first one forever.
 * Own single-point eyes are never candidates (the play-outs never fill them either), so
   the search does not waste visits on suicide-like moves; pass always is one.
-* A child whose position is over (the second pass) is scored exactly by the rules, so the
-  search passes to end a won game and does not pass into a lost one.
+* A child whose position is over (the second pass) is scored exactly by the rules. If
+  it is a win the player takes it (UCT alone would spread visits over the many moves that
+  also win and play on); if it is a loss its exact 0 keeps the search away from it.
 * No tree is kept between moves: each move is a fresh, seeded search, so the same seed
   and position give the same answer whatever happened before.
 """
@@ -51,7 +52,7 @@ class _Node:
     `N[i]` visits and `W[i]` wins (for the side to move here) of playing `moves[i]`.
     """
 
-    __slots__ = ("N", "W", "children", "moves", "position", "tried")
+    __slots__ = ("N", "W", "children", "moves", "position", "terminal_win", "tried")
 
     def __init__(self, position: Position, rng: np.random.Generator) -> None:
         self.position = position
@@ -67,6 +68,7 @@ class _Node:
         self.W = np.zeros(moves.size)
         self.children: dict[int, _Node] = {}
         self.tried = 0  # children 0..tried-1 have been expanded
+        self.terminal_win = -1  # index of a child that ends the game with a win, if any
 
     def select(self, exploration: float) -> int:
         """Index of the child to descend into: an untried one first, else max UCB."""
@@ -88,10 +90,14 @@ class SearchResult:
     visits: np.ndarray  # float [K]
     wins: np.ndarray  # float [K], for the side to move at the root
     value: float
+    winning_end: int = -1  # index of a move that ends the game with a win (-1: none)
 
     @property
     def best_move(self) -> int:
-        """Most visited move; ties go to the better win rate, then the earlier-tried one."""
+        """A move that ends the game with a win if there is one (the rules, not the
+        play-outs, say so); else the most visited, ties to the better win rate."""
+        if self.winning_end >= 0:
+            return int(self.moves[self.winning_end])
         rate = self.wins / np.maximum(self.visits, 1.0)
         order = np.lexsort((-rate, -self.visits))
         return int(self.moves[order[0]])
@@ -104,6 +110,10 @@ class MctsPlayer(Player):
     visit distribution as its policy and the root win rate (scaled to [-1, 1], side to
     move) as its value; `move_distribution` is that visit distribution.
     """
+
+    # A search takes tens to hundreds of milliseconds: the runner calls it from a worker
+    # thread so the agent's batched games go on meanwhile (the play-outs release the GIL).
+    blocking = True
 
     def __init__(
         self,
@@ -140,6 +150,8 @@ class MctsPlayer(Player):
                     after.play(int(node.moves[i]))
                     if after.is_over:
                         score = after.area_score()
+                        if _win(score, node.position.to_play) == 1.0:
+                            node.terminal_win = i
                     else:
                         node.children[i] = _Node(after, rng)
                         score = random_playout(after, rng)
@@ -155,7 +167,7 @@ class MctsPlayer(Player):
                 visited.N[j] += 1.0
                 visited.W[j] += _win(score, visited.position.to_play)
         value = 2.0 * root.W.sum() / root.N.sum() - 1.0
-        return SearchResult(root.moves, root.N, root.W, float(value))
+        return SearchResult(root.moves, root.N, root.W, float(value), root.terminal_win)
 
     def _policy(self, position: Position, result: SearchResult) -> np.ndarray:
         policy = np.zeros(position.size * position.size + 1, dtype=np.float32)

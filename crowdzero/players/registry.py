@@ -12,7 +12,16 @@ spec            player
 ==============  ===========================================================
 random[:SEED]   `RandomPlayer` (uniform over legal non-pass moves)
 random-noeye    `RandomNoEyePlayer` (never fills its own eyes); ``:SEED`` too
-gnugo[:LEVEL]   `GnuGoPlayer` at LEVEL 0..10 (default 10), Chinese rules
+gnugo[:LEVEL]   GnuGo at LEVEL 0..10 behind a pool of processes
+                (`crowdzero.players.engine_pool`)
+gnugo-single    one `GnuGoPlayer` process (``:LEVEL`` too), for tools and
+                tests that want exactly one engine
+pachi[:N]       Pachi at N play-outs per move, pooled
+heuristic:M     human-like member M (``:SEED`` too) with one planted weakness:
+                greedy, local, edge-neglect, ladder-blind, early-passer;
+                plain is the control without one
+mcts[:N]        plain UCT with N random play-outs a move (default 400);
+                ``mcts:N:SEED`` seeds it
 ==============  ===========================================================
 """
 
@@ -48,9 +57,7 @@ def make_player(spec: str) -> Player:
     kind, colon, argument = spec.strip().partition(":")
     factory = _FACTORIES.get(kind)
     if factory is None:
-        raise PlayerSpecError(
-            f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}"
-        )
+        raise PlayerSpecError(f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}")
     try:
         return factory(argument if colon else None)
     except PlayerSpecError:
@@ -94,12 +101,28 @@ def _gnugo(argument: str | None) -> Player:
 
 register("random", _random)
 register("random-noeye", _random_noeye)
-register("gnugo", _gnugo)
+register("gnugo-single", _gnugo)
 
 # Crowd engines behind a shared pool of processes (crowdzero.players.engine_pool):
-# ``gnugo:LEVEL`` now names the pooled GnuGo (many concurrent games share a few
-# processes), replacing the single-process factory above; ``pachi:PLAYOUTS`` is Pachi.
+# ``gnugo:LEVEL`` names the pooled GnuGo (many concurrent games share a few
+# processes); ``gnugo-single:LEVEL`` above is one process; ``pachi:PLAYOUTS`` is Pachi.
 from crowdzero.players.engine_pool import pooled_gnugo, pooled_pachi  # noqa: E402
 
 register("gnugo", pooled_gnugo)
 register("pachi", pooled_pachi)
+
+
+def _heuristic(argument: str | None) -> Player:
+    from crowdzero.players.heuristics import heuristic_from_spec
+
+    return heuristic_from_spec(argument)
+
+
+def _mcts(argument: str | None) -> Player:
+    from crowdzero.players.mcts import mcts_from_spec
+
+    return mcts_from_spec(argument)
+
+
+register("heuristic", _heuristic)
+register("mcts", _mcts)

@@ -141,6 +141,10 @@ class BatchedSearcher:
         """The game ids whose trees are kept for reuse."""
         return list(self._trees)
 
+    def kept_tree(self, game_id: str) -> SearchTree | None:
+        """The tree kept for a game (rooted at the last searched position), if any."""
+        return self._trees.get(game_id)
+
     # ------------------------------------------------------------------ set-up
 
     def _prepare(self, request: MoveRequest) -> _GameSearch:

@@ -233,6 +233,10 @@ class SearchTree:
         self.stats[node, _V] = value
         self.links[node, _STATE] = EXPANDED
 
+    def visit_count(self, node: int) -> int:
+        """N(node): its own evaluation plus every simulation through it."""
+        return int(self.stats[node, _N])
+
     def value(self, node: int) -> float:
         """v(node): the network value, or the exact value of a finished game."""
         return float(self.stats[node, _V])

@@ -86,9 +86,9 @@ class Learner:
         with torch.no_grad():
             entropy = -(log_p.exp() * log_p).sum(dim=1).mean()
         return LossReport(
-            total=float(total),
-            policy=float(policy_loss),
-            value=float(value_loss),
-            ownership=float(ownership_loss),
+            total=float(total.detach()),
+            policy=float(policy_loss.detach()),
+            value=float(value_loss.detach()),
+            ownership=float(ownership_loss.detach()),
             policy_entropy=float(entropy),
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crowdzero.go.coords import RESIGN
+from crowdzero.go.ownership import area_ownership
 from crowdzero.go.position import Position
 from crowdzero.go.record import Game
 from crowdzero.net.symmetry import augment_batch
@@ -76,7 +77,7 @@ class ReplayWindow:
                 position.resign()
             else:
                 position.play(move.point)
-        ownership = position.ownership()
+        ownership = area_ownership(position)
         for features, policy, colour in examples:
             i = self._next
             self._features[i] = features

@@ -33,7 +33,6 @@ from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import Player
-from crowdzero.search.searcher import BatchedSearcher
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
@@ -78,7 +77,7 @@ class TrainingRun:
         self,
         run_dir: RunDir,
         *,
-        crowd_players: Callable[[], Callable[[np.random.Generator], Player]] | None = None,
+        draw_member: Callable[[np.random.Generator], Player] | None = None,
     ) -> None:
         self.run_dir = run_dir
         self.config: RunConfig = run_dir.config
@@ -102,10 +101,10 @@ class TrainingRun:
         )
         self.stats.steps = step
         self.checkpoint_name = self._checkpoint_label(step)
-        self.searcher = BatchedSearcher(
-            TorchEvaluator(self.learner.model), cfg.search, rng=self.rng
+        self.agent = AgentPlayer(
+            TorchEvaluator(self.learner.model), cfg.search, name=AGENT_NAME, rng=self.rng
         )
-        self.agent = AgentPlayer(self.searcher, name=AGENT_NAME)
+        self.searcher = self.agent.searcher
         self.learner.model.train()
 
         self.replay = ReplayWindow(cfg.board.size, cfg.net.history, cfg.train.replay_window)
@@ -113,8 +112,8 @@ class TrainingRun:
         self._credit = 0.0  # training steps owed to the positions that arrived
 
         if cfg.train.mode == "crowd":
-            draw = crowd_players() if crowd_players is not None else self._default_crowd()
-            self._draw_member = draw
+            # Tests and studies may bring their own crowd; otherwise the config's.
+            self._draw_member = draw_member or self._default_crowd()
         self._games_started = 0
         self.runner = MatchRunner(
             cfg.rules,
@@ -155,7 +154,9 @@ class TrainingRun:
 
         crowd = Crowd.load(self.config.train.crowd)
         self.crowd = crowd
-        return crowd.draw
+        # Games record the player's own name; the curriculum speaks of members.
+        self._member_of = {crowd.player(name).name: name for name in crowd.names}
+        return lambda rng: crowd.player(crowd.sample(rng))
 
     def _next_pairing(self) -> Pairing:
         """The only place where self-play and crowd training differ."""
@@ -227,8 +228,9 @@ class TrainingRun:
                 score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
                 self.stats.record(opponent, score)
                 crowd = getattr(self, "crowd", None)
-                if crowd is not None:
-                    crowd.update(opponent, score)
+                member = getattr(self, "_member_of", {}).get(opponent)
+                if crowd is not None and member is not None:
+                    crowd.update([(member, score)])
         self.stats.games = self.store.count_games()
 
     def _learn(self) -> None:
@@ -281,7 +283,7 @@ class TrainingRun:
             },
         )
         self.store.add_checkpoint(step, str(path), self.replay.games_added)
-        self.searcher.evaluator = TorchEvaluator(self.learner.model)
+        self.agent.update_evaluator(TorchEvaluator(self.learner.model))
         self.learner.model.train()
         self.checkpoint_name = self._checkpoint_label(step)
         log.info("checkpoint %s written", path.name)

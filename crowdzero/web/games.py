@@ -65,7 +65,12 @@ class MoveRefused(WebGameError):
     the game is over."""
 
 
-class UnreadableMove(WebGameError):
+class InvalidRequest(WebGameError):
+    """A request the server cannot act on (a board size the run does not play, a bad
+    nickname filter)."""
+
+
+class UnreadableMove(InvalidRequest):
     """The move text names no point on this board ("Z9", "J12" on 9x9, "hello")."""
 
 
@@ -166,11 +171,14 @@ class GameTable:
 
     # ------------------------------------------------------------------ people
 
-    def create(self, nickname: str, colour: str, client: str) -> dict[str, Any]:
+    def create(self, nickname: str, size: int, colour: str, client: str) -> dict[str, Any]:
         """Open a game for `nickname` ("black", "white" or "random" for the person).
 
         Returns the game's state plus its id and secret token (shown only this once).
         """
+        if size != self.rules.size:
+            n = self.rules.size
+            raise InvalidRequest(f"this run plays {n}x{n} only, not {size}x{size}")
         if colour == "random":
             human = BLACK if self._rng.random() < 0.5 else WHITE
         elif colour in ("black", "white"):

@@ -61,4 +61,3 @@ class EarlyPasserPlayer(HeuristicPlayer):
         logits = np.full_like(scores.logits, NEG_INF)
         logits[-1] = 0.0
         return logits
-

@@ -399,10 +399,19 @@ class _SimBoard:
 LADDER_NODE_BUDGET = 2000
 
 
-def _defender_escapes(board: _SimBoard, target: int, budget: list[int]) -> bool:
+@dataclass
+class _Reading:
+    """Limits of one ladder reading: a node budget and a depth bound (a ladder runs at most
+    about 2N moves; deeper lines are captures going round in a ko-like cycle)."""
+
+    nodes: int
+    depth: int
+
+
+def _defender_escapes(board: _SimBoard, target: int, reading: _Reading, depth: int) -> bool:
     """Defender to move with its chain at `target` in atari: can it reach 3+ liberties?"""
-    budget[0] -= 1
-    if budget[0] <= 0:
+    reading.nodes -= 1
+    if reading.nodes <= 0 or depth > reading.depth:
         return True  # unread: assume escape (a beginner would not read further either)
     colour = board.cells[target]
     stones, liberties = board.chain(target)
@@ -421,15 +430,15 @@ def _defender_escapes(board: _SimBoard, target: int, budget: list[int]) -> bool:
         libs = len(after.chain(target)[1])
         if libs >= 3:
             return True
-        if libs == 2 and not _attacker_captures(after, target, budget):
+        if libs == 2 and not _attacker_captures(after, target, reading, depth + 1):
             return True
     return False
 
 
-def _attacker_captures(board: _SimBoard, target: int, budget: list[int]) -> bool:
+def _attacker_captures(board: _SimBoard, target: int, reading: _Reading, depth: int) -> bool:
     """Attacker to move, the defender chain at `target` has two liberties: does atari work?"""
-    budget[0] -= 1
-    if budget[0] <= 0:
+    reading.nodes -= 1
+    if reading.nodes <= 0 or depth > reading.depth:
         return False
     defender = board.cells[target]
     _, liberties = board.chain(target)
@@ -442,21 +451,26 @@ def _attacker_captures(board: _SimBoard, target: int, budget: list[int]) -> bool
         _, libs = after.chain(target)
         if len(libs) != 1:
             continue
-        if not _defender_escapes(after, target, budget):
+        if not _defender_escapes(after, target, reading, depth + 1):
             return True
     return False
+
+
+def _reading(size: int) -> _Reading:
+    return _Reading(nodes=LADDER_NODE_BUDGET, depth=4 * size)
 
 
 def ladder_captures(cells: Sequence[int], size: int, target: int) -> bool:
     """Is the chain at `target` (exactly two liberties, attacker to move) caught in a ladder?
 
     The attacker keeps giving atari; the defender extends or captures an attacking chain
-    in atari. True when every defence ends with one liberty or fewer.
+    in atari. True when every defence ends with one liberty or fewer. Lines longer than
+    4N moves or beyond `LADDER_NODE_BUDGET` positions count as escapes.
     """
     board = _SimBoard(list(cells), size)
     if board.cells[target] == EMPTY or len(board.chain(target)[1]) != 2:
         return False
-    return _attacker_captures(board, target, [LADDER_NODE_BUDGET])
+    return _attacker_captures(board, target, _reading(size), 0)
 
 
 def extension_is_ladder(cells: Sequence[int], size: int, point: int, colour: int) -> bool:
@@ -466,4 +480,4 @@ def extension_is_ladder(cells: Sequence[int], size: int, point: int, colour: int
         return False
     if len(board.chain(point)[1]) != 2:
         return False
-    return _attacker_captures(board, point, [LADDER_NODE_BUDGET])
+    return _attacker_captures(board, point, _reading(size), 0)

@@ -1,0 +1,211 @@
+"""The match runner: many games at once, slow members never stall, failures void one game."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from crowdzero.go.coords import BLACK, WHITE, pass_point
+from crowdzero.go.position import Position, Rules
+from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.players.random import RandomNoEyePlayer
+from crowdzero.train.match_runner import BOTH, DroppedGame, MatchRunner, Pairing
+
+RULES = Rules(size=5, komi=0.5)
+
+
+class FixedPointPlayer(Player):
+    """Plays one odd point whenever it is legal, else passes; never searches."""
+
+    def __init__(self, point: int, name: str = "odd") -> None:
+        self.point = point
+        self.name = name
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        position = request.position
+        if position.is_legal(self.point):
+            return MoveChoice(self.point)
+        return MoveChoice(position.pass_point)
+
+
+class PolicyPlayer(RandomNoEyePlayer):
+    """A random mover that also hands back a (fake) search target, like a frozen net."""
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        choice = super().select_move(request)
+        policy = np.zeros(pass_point(request.position.size) + 1, dtype=np.float32)
+        policy[choice.point] = 1.0
+        return MoveChoice(choice.point, policy, 0.0)
+
+
+class CountingBatchPlayer(PolicyPlayer):
+    """Records the size of every batch it is asked to answer."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self.name = "agent"
+        self.batches: list[int] = []
+
+    def select_moves(self, requests):  # type: ignore[no-untyped-def]
+        self.batches.append(len(requests))
+        return [self.select_move(r) for r in requests]
+
+
+class SlowPlayer(RandomNoEyePlayer):
+    blocking = True
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(seed=1)
+        self.name = "slow"
+        self.delay = delay
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.delay)
+        return super().select_move(request)
+
+
+class DyingPlayer(RandomNoEyePlayer):
+    """Fails on its third move, like an engine that crashes mid-game."""
+
+    blocking = True
+
+    def __init__(self) -> None:
+        super().__init__(seed=2)
+        self.name = "dying"
+        self.moves: dict[str, int] = {}
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        n = self.moves.get(request.game_id, 0) + 1
+        self.moves[request.game_id] = n
+        if n == 3:
+            raise PlayerError("engine died")
+        return super().select_move(request)
+
+
+class IllegalPlayer(Player):
+    name = "cheat"
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        return MoveChoice(0)  # A1, again and again: occupied from its second move on
+
+
+def test_non_blocking_players_are_batched_across_games() -> None:
+    agent = CountingBatchPlayer()
+    crowd = RandomNoEyePlayer(seed=3)
+    runner = MatchRunner(
+        RULES, lambda: Pairing(agent, crowd, frozenset({BLACK})), concurrency=8, max_moves=40
+    )
+    out = list(runner.play(8))
+    assert len(out) == 8
+    assert max(agent.batches) == 8  # every game's agent move in one call
+
+
+def test_crowd_moves_never_carry_search_targets() -> None:
+    """Only the learner's seats keep policies, even if the member also searches."""
+    agent = PolicyPlayer(seed=4)
+    agent.name = "agent"
+    member = PolicyPlayer(seed=5)
+    member.name = "frozen-net"
+    flip = iter(range(1000))
+
+    def pairing() -> Pairing:
+        if next(flip) % 2:
+            return Pairing(member, agent, frozenset({WHITE}))
+        return Pairing(agent, member, frozenset({BLACK}))
+
+    runner = MatchRunner(RULES, pairing, concurrency=4, max_moves=30)
+    games = [g for g in runner.play(8) if not isinstance(g, DroppedGame)]
+    assert len(games) == 8
+    for game in games:
+        for move in game.moves:
+            assert (move.policy is not None) == (move.colour == game.agent_colour)
+            assert (move.policy is not None) == (move.player == "agent")
+
+
+def test_self_play_marks_both_seats_as_learner() -> None:
+    agent = PolicyPlayer(seed=6)
+    runner = MatchRunner(
+        RULES, lambda: Pairing(agent, agent, frozenset({BLACK, WHITE})), concurrency=2, max_moves=20
+    )
+    games = list(runner.play(2))
+    assert all(g.agent_colour == BOTH for g in games)
+    assert all(m.policy is not None for g in games for m in g.moves)
+
+
+def test_slow_member_does_not_stall_other_games() -> None:
+    """While the slow member thinks, the fast games keep moving."""
+    slow = SlowPlayer(delay=0.2)
+    fast = RandomNoEyePlayer(seed=7)
+    agent = CountingBatchPlayer()
+    pairings = iter([Pairing(agent, slow, frozenset({BLACK}))] + [
+        Pairing(agent, fast, frozenset({BLACK})) for _ in range(3)
+    ])
+    runner = MatchRunner(RULES, lambda: next(pairings), concurrency=4, max_moves=12)
+    out = list(runner.play(4))
+    # The three fast games (12 moves each, ~6 agent moves) finish while the slow game
+    # has made only a few moves; the agent batches never wait for the slow seat.
+    assert len(out) == 4
+    assert [g.white for g in out][-1] == "slow"  # the slow game ends last...
+    assert max(agent.batches) == 4  # ...though it started in the same batches
+    assert slow.calls == sum(1 for m in out[-1].moves if m.player == "slow")
+
+
+def test_a_failing_member_voids_only_its_own_game() -> None:
+    dying = DyingPlayer()
+    healthy = RandomNoEyePlayer(seed=8)
+    agent = CountingBatchPlayer()
+    pairings = iter(
+        [Pairing(agent, dying, frozenset({BLACK}))]
+        + [Pairing(agent, healthy, frozenset({BLACK})) for _ in range(3)]
+    )
+    runner = MatchRunner(RULES, lambda: next(pairings), concurrency=4, max_moves=20)
+    out = list(runner.play(4))
+    dropped = [g for g in out if isinstance(g, DroppedGame)]
+    finished = [g for g in out if not isinstance(g, DroppedGame)]
+    assert len(dropped) == 1 and "engine died" in dropped[0].reason
+    assert len(finished) == 3
+
+
+def test_an_illegal_member_move_voids_the_game_with_the_reason() -> None:
+    agent = CountingBatchPlayer()
+    runner = MatchRunner(
+        RULES, lambda: Pairing(agent, IllegalPlayer(), frozenset({BLACK})), concurrency=1
+    )
+    (out,) = list(runner.play(1))
+    assert isinstance(out, DroppedGame)
+    assert "illegal" in out.reason and "occupied" in out.reason
+
+
+def test_finished_games_replay_to_their_recorded_result() -> None:
+    a, b = RandomNoEyePlayer(seed=9), RandomNoEyePlayer(seed=10)
+    runner = MatchRunner(RULES, lambda: Pairing(a, b), concurrency=3)
+    for game in runner.play(6):
+        assert not isinstance(game, DroppedGame)
+        final = game.replay()
+        assert final.result_string() == game.result
+        assert final.winner() == game.winner
+
+
+def test_move_cap_scores_the_game_as_it_stands() -> None:
+    a, b = RandomNoEyePlayer(seed=11), RandomNoEyePlayer(seed=12)
+    runner = MatchRunner(RULES, lambda: Pairing(a, b), concurrency=1, max_moves=7)
+    (game,) = list(runner.play(1))
+    assert not isinstance(game, DroppedGame)
+    assert len(game.moves) == 7
+    position = Position(RULES)
+    for m in game.moves:
+        position.play(m.point)
+    assert game.result == position.result_string()
+    assert game.metadata["capped"] == "True"
+
+
+def test_runner_rejects_zero_concurrency() -> None:
+    with pytest.raises(ValueError):
+        MatchRunner(RULES, lambda: Pairing(RandomNoEyePlayer(), RandomNoEyePlayer()), concurrency=0)
