@@ -1,20 +1,21 @@
 """How strong does AlphaZero get on this machine in a given time?
 
-Trains a run (self-play by default, crowd with --mode crowd) for the given wall-clock
-minutes, evaluating the checkpoint reached at each mark against a random player and
-against GnuGo level 0, with search noise off. Training pauses while an evaluation
-runs, so the minutes are training minutes. Resumable: run the same command again to
-continue the run and evaluate later marks.
+`train` trains a run (self-play by default, crowd with --mode crowd) for the last mark's
+wall-clock minutes and copies the checkpoint reached at each mark to RUN/marks/;
+`eval` plays a mark's checkpoint against a random player and GnuGo level 0 with search
+noise off (it can run while training goes on; it then shares the cores).
 
-    python benchmarks/learn.py --run runs/learn-self-9x9 --marks 30,120 --games 200
+    python benchmarks/learn.py train --run runs/learn-self-9x9 --marks 30,120
+    python benchmarks/learn.py eval --run runs/learn-self-9x9 --mark 30 --games 200
 
-Prints a table and appends it (as JSON lines) to RUN/learn_results.jsonl.
+`eval` prints a table and appends its rows (JSON lines) to RUN/learn_results.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,24 +33,38 @@ from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun
 
 
-def trained_minutes(run_dir: RunDir) -> float:
-    """Training minutes recorded so far (the last metrics row's clock, summed over resumes)."""
-    marks = run_dir.path / "learn_clock.json"
-    if marks.exists():
-        return float(json.loads(marks.read_text())["minutes"])
-    return 0.0
+def mark_path(run_dir: RunDir, minutes: float) -> Path:
+    return run_dir.path / "marks" / f"mark-{minutes:g}min.pt"
 
 
-def add_minutes(run_dir: RunDir, minutes: float) -> None:
-    marks = run_dir.path / "learn_clock.json"
-    total = trained_minutes(run_dir) + minutes
-    marks.write_text(json.dumps({"minutes": total}))
+def train(run_dir: RunDir, marks: list[float]) -> None:
+    """Train until the last mark, copying the checkpoint reached at each mark aside."""
+    cfg = apply_overrides(run_dir.config, {"train.minutes": max(marks)})
+    run_dir = RunDir(run_dir.path, cfg)
+    pending = [m for m in marks if not mark_path(run_dir, m).exists()]
+    (run_dir.path / "marks").mkdir(exist_ok=True)
+
+    def on_progress(run: TrainingRun) -> None:
+        minutes = run.stats.elapsed / 60
+        while pending and minutes >= pending[0]:
+            mark = pending.pop(0)
+            run.save_checkpoint()
+            latest = run_dir.latest_checkpoint_path()
+            assert latest is not None
+            shutil.copyfile(latest, mark_path(run_dir, mark))
+            print(f"mark {mark:g} min: {latest.name} -> {mark_path(run_dir, mark)}", flush=True)
+
+    with run_dir.lock():
+        TrainingRun(run_dir).run(on_progress=on_progress)
+    if pending:  # the last mark is the end of the run
+        latest = run_dir.latest_checkpoint_path()
+        assert latest is not None
+        shutil.copyfile(latest, mark_path(run_dir, pending[-1]))
 
 
-def evaluate(run_dir: RunDir, opponents: list[str], games: int, concurrency: int) -> list[dict]:
-    path = run_dir.latest_checkpoint_path()
-    if path is None:
-        raise SystemExit("no checkpoint to evaluate yet")
+def evaluate(
+    run_dir: RunDir, path: Path, opponents: list[str], games: int, concurrency: int
+) -> list[dict]:
     ckpt = load_checkpoint(path, board_size=run_dir.config.board.size)
     agent = AgentPlayer(
         TorchEvaluator(ckpt.build_model()), run_dir.config.search, name="agent", add_noise=False
@@ -80,9 +95,11 @@ def evaluate(run_dir: RunDir, opponents: list[str], games: int, concurrency: int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("train", "eval"))
     parser.add_argument("--run", type=Path, default=Path("runs/learn-self-9x9"))
     parser.add_argument("--mode", choices=("self", "crowd"), default="self")
-    parser.add_argument("--marks", default="30,120", help="training minutes to evaluate at")
+    parser.add_argument("--marks", default="30,120", help="training minutes to snapshot at")
+    parser.add_argument("--mark", type=float, help="eval: the mark to evaluate")
     parser.add_argument("--games", type=int, default=200, help="evaluation games per opponent")
     parser.add_argument("--opponents", default="random,gnugo:0")
     parser.add_argument("--concurrency", type=int, default=50)
@@ -97,38 +114,35 @@ def main() -> int:
             key, _, value = item.partition("=")
             overrides[key] = value
         run_dir = RunDir.create(args.run, apply_overrides(RunConfig(), overrides))
-    marks = sorted(float(m) for m in args.marks.split(","))
-    results_path = run_dir.path / "learn_results.jsonl"
+
+    if args.action == "train":
+        train(run_dir, sorted(float(m) for m in args.marks.split(",")))
+        return 0
+
+    if args.mark is None:
+        parser.error("eval needs --mark MINUTES")
+    path = mark_path(run_dir, args.mark)
+    if not path.exists():
+        parser.error(f"{path} does not exist yet: train past {args.mark:g} minutes first")
+    rows = evaluate(run_dir, path, args.opponents.split(","), args.games, args.concurrency)
     console = Console()
-    table = Table(title=f"{run_dir.name}: {run_dir.config.train.mode} training on this machine")
+    table = Table(title=f"{run_dir.name}: {run_dir.config.train.mode} training, {args.mark:g} min")
     for col in ("minutes", "step", "opponent", "games", "agent score", "95% interval", "eval s"):
         table.add_column(col, justify="right")
-
-    for mark in marks:
-        done = trained_minutes(run_dir)
-        if done < mark:
-            remaining = mark - done
-            console.print(f"training {remaining:.1f} more minutes (to {mark:g})")
-            cfg = apply_overrides(run_dir.config, {"train.minutes": remaining})
-            started = time.monotonic()
-            with run_dir.lock():
-                TrainingRun(RunDir(run_dir.path, cfg)).run()
-            add_minutes(run_dir, (time.monotonic() - started) / 60)
-        rows = evaluate(run_dir, args.opponents.split(","), args.games, args.concurrency)
-        with results_path.open("a") as f:
-            for row in rows:
-                row["minutes"] = round(trained_minutes(run_dir), 1)
-                f.write(json.dumps(row) + "\n")
-                table.add_row(
-                    f"{row['minutes']:g}",
-                    str(row["step"]),
-                    row["opponent"],
-                    str(row["games"]),
-                    f"{row['score']:.1%}",
-                    f"{row['low']:.1%} - {row['high']:.1%}",
-                    f"{row['seconds']:g}",
-                )
-        console.print(table)
+    with (run_dir.path / "learn_results.jsonl").open("a") as f:
+        for row in rows:
+            row["minutes"] = args.mark
+            f.write(json.dumps(row) + "\n")
+            table.add_row(
+                f"{args.mark:g}",
+                str(row["step"]),
+                row["opponent"],
+                str(row["games"]),
+                f"{row['score']:.1%}",
+                f"{row['low']:.1%} - {row['high']:.1%}",
+                f"{row['seconds']:g}",
+            )
+    console.print(table)
     return 0
 
 

@@ -92,7 +92,9 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    net = PolicyValueNet(NetConfig(board_size=args.size, blocks=args.blocks, channels=args.channels))
+    net = PolicyValueNet(
+        NetConfig(board_size=args.size, blocks=args.blocks, channels=args.channels)
+    )
     evaluator = TorchEvaluator(net, threads=args.threads)
     batch = args.games * args.leaves_per_game
     config = SearchConfig(
@@ -119,7 +121,9 @@ def main() -> None:
     if args.profile:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
-    print(f"(b) batched search, {args.games} games:        {batched:8.0f} simulations/s ({seconds:.1f} s)")
+    print(
+        f"(b) batched search, {args.games} games:        {batched:8.0f} simulations/s ({seconds:.1f} s)"
+    )
 
     single_config = SearchConfig(algorithm=args.algorithm, simulations=args.simulations)
     single = BatchedSearcher(evaluator, single_config, np.random.default_rng(0))

@@ -20,7 +20,10 @@ if [ "${1:-}" = "--force" ]; then FORCE=1; fi
 
 answers_gtp() {
     # A working Pachi answers `name` over GTP with "= Pachi ...".
-    printf 'name\nquit\n' | "$1" 2>/dev/null | grep -q '^= Pachi'
+    # (Output captured first: with pipefail, `grep -q` quitting early could fail the pipe.)
+    local reply
+    reply="$(printf 'name\nquit\n' | "$1" 2>/dev/null)" || return 1
+    [[ "$reply" == *"= Pachi"* ]]
 }
 
 if [ "$FORCE" -eq 0 ] && [ -x "$TARGET" ] && answers_gtp "$TARGET"; then
@@ -65,12 +68,12 @@ if ! make -C "$SRC" pachi \
     exit 1
 fi
 
+if ! answers_gtp "$SRC/pachi"; then
+    echo "error: Pachi was built but does not answer GTP; not installed" >&2
+    exit 1
+fi
+
 mkdir -p "$(dirname "$TARGET")"
 install -m 0755 "$SRC/pachi" "$TARGET.tmp"
 mv -f "$TARGET.tmp" "$TARGET"
-
-if ! answers_gtp "$TARGET"; then
-    echo "error: $TARGET was built but does not answer GTP" >&2
-    exit 1
-fi
 echo "pachi installed: $TARGET"

@@ -68,6 +68,20 @@ def test_greedy_capture_that_costs_nothing_is_not_a_flaw() -> None:
     assert detect_greedy(game, WHITE) == FlawReport(False, 0, ())
 
 
+# White's E5-E6 is in atari at E4 when it takes Black's B8 at B7; Black captures E5-E6.
+def test_greedy_capture_while_a_bigger_group_dies_is_detected() -> None:
+    game = game_of(9, "D5 E5 D6 E6 F5 A8 F6 C8 B8 B9 E7 B7 E4")
+    report = detect_greedy(game, WHITE)
+    assert report == FlawReport(True, 1, (ply_of(game, "B7", WHITE),))
+
+
+def test_bigger_capture_of_a_group_that_was_safe_is_not_greedy() -> None:
+    # E5-E6 had two liberties when White captured at B7; Black needs two moves to take it.
+    game = game_of(9, "D5 E5 D6 E6 F5 A8 F6 C8 B8 B9 J1 B7 E7 J9 E4")
+    assert ply_of(game, "E4", BLACK) - ply_of(game, "B7", WHITE) == 3  # inside the window
+    assert not detect_greedy(game, WHITE).triggered
+
+
 def test_greedy_detector_looks_at_the_members_colour_only() -> None:
     game = game_of(5, SNAPBACK_SETUP + " A1 B1")
     assert not detect_greedy(game, BLACK).triggered
@@ -149,18 +163,28 @@ def test_working_ladder_the_opponent_never_finishes_is_not_a_flaw() -> None:
     assert not detect_ladder_blind(game, WHITE).triggered
 
 
-def test_passing_and_losing_is_the_early_passer_flaw() -> None:
-    # White passes while Black surrounds the board: Black wins on the count.
-    game = game_of(5, "C3 pass C2 pass C4 pass B3 pass D3")
+# 7x7, komi 7.5: after Black's G7 and A1 White's D4 counts far ahead, so White passes;
+# Black plays on, White keeps passing, and Black surrounds and captures D4.
+EARLY_PASS = "G7 D4 A1 pass"
+
+
+def test_passing_while_the_count_leads_and_losing_is_the_early_passer_flaw() -> None:
+    game = game_of(7, EARLY_PASS + " C4 pass E4 pass D3 pass D5", komi=7.5)
     assert game.winner == BLACK
-    report = detect_early_passer(game, WHITE)
-    assert report.triggered and report.count == 5
-    assert report.plies == (1, 3, 5, 7, 9)
+    # Only the first pass counts: by ply 5 White's count already said it was behind.
+    assert detect_early_passer(game, WHITE) == FlawReport(True, 1, (3,))
 
 
-def test_passing_and_winning_is_not_a_flaw() -> None:
-    game = game_of(5, "pass C3 pass C2 pass C4", komi=0.5)
+def test_passing_when_the_opponent_passes_back_is_not_a_flaw() -> None:
+    game = game_of(7, EARLY_PASS, komi=7.5)
     assert game.winner == WHITE
+    assert not detect_early_passer(game, WHITE).triggered
+
+
+def test_a_losers_final_pass_is_not_an_early_pass() -> None:
+    # Black owns the 5x5 board; White passes at the end (its count says it is behind).
+    game = game_of(5, "C1 pass C2 pass C3 pass C4 pass C5", komi=0.5)
+    assert game.winner == BLACK
     assert not detect_early_passer(game, WHITE).triggered
 
 

@@ -165,7 +165,8 @@ def test_mirror_image_records_give_mirror_image_ratings() -> None:
     assert a - 1800.0 == pytest.approx(1800.0 - c, abs=1e-6)
     assert table.first_move_advantage == pytest.approx(0.0, abs=1e-6)
     assert table["a"].high - table["a"].low == pytest.approx(  # type: ignore[operator]
-        table["c"].high - table["c"].low, abs=1e-6  # type: ignore[operator]
+        table["c"].high - table["c"].low,
+        abs=1e-6,  # type: ignore[operator]
     )
 
 
@@ -215,9 +216,26 @@ def test_a_player_who_lost_its_only_game_is_rated_below_with_a_wide_interval() -
 
 
 def test_black_winning_every_game_still_gives_a_finite_first_move_advantage() -> None:
-    table = fit_ratings([PairResult("a", "gnugo:10", 5, 0, 0), PairResult("gnugo:10", "a", 5, 0, 0)])
+    table = fit_ratings(
+        [PairResult("a", "gnugo:10", 5, 0, 0), PairResult("gnugo:10", "a", 5, 0, 0)]
+    )
     assert table.rating("a") == pytest.approx(1800.0, abs=1e-6)
     assert 0 < table.first_move_advantage < math.inf
+
+
+def test_without_the_prior_a_perfect_record_is_refused_not_given_a_huge_number() -> None:
+    with pytest.raises(RatingError, match="infinite"):
+        fit_ratings([PairResult("a", "gnugo:10", 3, 0, 0)], prior_draws=0.0)
+
+
+def test_games_against_oneself_count_in_no_record_and_only_move_the_advantage() -> None:
+    base = [PairResult("a", "gnugo:10", 3, 3, 0), PairResult("gnugo:10", "a", 3, 3, 0)]
+    table = fit_ratings([*base, PairResult("a", "a", 40, 10, 0)])
+    assert (table["a"].games, table["a"].wins) == (12, 6)
+    assert table.rating("a") == pytest.approx(1800.0, abs=1e-6)
+    assert table.first_move_advantage > 100
+    with pytest.raises(RatingError, match="two different players"):
+        fit_ratings([PairResult("a", "a", 4, 1, 0)])
 
 
 def test_without_gnugo_10_the_strongest_player_is_the_anchor_and_the_table_says_so() -> None:
@@ -333,11 +351,19 @@ def crowd_games() -> list[Game]:
         for k in range(4):
             won = k < wins_vs_random
             out.append(
-                game("agent", "random", BLACK if won else WHITE, agent_colour=BLACK, checkpoint=label)
+                game(
+                    "agent", "random", BLACK if won else WHITE, agent_colour=BLACK, checkpoint=label
+                )
             )
             won = k < wins_vs_gnugo
             out.append(
-                game("gnugo:5", "agent", WHITE if won else BLACK, agent_colour=WHITE, checkpoint=label)
+                game(
+                    "gnugo:5",
+                    "agent",
+                    WHITE if won else BLACK,
+                    agent_colour=WHITE,
+                    checkpoint=label,
+                )
             )
     out.append(game("agent", "agent", BLACK, agent_colour=2, checkpoint="run@100"))  # self-play
     out.append(game("random", "gnugo:5", WHITE))  # no agent

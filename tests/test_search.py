@@ -30,10 +30,14 @@ def points(text: str, size: int = 5) -> list[int]:
 
 
 def setup(black: str, white: str, to_play: int = BLACK, rules: Rules = RULES_5) -> Position:
-    return Position.from_stones(rules, black=points(black, rules.size), white=points(white, rules.size), to_play=to_play)
+    return Position.from_stones(
+        rules, black=points(black, rules.size), white=points(white, rules.size), to_play=to_play
+    )
 
 
-def searcher(algorithm: str, simulations: int = 64, seed: int = 0, **kwargs: object) -> BatchedSearcher:
+def searcher(
+    algorithm: str, simulations: int = 64, seed: int = 0, **kwargs: object
+) -> BatchedSearcher:
     config = SearchConfig(algorithm=algorithm, simulations=simulations, **kwargs)  # type: ignore[arg-type]
     return BatchedSearcher(AreaScoreEvaluator(komi=0.5), config, np.random.default_rng(seed))
 
@@ -291,7 +295,9 @@ def test_reuse_can_be_switched_off() -> None:
 
 def test_forget_drops_a_games_tree() -> None:
     search = searcher("gumbel", 8)
-    search.search([MoveRequest("a", random_position(1, 3)), MoveRequest("b", random_position(2, 3))])
+    search.search(
+        [MoveRequest("a", random_position(1, 3)), MoveRequest("b", random_position(2, 3))]
+    )
     search.forget("a")
     assert search.kept_games == ["b"]
     search.forget("never-seen")  # forgetting an unknown game is harmless
@@ -363,3 +369,24 @@ def test_puct_temperature_samples_early_moves_and_plays_the_most_visited_later()
     position = random_position(4, 6)
     result = searcher("puct", 32, temperature_moves=2).search([MoveRequest("g", position)])[0]
     assert result.visits[result.point] == result.visits.max()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_overlapping_evaluation_with_tree_work_changes_batches_not_results(algorithm: str) -> None:
+    positions = [random_position(seed, 3 + seed) for seed in range(6)]
+    requests = [MoveRequest(f"g{i}", p) for i, p in enumerate(positions)]
+    results = {}
+    batches = {}
+    for overlap in (False, True):
+        evaluator = CountingEvaluator(AreaScoreEvaluator(komi=0.5))
+        config = SearchConfig(algorithm=algorithm, simulations=16, overlap_evaluation=overlap)  # type: ignore[arg-type]
+        search = BatchedSearcher(evaluator, config, np.random.default_rng(0))
+        results[overlap] = search.search(requests, add_noise=False)
+        search.close()
+        batches[overlap] = evaluator.batches
+    for plain, overlapped in zip(results[False], results[True], strict=True):
+        assert plain.point == overlapped.point
+        np.testing.assert_array_equal(plain.visits, overlapped.visits)
+        np.testing.assert_array_equal(plain.policy, overlapped.policy)
+    assert batches[False][1:] == [6] * 16
+    assert batches[True][1:] == [3] * 32  # two halves take turns

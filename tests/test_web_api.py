@@ -260,7 +260,9 @@ def test_retaking_a_ko_at_once_is_refused(run: RunDir) -> None:
     ("text", "reason"),
     [("F6", "off the 5x5 board"), ("Z9", "not a GTP point"), ("I3", "not a GTP point")],
 )
-def test_move_off_the_board_is_refused(client: TestClient, run: RunDir, text: str, reason: str) -> None:
+def test_move_off_the_board_is_refused(
+    client: TestClient, run: RunDir, text: str, reason: str
+) -> None:
     game = new_game(client)
     refused(move(client, game, text), 422, reason)
     assert web_count(run) == 0
@@ -406,7 +408,11 @@ def test_open_games_per_client_are_limited(run: RunDir) -> None:
 
 
 def test_oversized_bodies_are_refused(client: TestClient) -> None:
-    r = client.post("/api/games", content=b"{" + b" " * 10_000 + b"}", headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/games",
+        content=b"{" + b" " * 10_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413
 
 
@@ -415,9 +421,13 @@ def test_abandoned_games_expire_without_being_stored() -> None:
     stored: list[Any] = []
     from crowdzero.go.position import Rules
 
+    def store(game: Any) -> int:
+        stored.append(game)
+        return len(stored)
+
     table = GameTable(
         Rules(size=SIZE),
-        on_finished=lambda g: stored.append(g) or len(stored),
+        on_finished=store,
         max_moves=50,
         idle_timeout=60.0,
         finished_ttl=100.0,

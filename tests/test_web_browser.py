@@ -86,9 +86,9 @@ def test_a_person_plays_a_game_to_the_end_in_chromium(server: tuple[str, RunDir]
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on(
                 "console",
-                lambda m: problems.append(m.text)
-                if m.type == "error" and "409" not in m.text
-                else None,
+                lambda m: (
+                    problems.append(m.text) if m.type == "error" and "409" not in m.text else None
+                ),
             )
             page.goto(url)
             page.wait_for_selector("#size option", state="attached")
@@ -159,9 +159,13 @@ def test_a_person_plays_a_game_to_the_end_in_chromium(server: tuple[str, RunDir]
 
     assert problems == []
     with GameStore(run.games_path) as store:
-        [(store_id, game)] = list(store.iter_games(source="web"))
+        [(_, game)] = list(store.iter_games(source="web"))
     assert game.black == f"human:{NICK}" and game.white == "agent"
     assert result == f"Result: {game.result}. " + (
-        "You win!" if game.winner == 1 else "The agent wins." if game.winner == -1 else "A draw (jigo)."
+        "You win!"
+        if game.winner == 1
+        else "The agent wins."
+        if game.winner == -1
+        else "A draw (jigo)."
     )
     assert any(m.policy is not None for m in game.moves)

@@ -72,6 +72,9 @@ DEFAULT_ANCHOR_RATING = 1800.0
 DEFAULT_PRIOR_DRAWS = 1.0
 #: Standard deviation of the Gaussian prior on the first-move advantage, in Elo.
 ADVANTAGE_PRIOR_ELO = 300.0
+#: Strengths beyond this many natural units (about 5,200 Elo) mean the fit ran off to
+#: infinity (a perfect record without a prior), not a rating.
+_DIVERGED = 30.0
 #: Two-sided 95% quantile of the standard normal distribution.
 Z95 = 1.959963984540054
 
@@ -175,6 +178,8 @@ def fit_ratings(
     if not table:
         raise RatingError("there are no decided games to rate")
     records = _records(table)
+    if not records:
+        raise RatingError("there are no games between two different players to rate")
     components = _components(table, records)
 
     note = ""
@@ -239,14 +244,15 @@ def _merge(results: Iterable[PairResult]) -> dict[tuple[str, str], PairResult]:
 
 
 def _records(table: dict[tuple[str, str], PairResult]) -> dict[str, tuple[int, int, int, int]]:
-    """(games, wins, losses, draws) of every player; a game against oneself counts once."""
+    """(games, wins, losses, draws) of every player who met someone else.
+
+    Games against oneself (the agent's self-play under one checkpoint label) are in no
+    record: they are neither won nor lost. They still enter the fit, where they only
+    inform the first-move advantage.
+    """
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for (black, white), row in table.items():
         if black == white:
-            counts[black][0] += row.games
-            counts[black][1] += row.black_wins + row.white_wins
-            counts[black][2] += row.black_wins + row.white_wins
-            counts[black][3] += row.draws
             continue
         for name, wins, losses in (
             (black, row.black_wins, row.white_wins),
@@ -272,7 +278,8 @@ def _components(
         return name
 
     for black, white in table:
-        parent[root(black)] = root(white)
+        if black in parent and white in parent:
+            parent[root(black)] = root(white)
     groups: dict[str, set[str]] = defaultdict(set)
     for name in records:
         groups[root(name)].add(name)
@@ -382,6 +389,11 @@ def _fit(
             break
     else:
         raise RatingError("the rating fit did not converge in 200 Newton steps")
+    if float(np.max(np.abs(x), initial=0.0)) > _DIVERGED:
+        raise RatingError(
+            "a player won or lost every game and there is no prior (prior_draws = 0), "
+            "so its maximum-likelihood rating is infinite; use prior_draws > 0"
+        )
 
     _, info = gradient_and_information(x)
     covariance = np.linalg.pinv(info) if info.size else info

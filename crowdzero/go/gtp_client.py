@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import os
 import queue
 import select
@@ -33,6 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import cast
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_GRACE = 2.0
@@ -144,11 +146,12 @@ class GtpClient:
         self._replies = queue.Queue()
         self._stderr = collections.deque(maxlen=_STDERR_LINES)
         self._stopped_because = None
+        # Buffered readers: readline on the raw pipes would cost a system call per byte.
+        stdout = io.BufferedReader(cast(io.RawIOBase, process.stdout))
+        stderr = io.BufferedReader(cast(io.RawIOBase, process.stderr))
         self._threads = [
-            threading.Thread(
-                target=_read_replies, args=(process.stdout, self._replies), daemon=True
-            ),
-            threading.Thread(target=_read_stderr, args=(process.stderr, self._stderr), daemon=True),
+            threading.Thread(target=_read_replies, args=(stdout, self._replies), daemon=True),
+            threading.Thread(target=_read_stderr, args=(stderr, self._stderr), daemon=True),
         ]
         for thread in self._threads:
             thread.start()

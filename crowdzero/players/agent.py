@@ -64,6 +64,9 @@ class AgentPlayer(Player):
         legal = position.legal_mask()[None, :]
         return masked_softmax(logits, legal)[0].astype(np.float32)
 
+    def close(self) -> None:
+        self.searcher.close()
+
     def update_evaluator(self, evaluator: Evaluator) -> None:
         """Use new weights from now on; kept trees hold the old network's values, so
         they are dropped."""

@@ -7,9 +7,10 @@ triggered **and** cost it something. Each definition below is exact, so a reader
 check a reported ply by hand:
 
 greedy (`detect_greedy`)
-    At ply i the member captured c stones, and within the next `GREEDY_WINDOW` plies
-    (i+1 .. i+3, i.e. the opponent's next two moves) the opponent captured more than c
-    stones: a snapback, or a bigger group that died while it was busy capturing.
+    At ply i the member captured c stones at q, and within the next `GREEDY_WINDOW` plies
+    (i+1 .. i+3, i.e. the opponent's next two moves) the opponent captured more than c of
+    its stones, among them the capturing stone q (a snapback) or stones of a chain that
+    was already in atari before ply i (the bigger group it let die to capture).
 local (`detect_local`)
     At ply i the member played within two lines (Chebyshev <= 2) of the opponent's last
     move o while an urgent point lay farther than two lines from o: the last liberty of its
@@ -28,7 +29,11 @@ ladder-blind (`detect_ladder_blind`)
     `tactics.ladder_captures`, opponent to move), and the stone it played was captured
     later in the game.
 early-passer (`detect_early_passer`)
-    The member passed at ply i and lost the game (the opponent is the winner).
+    The member passed at ply i while the crude count (`tactics.crude_estimate`, komi
+    included) had it level or ahead, the opponent played on at ply i+1 (a board move, not
+    a pass back), and the member lost the game. "Any pass in a lost game" would also
+    catch every loser's final pass; requiring the opponent to use the pass and the count
+    to have misled the member keeps the detector to premature passes.
 
 `FLAW_DETECTORS` maps each member's player name to its detector.
 """
@@ -45,6 +50,7 @@ from crowdzero.players.heuristics.tactics import (
     BoardGroups,
     Group,
     chebyshev,
+    crude_estimate,
     geometry,
     ladder_captures,
     move_effect,
@@ -114,6 +120,12 @@ def _captured_between(before: Position, after: Position, stones: frozenset[int])
     return all(before.board[s] != EMPTY and after.board[s] == EMPTY for s in stones)
 
 
+def _removed(ply: _Ply, colour: int) -> set[int]:
+    """Points where `colour` had a stone before `ply` and none after (its captures)."""
+    before, after = ply.before.board, ply.after.board
+    return {int(q) for q in ((before == colour) & (after == EMPTY)).nonzero()[0]}
+
+
 def _still_in_atari(position: Position, group: Group) -> bool:
     """Is the chain holding `group`'s first stone (if still there) in atari?"""
     stone = next(iter(group.stones))
@@ -141,16 +153,20 @@ def _rescues(position: Position, groups: BoardGroups, group: Group) -> list[int]
 
 
 def detect_greedy(game: Game, colour: int) -> FlawReport:
-    """Captures answered by a bigger capture within three plies (see the module doc)."""
+    """Captures punished by a bigger capture within three plies (see the module doc)."""
     _check_colour(colour)
     plies = _replay(game)
     hits: list[int] = []
     for ply in plies:
         if ply.colour != colour or not ply.on_board or ply.captured == 0:
             continue
-        later = plies[ply.index + 1 : ply.index + 1 + GREEDY_WINDOW]
-        lost = sum(p.captured for p in later if p.colour == -colour)
-        if lost > ply.captured:
+        groups = BoardGroups(ply.before.board, ply.before.size)
+        endangered = {s for g in groups.groups_in_atari(colour) for s in g.stones}
+        lost: set[int] = set()
+        for later in plies[ply.index + 1 : ply.index + 1 + GREEDY_WINDOW]:
+            if later.colour == -colour:
+                lost |= _removed(later, colour)
+        if len(lost) > ply.captured and (ply.point in lost or lost & endangered):
             hits.append(ply.index)
     return FlawReport.at(hits)
 
@@ -251,14 +267,20 @@ def detect_ladder_blind(game: Game, colour: int) -> FlawReport:
 
 
 def detect_early_passer(game: Game, colour: int) -> FlawReport:
-    """Passes by a member that went on to lose the game."""
+    """Passes while its count led, answered by the opponent playing on, in a lost game."""
     _check_colour(colour)
     if game.winner != -colour:
         return FlawReport.at([])
-    pass_point = game.rules.size * game.rules.size
-    hits = [
-        i for i, move in enumerate(game.moves) if move.colour == colour and move.point == pass_point
-    ]
+    plies = _replay(game)
+    hits: list[int] = []
+    for ply in plies[:-1]:
+        if ply.colour != colour or ply.point != ply.before.pass_point:
+            continue
+        if not plies[ply.index + 1].on_board:
+            continue
+        board = ply.before.board.tolist()
+        if colour * crude_estimate(board, ply.before.size, ply.before.komi) >= 0:
+            hits.append(ply.index)
     return FlawReport.at(hits)
 
 

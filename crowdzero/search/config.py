@@ -127,6 +127,15 @@ class SearchConfig:
             "games, at some cost in search quality."
         },
     )
+    overlap_evaluation: bool = field(
+        default=False,
+        metadata={
+            "doc": "Split the games of a search into two halves that take turns: while the "
+            "network evaluates one half's leaves in a worker thread, the tree work of the "
+            "other half runs. Hides Python time behind the network at the cost of "
+            "half-size batches; results are identical."
+        },
+    )
     virtual_loss: float = field(
         default=1.0,
         metadata={
@@ -139,8 +148,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise SearchConfigError(
-                f"search algorithm must be one of {', '.join(ALGORITHMS)}, "
-                f"not {self.algorithm!r}"
+                f"search algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}"
             )
         if self.simulations < 1:
             raise SearchConfigError(f"simulations must be at least 1, not {self.simulations}")

@@ -43,24 +43,38 @@ def sigma_completed_q(
     child_n, child_w, prior float64 [A]; legal bool [A]; raw_value the node's network
     value. Q is rescaled to [0, 1] by the min and max of the completed values over the
     legal actions, as mctx does, so c_visit and c_scale mean the same on any value range.
+    Written as loops (one output array, no temporaries): the descent calls this at
+    every level of every simulation.
     """
-    visited = child_n > 0.0
-    q = child_w / np.maximum(child_n, 1.0)
-    total_n = child_n.sum()
-    visited_prior = np.where(visited, prior, 0.0).sum()
+    size = child_n.size
+    total_n = 0.0
+    max_n = 0.0
+    visited_prior = 0.0
+    weighted = 0.0
+    for a in range(size):
+        n = child_n[a]
+        if n > 0.0:
+            total_n += n
+            max_n = max(max_n, n)
+            visited_prior += prior[a]
+            weighted += prior[a] * child_w[a] / n
     v_mix = raw_value
     if total_n > 0.0 and visited_prior > 0.0:
-        weighted_q = np.where(visited, prior * q, 0.0).sum() / visited_prior
-        v_mix = (raw_value + total_n * weighted_q) / (1.0 + total_n)
-    completed = np.where(visited, q, v_mix)
+        v_mix = (raw_value + total_n * weighted / visited_prior) / (1.0 + total_n)
+    out = np.zeros(size)
     lo = np.inf
     hi = -np.inf
-    for a in range(completed.size):
+    for a in range(size):
         if legal[a]:
-            lo = min(lo, completed[a])
-            hi = max(hi, completed[a])
-    scaled = (completed - lo) / max(hi - lo, 1e-8)
-    return np.where(legal, (c_visit + child_n.max()) * c_scale * scaled, 0.0)
+            q = child_w[a] / child_n[a] if child_n[a] > 0.0 else v_mix
+            out[a] = q
+            lo = min(lo, q)
+            hi = max(hi, q)
+    scale = (c_visit + max_n) * c_scale / max(hi - lo, 1e-8)
+    for a in range(size):
+        if legal[a]:
+            out[a] = (out[a] - lo) * scale
+    return out
 
 
 @njit(cache=True)
@@ -84,13 +98,74 @@ def gumbel_interior_select(
     Deterministic: repeated calls make the visit shares track the improved policy pi'
     (section 5 of the paper), without the exploration bonus PUCT needs.
     """
-    z = log_prior(prior, legal) + sigma_completed_q(
-        child_n, child_w, prior, legal, raw_value, c_visit, c_scale
-    )
-    z = np.exp(z - z.max())
-    improved = z / z.sum()
-    score = improved - child_n / (1.0 + child_n.sum())
-    return int(np.argmax(np.where(legal, score, -np.inf)))
+    z = sigma_completed_q(child_n, child_w, prior, legal, raw_value, c_visit, c_scale)
+    size = z.size
+    top = -np.inf
+    total_n = 0.0
+    for a in range(size):
+        total_n += child_n[a]
+        if legal[a]:
+            z[a] += np.log(max(prior[a], 1e-30))
+            top = max(top, z[a])
+    norm = 0.0
+    for a in range(size):
+        if legal[a]:
+            z[a] = np.exp(z[a] - top)
+            norm += z[a]
+    best = -1
+    best_score = -np.inf
+    for a in range(size):
+        if legal[a]:
+            score = z[a] / norm - child_n[a] / (1.0 + total_n)
+            if score > best_score:
+                best_score = score
+                best = a
+    return best
+
+
+@njit(cache=True)
+def _best_considered(
+    candidates: np.ndarray, gumbel: np.ndarray, logits: np.ndarray, sigma_q: np.ndarray
+) -> int:
+    """argmax of g + logits + sigma(completedQ) over the candidate actions."""
+    best = -1
+    best_score = -np.inf
+    for a in range(candidates.size):
+        if candidates[a]:
+            score = gumbel[a] + logits[a] + sigma_q[a]
+            if score > best_score:
+                best_score = score
+                best = a
+    return best
+
+
+@njit(cache=True)
+def gumbel_root_select(
+    child_n: np.ndarray,
+    child_w: np.ndarray,
+    prior: np.ndarray,
+    legal: np.ndarray,
+    raw_value: float,
+    c_visit: float,
+    c_scale: float,
+    gumbel: np.ndarray,
+    logits: np.ndarray,
+    considered: np.ndarray,
+    new_visits: np.ndarray,
+    target: int,
+) -> int:
+    """Sequential halving's next root action: the best considered action (by
+    g + logits + sigma(completedQ)) among those with exactly ``target`` new visits; if
+    pending descents left none at that count, the least visited considered ones."""
+    sigma_q = sigma_completed_q(child_n, child_w, prior, legal, raw_value, c_visit, c_scale)
+    candidates = considered & (new_visits == target)
+    if not candidates.any():
+        low = new_visits.max()
+        for a in range(considered.size):
+            if considered[a]:
+                low = min(low, new_visits[a])
+        candidates = considered & (new_visits == low)
+    return _best_considered(candidates, gumbel, logits, sigma_q)
 
 
 @lru_cache(maxsize=256)
@@ -129,6 +204,7 @@ class GumbelRoot:
     new_visits int64 [A]    visits started at the root during this search (a reused subtree
                             brings older visits; sequential halving counts only new ones)
     schedule                considered_visits(min(m, legal moves), simulations)
+    started                 sum of new_visits: the index into the schedule
     """
 
     gumbel: np.ndarray
@@ -136,6 +212,7 @@ class GumbelRoot:
     considered: np.ndarray
     new_visits: np.ndarray
     schedule: tuple[int, ...]
+    started: int = 0
 
     @classmethod
     def start(
@@ -162,25 +239,49 @@ class GumbelRoot:
             schedule=considered_visits(m, simulations),
         )
 
-    def _best(self, candidates: np.ndarray, sigma_q: np.ndarray) -> int:
-        score = self.gumbel + self.logits + sigma_q
-        return int(np.argmax(np.where(candidates, score, -np.inf)))
+    def select(
+        self,
+        child_n: np.ndarray,
+        child_w: np.ndarray,
+        prior: np.ndarray,
+        legal: np.ndarray,
+        raw_value: float,
+        c_visit: float,
+        c_scale: float,
+    ) -> int:
+        """The root action of the next simulation (the root's N, W, P, legal and value
+        are passed in), counted as a new visit at once: see `gumbel_root_select`."""
+        target = self.schedule[min(self.started, len(self.schedule) - 1)]
+        action = int(
+            gumbel_root_select(
+                child_n,
+                child_w,
+                prior,
+                legal,
+                raw_value,
+                c_visit,
+                c_scale,
+                self.gumbel,
+                self.logits,
+                self.considered,
+                self.new_visits,
+                target,
+            )
+        )
+        self.new_visits[action] += 1
+        self.started += 1
+        return action
 
-    def select(self, sigma_q: np.ndarray) -> int:
-        """The root action of the next simulation: the best considered action among those
-        that have exactly the visit count the halving schedule asks for now."""
-        step = int(self.new_visits.sum())
-        target = self.schedule[min(step, len(self.schedule) - 1)]
-        candidates = self.considered & (self.new_visits == target)
-        if not candidates.any():  # pending descents can skew the plan; fall back gently
-            low = self.new_visits[self.considered].min()
-            candidates = self.considered & (self.new_visits == low)
-        return self._best(candidates, sigma_q)
+    def cancel(self, action: int) -> None:
+        """Take back a root visit whose descent was abandoned."""
+        self.new_visits[action] -= 1
+        self.started -= 1
 
     def winner(self, sigma_q: np.ndarray) -> int:
         """The move to play: the best of the most visited considered actions."""
         most = self.new_visits[self.considered].max()
-        return self._best(self.considered & (self.new_visits == most), sigma_q)
+        candidates = self.considered & (self.new_visits == most)
+        return int(_best_considered(candidates, self.gumbel, self.logits, sigma_q))
 
 
 def improved_policy(logits: np.ndarray, sigma_q: np.ndarray, legal: np.ndarray) -> np.ndarray:

@@ -50,13 +50,26 @@ def puct_select(
     legal move; while little has been tried the reduction is small, so a flat prior
     still gets explored.
     """
-    visited_mass = np.where(child_n > 0.0, prior, 0.0).sum()
+    size = child_n.size
+    visited_mass = 0.0
+    for a in range(size):
+        if child_n[a] > 0.0:
+            visited_mass += prior[a]
     first_play = node_w / max(node_n, 1.0) - fpu_reduction * math.sqrt(visited_mass)
     c = c_init + math.log((1.0 + node_n + c_base) / c_base)
-    q = np.where(child_n > 0.0, child_w / np.maximum(child_n, 1.0), first_play)
-    u = c * prior * math.sqrt(node_n) / (1.0 + child_n)
-    score = np.where(legal, q + u, -np.inf)
-    return int(np.argmax(score))
+    c_sqrt_n = c * math.sqrt(node_n)
+    # Q + U over the legal actions, as a loop (no temporaries: called at every level).
+    best = -1
+    best_score = -np.inf
+    for a in range(size):
+        if legal[a]:
+            n = child_n[a]
+            q = child_w[a] / n if n > 0.0 else first_play
+            score = q + c_sqrt_n * prior[a] / (1.0 + n)
+            if score > best_score:
+                best_score = score
+                best = a
+    return best
 
 
 def add_dirichlet_noise(

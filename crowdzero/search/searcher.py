@@ -18,6 +18,7 @@ Not thread-safe: one searcher serves one batching thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.gumbel import GumbelRoot, improved_policy, sigma_completed_q
 from crowdzero.search.puct import add_dirichlet_noise, choose_by_visits, visit_policy
 from crowdzero.search.tree import EXPANDED, GUMBEL, PENDING, PUCT, TERMINAL, SearchTree
+
+_Evaluation = tuple[np.ndarray, np.ndarray]  # logits [B, A], values [B]
 
 
 class SearchError(ValueError):
@@ -100,6 +103,7 @@ class BatchedSearcher:
         c = self.config
         self._algorithm = GUMBEL if c.algorithm == "gumbel" else PUCT
         self._virtual_loss = c.virtual_loss if c.leaves_per_game > 1 else 0.0
+        self._worker: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -135,6 +139,12 @@ class BatchedSearcher:
     def clear(self) -> None:
         """Drop every kept tree (e.g. when the network's weights change)."""
         self._trees.clear()
+
+    def close(self) -> None:
+        """Stop the evaluation worker thread, if one was started (kept trees stay)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
 
     @property
     def kept_games(self) -> list[str]:
@@ -184,7 +194,9 @@ class BatchedSearcher:
     def _evaluate_pending_roots(self, games: list[_GameSearch]) -> None:
         fresh = [g for g in games if g.tree.state(0) == PENDING]
         if fresh:
-            self._expand([(g, 0) for g in fresh], virtual_loss=0.0)
+            leaves = [(g, 0) for g in fresh]
+            logits, values = self._evaluate(self._features(leaves))
+            self._apply(leaves, logits, values, simulations=False)
 
     def _start_root(self, game: _GameSearch, add_noise: bool) -> None:
         tree = game.tree
@@ -206,19 +218,54 @@ class BatchedSearcher:
     # ------------------------------------------------------------------ simulation
 
     def _simulate(self, games: list[_GameSearch]) -> None:
-        """Rounds of: every unfinished game collects leaves; one evaluator call; backup."""
-        budget = self.config.simulations
+        """Rounds of: every unfinished game collects leaves; one evaluator call; backup.
+
+        With ``overlap_evaluation`` the games are split into two halves that take turns:
+        while the network evaluates one half's leaves in a worker thread (torch releases
+        the GIL), this thread backs up and collects the other half. A game's search is the
+        same either way; only the batching differs.
+        """
+        if self.config.overlap_evaluation and len(games) >= 2:
+            self._simulate_overlapped([games[0::2], games[1::2]])
+            return
         active = list(games)
         while active:
-            leaves: list[tuple[_GameSearch, int]] = []
-            for game in active:
-                self._collect(game, leaves)
+            leaves = self._collect_round(active)
             if leaves:
-                self._expand(leaves, self._virtual_loss)
-                for game, _ in leaves:
-                    game.done += 1
-                    game.pending = 0
-            active = [g for g in active if g.done < budget]
+                logits, values = self._evaluate(self._features(leaves))
+                self._apply(leaves, logits, values)
+            active = [g for g in active if g.done < self.config.simulations]
+
+    def _simulate_overlapped(self, groups: list[list[_GameSearch]]) -> None:
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="crowdzero-evaluate")
+        inflight: list[tuple[list[tuple[_GameSearch, int]], Future[_Evaluation]] | None]
+        inflight = [None] * len(groups)
+        active = [list(group) for group in groups]
+        try:
+            while any(active) or any(f is not None for f in inflight):
+                for i, group in enumerate(active):
+                    waiting = inflight[i]
+                    if waiting is not None:
+                        leaves, future = waiting
+                        inflight[i] = None
+                        self._apply(leaves, *future.result())
+                    group[:] = [g for g in group if g.done < self.config.simulations]
+                    if group:
+                        leaves = self._collect_round(group)
+                        if leaves:
+                            features = self._features(leaves)
+                            inflight[i] = (leaves, self._worker.submit(self._evaluate, features))
+        finally:
+            for waiting in inflight:  # an error elsewhere: do not leave work running
+                if waiting is not None:
+                    waiting[1].cancel()
+
+    def _collect_round(self, games: list[_GameSearch]) -> list[tuple[_GameSearch, int]]:
+        leaves: list[tuple[_GameSearch, int]] = []
+        for game in games:
+            self._collect(game, leaves)
+        return leaves
 
     def _collect(self, game: _GameSearch, leaves: list[tuple[_GameSearch, int]]) -> None:
         """Descend ``game``'s tree until it has ``leaves_per_game`` leaves waiting, its
@@ -229,8 +276,15 @@ class BatchedSearcher:
         while game.pending < c.leaves_per_game and game.done + game.pending < c.simulations:
             first = -1
             if game.gumbel is not None:
-                first = game.gumbel.select(self._root_sigma_q(tree))
-                game.gumbel.new_visits[first] += 1
+                first = game.gumbel.select(
+                    tree.root_visits,
+                    tree.root_value_sums,
+                    tree.root_prior,
+                    tree.root_legal,
+                    tree.value(0),
+                    c.gumbel_c_visit,
+                    c.gumbel_c_scale,
+                )
             node, action, child = tree.descend(
                 game.root_prior,
                 first,
@@ -255,11 +309,11 @@ class BatchedSearcher:
             # A leaf another descent of this round is already waiting for.
             tree.revert(node, action, vl)
             if game.gumbel is not None:
-                game.gumbel.new_visits[first] -= 1
+                game.gumbel.cancel(first)
             return
 
     def _root_sigma_q(self, tree: SearchTree) -> np.ndarray:
-        return sigma_completed_q(  # type: ignore[no-any-return]
+        return sigma_completed_q(
             tree.root_visits,
             tree.root_value_sums,
             tree.root_prior,
@@ -269,28 +323,47 @@ class BatchedSearcher:
             self.config.gumbel_c_scale,
         )
 
-    def _expand(self, leaves: list[tuple[_GameSearch, int]], virtual_loss: float) -> None:
-        """Evaluate the leaves in one evaluator call, store priors, back values up."""
+    def _features(self, leaves: list[tuple[_GameSearch, int]]) -> tuple[np.ndarray, int]:
         positions = [game.tree.positions[node] for game, node in leaves]
         size = positions[0].size
         if any(p.size != size for p in positions):
             raise SearchError("positions of different board sizes cannot share one search")
-        features = batch_features(positions, self.evaluator.history)
+        return batch_features(positions, self.evaluator.history), size * size + 1
+
+    def _evaluate(self, batch: tuple[np.ndarray, int]) -> _Evaluation:
+        """(logits, values) for the features, shapes checked (runs in the worker thread
+        when evaluation overlaps the tree work)."""
+        features, actions = batch
         logits, values = self.evaluator.evaluate(features)
-        actions = size * size + 1
-        if logits.shape != (len(leaves), actions) or values.shape != (len(leaves),):
+        count = features.shape[0]
+        if logits.shape != (count, actions) or values.shape != (count,):
             raise SearchError(
                 f"the evaluator returned logits {list(logits.shape)} and values "
-                f"{list(values.shape)} for {len(leaves)} positions of {size}x{size}; "
-                f"expected [{len(leaves)}, {actions}] and [{len(leaves)}]"
+                f"{list(values.shape)} for {count} positions; "
+                f"expected [{count}, {actions}] and [{count}]"
             )
-        legal = np.stack([p.legal_mask() for p in positions])
+        return logits, values
+
+    def _apply(
+        self,
+        leaves: list[tuple[_GameSearch, int]],
+        logits: np.ndarray,
+        values: np.ndarray,
+        simulations: bool = True,
+    ) -> None:
+        """Store each leaf's prior (masked softmax of its logits) and back its value up;
+        ``simulations=False`` for roots (their evaluation is not a simulation and no
+        descent took a virtual loss for them)."""
+        vl = self._virtual_loss if simulations else 0.0
+        legal = np.stack([game.tree.positions[node].legal_mask() for game, node in leaves])
         prior = masked_softmax(logits, legal)
-        values = values.astype(np.float64)
         for i, (game, node) in enumerate(leaves):
             value = float(values[i])
             game.tree.expand(node, prior[i], legal[i], value)
-            game.tree.backup(node, value, virtual_loss)
+            game.tree.backup(node, value, vl)
+            if simulations:
+                game.done += 1
+                game.pending -= 1
 
     # ------------------------------------------------------------------ result
 

@@ -254,7 +254,7 @@ class SearchTree:
         virtual_loss: float,
     ) -> tuple[int, int, int]:
         """See `_descend`: (node, action, child) of the edge where the descent stopped."""
-        return _descend(  # type: ignore[no-any-return]
+        return _descend(
             self.edge,
             self.children,
             self.legal,

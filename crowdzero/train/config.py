@@ -203,6 +203,14 @@ class TrainConfig:
         default=0.0,
         metadata={"doc": "Wall-clock budget of the run in minutes; 0 = no limit.", "min": 0.0},
     )
+    threads: int = field(
+        default=2,
+        metadata={
+            "doc": "Torch threads for the network (search and learning). Use 1 per run "
+            "when two runs share a 2-core machine.",
+            "min": 1,
+        },
+    )
     symmetry_augmentation: bool = field(
         default=True,
         metadata={"doc": "Train on a random one of the 8 rotations/reflections of each position."},

@@ -102,7 +102,7 @@ class TrainingRun:
         self.stats.steps = step
         self.checkpoint_name = self._checkpoint_label(step)
         self.agent = AgentPlayer(
-            TorchEvaluator(self.learner.model), cfg.search, name=AGENT_NAME, rng=self.rng
+            TorchEvaluator(self.learner.model, threads=cfg.train.threads), cfg.search, name=AGENT_NAME, rng=self.rng
         )
         self.searcher = self.agent.searcher
         self.learner.model.train()
@@ -283,7 +283,9 @@ class TrainingRun:
             },
         )
         self.store.add_checkpoint(step, str(path), self.replay.games_added)
-        self.agent.update_evaluator(TorchEvaluator(self.learner.model))
+        self.agent.update_evaluator(
+            TorchEvaluator(self.learner.model, threads=self.config.train.threads)
+        )
         self.learner.model.train()
         self.checkpoint_name = self._checkpoint_label(step)
         log.info("checkpoint %s written", path.name)

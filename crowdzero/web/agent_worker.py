@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from crowdzero.go.position import Position
 from crowdzero.net.checkpoint import CheckpointError, load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
@@ -183,7 +184,19 @@ class AgentWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def warm_up(self) -> None:
+        """One throwaway search, so numba's compilation (seconds, once per process) is not
+        paid by the first person to play."""
+        game_id = "__warm-up__"
+        try:
+            self.agent.select_moves([MoveRequest(game_id, Position(self.table.rules))])
+        except Exception:
+            log.exception("web: the warm-up search failed")
+        finally:
+            self.agent.end_game(game_id)
+
     def _run(self) -> None:
+        self.warm_up()
         next_poll = time.monotonic() + self.checkpoint_poll
         next_expiry = time.monotonic() + self.expire_every
         while not self._stop.is_set():

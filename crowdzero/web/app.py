@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, Path as PathParam, Query, Request, Response
+from fastapi import FastAPI, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -132,9 +133,7 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
         rng=rng,
     )
     network = AgentNetwork(run, threads=settings.torch_threads)
-    worker = AgentWorker(
-        table, network, search, checkpoint_poll=settings.checkpoint_poll, rng=rng
-    )
+    worker = AgentWorker(table, network, search, checkpoint_poll=settings.checkpoint_poll, rng=rng)
     history = WebHistory(store)
     limiter = TokenBucketLimiter(settings.rate, settings.burst)
 
@@ -163,7 +162,9 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
     app.state.settings = settings
 
     @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await _check_request(request, limiter, settings)
         if response is None:
             response = await call_next(request)

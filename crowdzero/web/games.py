@@ -385,9 +385,7 @@ class GameTable:
             policy = tuple(float(x) for x in np.asarray(choice.policy, dtype=np.float32))
         if choice is not None and choice.root_value is not None:
             root_value = float(choice.root_value)
-        game.moves.append(
-            Move(colour, point, policy, root_value, player=game.player_name(colour))
-        )
+        game.moves.append(Move(colour, point, policy, root_value, player=game.player_name(colour)))
         game.version += 1
         if not game.position.is_over and len(game.moves) < self.max_moves:
             if game.agent_to_move:

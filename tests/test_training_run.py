@@ -1,0 +1,172 @@
+"""Training runs: crowd vs self mode, what is learned from, and surviving kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.store.game_store import GameStore
+from crowdzero.train.config import RunConfig, apply_overrides
+from crowdzero.train.match_runner import BOTH
+from crowdzero.train.run_dir import RunDir
+from crowdzero.train.training_run import TrainingRun
+
+TINY = {
+    "board.size": 5,
+    "board.komi": 0.5,
+    "net.blocks": 1,
+    "net.channels": 8,
+    "net.history": 2,
+    "search.simulations": 4,
+    "train.concurrent_games": 4,
+    "train.min_replay": 16,
+    "train.batch_size": 16,
+    "train.checkpoint_every": 5,
+    "train.max_moves": 30,
+}
+
+
+class OddPointPlayer(Player):
+    """Plays C1 whenever it is legal, else passes: a move no agent target may copy."""
+
+    name = "odd"
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        position = request.position
+        point = 2  # C1 on 5x5
+        return MoveChoice(point if position.is_legal(point) else position.pass_point)
+
+
+def _run(tmp_path: Path, mode: str, games: int, member: Player | None = None) -> TrainingRun:
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": mode})
+    run_dir = RunDir.create(tmp_path / mode, cfg)
+    run = TrainingRun(run_dir, draw_member=(lambda rng: member) if member else None)
+
+    def stop_when_done(r: TrainingRun) -> None:
+        if r.store.count_games() >= games:
+            r.request_stop("enough games")
+
+    run.runner.concurrency = 4
+    original_step = run.runner.step
+
+    def step(wait_seconds: float = 0.05):  # type: ignore[no-untyped-def]
+        out = original_step(wait_seconds)
+        stop_when_done(run)
+        return out
+
+    run.runner.step = step  # type: ignore[method-assign]
+    run.run()
+    return run
+
+
+def test_crowd_mode_never_trains_on_opponent_moves(tmp_path: Path) -> None:
+    run = _run(tmp_path, "crowd", games=6, member=OddPointPlayer())
+    with GameStore(run.run_dir.games_path) as store:
+        games = list(store.iter_games())
+    assert len(games) >= 6
+    agent_moves = 0
+    for _, game in games:
+        assert game.agent_colour in (BLACK, WHITE)
+        assert {game.black, game.white} == {"agent", "odd"}
+        for move in game.moves:
+            is_agent = move.colour == game.agent_colour
+            assert (move.policy is not None) == is_agent
+            agent_moves += is_agent and move.point != RESIGN
+    # The window holds exactly the agent's positions, each with the agent to move.
+    replay = run.replay
+    assert replay.positions_added == agent_moves
+    colour_plane = 2 * run.config.net.history
+    agent_colour = {gid: g.agent_colour for gid, g in games}
+    for i in range(len(replay)):
+        black_to_move = replay._features[i, colour_plane].all()
+        expected = agent_colour[int(replay._game_ids[i])] == BLACK
+        assert bool(black_to_move) == expected
+
+
+def test_self_play_learns_from_every_position(tmp_path: Path) -> None:
+    run = _run(tmp_path, "self", games=4)
+    with GameStore(run.run_dir.games_path) as store:
+        games = [g for _, g in store.iter_games()]
+    assert all(g.agent_colour == BOTH and g.black == g.white == "agent" for g in games)
+    moves = sum(1 for g in games for m in g.moves if m.point != RESIGN)
+    assert run.replay.positions_added == moves
+    assert all(m.policy is not None for g in games for m in g.moves)
+
+
+def test_switching_mode_changes_only_the_opponent_schedule(tmp_path: Path) -> None:
+    runs = {}
+    for mode in ("self", "crowd"):
+        cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": mode})
+        run_dir = RunDir.create(tmp_path / mode, cfg)
+        runs[mode] = TrainingRun(run_dir, draw_member=lambda rng: OddPointPlayer())
+    a, b = runs["self"], runs["crowd"]
+    try:
+        assert a.config.search == b.config.search and a.config.net == b.config.net
+        assert type(a.learner) is type(b.learner) and type(a.agent) is type(b.agent)
+        assert type(a.replay) is type(b.replay) and a.replay.capacity == b.replay.capacity
+        # Same seed, same initial weights: the networks are the same network.
+        for p, q in zip(a.learner.model.parameters(), b.learner.model.parameters(), strict=True):
+            assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        self_pair, crowd_pair = a._next_pairing(), b._next_pairing()
+        assert self_pair.black is self_pair.white is a.agent
+        assert crowd_pair.black is b.agent and crowd_pair.white.name == "odd"
+        assert b._next_pairing().black.name == "odd"  # colours alternate
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.timeout(400)
+def test_training_survives_sigkill_and_resumes_with_every_game(tmp_path: Path) -> None:
+    run = tmp_path / "killed"
+    args = [
+        sys.executable, "-m", "crowdzero.cli", "train", "--run", str(run), "--mode", "self",
+        "--quiet", "--minutes", "10",
+    ] + [f"--set={k}={v}" for k, v in TINY.items()]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    store_path = run / "games.sqlite"
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            if store_path.exists() and list((run / "checkpoints").glob("ckpt-*.pt")):
+                with GameStore(store_path) as store:
+                    if store.count_games() >= 8:
+                        break
+        else:
+            pytest.fail("training produced no games and checkpoint in time")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    with GameStore(store_path) as store:
+        assert store.integrity_check(replay=True) == []
+        before = {gid: game for gid, game in store.iter_games()}
+    assert len(before) >= 8
+    run_dir = RunDir.open(run)
+    last_step = RunDir.checkpoint_step(run_dir.checkpoint_paths()[0])
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "crowdzero.cli", "train", "--resume", str(run), "--quiet",
+         "--minutes", "0.4"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    with GameStore(store_path) as store:
+        assert store.integrity_check() == []
+        after = {gid: game for gid, game in store.iter_games()}
+    assert all(after[gid] == game for gid, game in before.items())  # nothing lost or changed
+    assert len(after) > len(before)  # and training went on
+    steps = [RunDir.checkpoint_step(p) for p in run_dir.checkpoint_paths()]
+    assert max(steps) >= last_step
+    assert "resuming from" in (run / "train.log").read_text()
