@@ -149,6 +149,34 @@ def gtp(
     raise typer.Exit(gtp_main(player, size=size, komi=komi))
 
 
+@app.command()
+def serve(
+    run: Annotated[Path, typer.Argument(help="Run directory whose agent people play.")],
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you choose.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the web page where people play the run's latest agent; their games train it."""
+    from crowdzero.train.run_dir import RunDirError
+    from crowdzero.web.app import serve_main
+
+    try:
+        serve_main(run, host=host, port=port)
+    except RunDirError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def ratings(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+) -> None:
+    """Bradley-Terry ratings (GnuGo 10 = 1800) and the agent's win-rate matrix."""
+    from crowdzero.analysis.ratings import ratings_main
+
+    raise typer.Exit(ratings_main(run))
+
+
 @app.command("config")
 def show_config(
     run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,

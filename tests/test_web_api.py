@@ -408,12 +408,12 @@ def test_open_games_per_client_are_limited(run: RunDir) -> None:
 
 
 def test_oversized_bodies_are_refused(client: TestClient) -> None:
-    r = client.post(
-        "/api/games",
-        content=b"{" + b" " * 10_000 + b"}",
-        headers={"Content-Type": "application/json"},
-    )
-    assert r.status_code == 413
+    big = b'{"nickname": "' + b"x" * 10_000 + b'", "size": 5}'
+    headers = {"Content-Type": "application/json"}
+    assert client.post("/api/games", content=big, headers=headers).status_code == 413
+    # Chunked, with no Content-Length: refused while it is read.
+    chunks = iter([big[:2000], big[2000:6000], big[6000:]])
+    assert client.post("/api/games", content=chunks, headers=headers).status_code == 413
 
 
 def test_abandoned_games_expire_without_being_stored() -> None:

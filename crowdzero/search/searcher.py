@@ -118,10 +118,10 @@ class BatchedSearcher:
         """
         if not requests:
             return []
-        games = [self._prepare(request) for request in requests]
-        ids = [g.game_id for g in games]
+        ids = [request.game_id for request in requests]
         if len(set(ids)) != len(ids):
             raise SearchError("a game appears twice in one search; ask once per game")
+        games = [self._prepare(request) for request in requests]
         self._evaluate_pending_roots(games)
         for game in games:
             self._start_root(game, add_noise)

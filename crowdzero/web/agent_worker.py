@@ -185,15 +185,13 @@ class AgentWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def warm_up(self) -> None:
-        """One throwaway search, so numba's compilation (seconds, once per process) is not
-        paid by the first person to play."""
-        game_id = "__warm-up__"
+        """One throwaway search (its own player, so the agent's state is untouched), so
+        numba's compilation (seconds, once per process) is not paid by the first person."""
+        scratch = AgentPlayer(self.network.evaluator, SearchConfig(simulations=2), add_noise=False)
         try:
-            self.agent.select_moves([MoveRequest(game_id, Position(self.table.rules))])
+            scratch.select_moves([MoveRequest("warm-up", Position(self.table.rules))])
         except Exception:
             log.exception("web: the warm-up search failed")
-        finally:
-            self.agent.end_game(game_id)
 
     def _run(self) -> None:
         self.warm_up()

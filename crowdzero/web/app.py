@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdzero.go.sgf import game_to_sgf
 from crowdzero.store.game_store import GameNotFound as StoredGameNotFound
@@ -161,6 +162,10 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
     app.state.limiter = limiter
     app.state.settings = settings
 
+    # Added first, so it sits inside `guard`: its 413 is raised straight into the
+    # endpoint's body read (FastAPI passes HTTPException from there through as is).
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
     @app.middleware("http")
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -272,6 +277,34 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
         return _sgf_response(data, f"crowdzero-web-{store_id}.sgf")
 
     return app
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse (413) a request body that grows past `max_bytes` while it is
+    read, which also covers chunked bodies that send no Content-Length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(
+                        413, f"request bodies are limited to {self.max_bytes} bytes"
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send)
 
 
 def _client(request: Request) -> str:

@@ -386,11 +386,13 @@ class GameTable:
         if choice is not None and choice.root_value is not None:
             root_value = float(choice.root_value)
         game.moves.append(Move(colour, point, policy, root_value, player=game.player_name(colour)))
-        game.version += 1
         if not game.position.is_over and len(game.moves) < self.max_moves:
+            game.version += 1
             if game.agent_to_move:
                 self._agent_work.notify_all()
             return None
+        # The game is over. The version moves on only once it is stored (`_store`), so a
+        # long poll wakes up to a finished game that already has its store id.
         game.capped = not game.position.is_over
         position = game.position
         game.record = self._make_record(game, position.result_string(), position.winner())
