@@ -18,6 +18,12 @@ is expensive and tells little. `calibration_pairs` instead pairs each member, li
 weakest first, with its `span` nearest neighbours in that list: the chain still
 connects everyone to GnuGo 10, and the neighbours' games are the informative ones.
 ``scripts/calibrate_crowd.py`` runs it.
+
+What the shipped 9x9 table cannot say: no heuristic player and no plain MCTS player
+(even at 1,000 play-outs, in a spot check) took a single game from GnuGo level 0, so
+the gap between that tier and the GnuGo tier rests on the ratings' prior (one virtual
+draw per pair), about 500 Elo; the true gap is larger. Players within a tier, and the
+GnuGo levels and Pachi among themselves, are measured by real games.
 """
 
 from __future__ import annotations

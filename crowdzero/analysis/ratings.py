@@ -541,15 +541,15 @@ def render_ratings(table: RatingTable) -> Table:
     )
     for column, justify in (
         ("player", "left"),
-        ("rating", "right"),
+        ("Elo", "right"),
         ("95% interval", "right"),
         ("games", "right"),
-        ("won", "right"),
-        ("lost", "right"),
-        ("drawn", "right"),
+        ("W", "right"),
+        ("L", "right"),
+        ("D", "right"),
         ("score", "right"),
     ):
-        out.add_column(column, justify=justify, no_wrap=column == "player")  # type: ignore[arg-type]
+        out.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in table.rows:
         interval = (
             "fixed"

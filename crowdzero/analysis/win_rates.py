@@ -303,7 +303,14 @@ def plot_win_rate_series(
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     drawn = 0
-    for opponent, s in series.items():
+    # Legend from the opponent the agent scores best against to the one it scores worst
+    # against: roughly weakest member first, like the matrix's columns.
+    ordered = sorted(
+        series.values(),
+        key=lambda s: (-(total(p.record for p in s.points).score or 0.0), s.opponent),
+    )
+    for s in ordered:
+        opponent = s.opponent
         if not s.points:
             continue
         xs = [p.x for p in s.points]

@@ -126,3 +126,12 @@ def _mcts(argument: str | None) -> Player:
 
 register("heuristic", _heuristic)
 register("mcts", _mcts)
+
+
+def _checkpoint(argument: str | None) -> Player:
+    from crowdzero.players.checkpoint import checkpoint_player
+
+    return checkpoint_player(argument)
+
+
+register("checkpoint", _checkpoint)
