@@ -73,9 +73,7 @@ def evaluate(
     for spec in opponents:
         opponent = make_player(spec)
         started = time.monotonic()
-        result = play_match(
-            agent, opponent, games, run_dir.config.rules, concurrency=concurrency
-        )
+        result = play_match(agent, opponent, games, run_dir.config.rules, concurrency=concurrency)
         low, high = result.score_interval()
         rows.append(
             {

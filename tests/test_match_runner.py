@@ -144,9 +144,10 @@ def test_slow_member_does_not_stall_other_games() -> None:
     slow = SlowPlayer(delay=0.2)
     fast = RandomNoEyePlayer(seed=7)
     agent = CountingBatchPlayer()
-    pairings = iter([Pairing(agent, slow, frozenset({BLACK}))] + [
-        Pairing(agent, fast, frozenset({BLACK})) for _ in range(3)
-    ])
+    pairings = iter(
+        [Pairing(agent, slow, frozenset({BLACK}))]
+        + [Pairing(agent, fast, frozenset({BLACK})) for _ in range(3)]
+    )
     runner = MatchRunner(RULES, lambda: next(pairings), concurrency=4, max_moves=12)
     out = list(runner.play(4))
     # The three fast games (12 moves each, ~6 agent moves) finish while the slow game

@@ -129,8 +129,17 @@ def test_switching_mode_changes_only_the_opponent_schedule(tmp_path: Path) -> No
 def test_training_survives_sigkill_and_resumes_with_every_game(tmp_path: Path) -> None:
     run = tmp_path / "killed"
     args = [
-        sys.executable, "-m", "crowdzero.cli", "train", "--run", str(run), "--mode", "self",
-        "--quiet", "--minutes", "10",
+        sys.executable,
+        "-m",
+        "crowdzero.cli",
+        "train",
+        "--run",
+        str(run),
+        "--mode",
+        "self",
+        "--quiet",
+        "--minutes",
+        "10",
     ] + [f"--set={k}={v}" for k, v in TINY.items()]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
@@ -157,9 +166,20 @@ def test_training_survives_sigkill_and_resumes_with_every_game(tmp_path: Path) -
     last_step = RunDir.checkpoint_step(run_dir.checkpoint_paths()[0])
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "crowdzero.cli", "train", "--resume", str(run), "--quiet",
-         "--minutes", "0.4"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "crowdzero.cli",
+            "train",
+            "--resume",
+            str(run),
+            "--quiet",
+            "--minutes",
+            "0.4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
     with GameStore(store_path) as store:

@@ -27,16 +27,24 @@ def progress_panel(run: TrainingRun) -> Panel:
     loss = s.last_loss
     sims = getattr(run.searcher, "simulations_done", 0)
     head.add_row(
-        "elapsed", f"{elapsed / 60:.1f} min",
-        "games", f"{s.games:,} (+{s.dropped} dropped)",
-        "moves/s", _rate(run.runner.moves_played, elapsed),
-        "sims/s", _rate(sims, elapsed),
+        "elapsed",
+        f"{elapsed / 60:.1f} min",
+        "games",
+        f"{s.games:,} (+{s.dropped} dropped)",
+        "moves/s",
+        _rate(run.runner.moves_played, elapsed),
+        "sims/s",
+        _rate(sims, elapsed),
     )
     head.add_row(
-        "step", f"{s.steps:,}",
-        "replay", f"{len(run.replay):,} pos",
-        "loss", f"{loss.total:.3f}" if loss else "-",
-        "p/v", f"{loss.policy:.2f} / {loss.value:.3f}" if loss else "-",
+        "step",
+        f"{s.steps:,}",
+        "replay",
+        f"{len(run.replay):,} pos",
+        "loss",
+        f"{loss.total:.3f}" if loss else "-",
+        "p/v",
+        f"{loss.policy:.2f} / {loss.value:.3f}" if loss else "-",
     )
     rates = Table(title="agent's recent score vs each opponent (last 50 games)", expand=False)
     rates.add_column("opponent")

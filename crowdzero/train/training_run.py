@@ -15,6 +15,7 @@ Self-play and crowd mode differ only in `_next_pairing`: who sits across the boa
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import signal
 import time
@@ -102,7 +103,10 @@ class TrainingRun:
         self.stats.steps = step
         self.checkpoint_name = self._checkpoint_label(step)
         self.agent = AgentPlayer(
-            TorchEvaluator(self.learner.model, threads=cfg.train.threads), cfg.search, name=AGENT_NAME, rng=self.rng
+            TorchEvaluator(self.learner.model, threads=cfg.train.threads),
+            cfg.search,
+            name=AGENT_NAME,
+            rng=self.rng,
         )
         self.searcher = self.agent.searcher
         self.learner.model.train()
@@ -318,13 +322,12 @@ def _install_signal_handlers(run: TrainingRun) -> dict[int, _Handler]:
         run.request_stop(f"{signal.Signals(signum).name} received")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Not the main thread (tests, a server): Ctrl-C then raises as usual.
+        with contextlib.suppress(ValueError):
             previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread (tests); Ctrl-C then raises as usual
-            pass
     return previous
 
 
 def _restore_signal_handlers(previous: dict[int, _Handler]) -> None:
     for sig, handler in previous.items():
-        signal.signal(sig, handler)  # type: ignore[arg-type]
+        signal.signal(sig, handler)

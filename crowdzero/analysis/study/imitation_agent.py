@@ -1,0 +1,287 @@
+"""The imitation agent: the crowd agent's network trained to copy the crowd instead.
+
+The study's claim is that the crowd-trained agent does not simply imitate its opponents.
+To say "less than imitation" we need an agent that *does* imitate, built with the same
+means: the same `NetConfig`, the same `Learner` (loss, optimiser, learning rate, batch
+size, symmetry augmentation) and the same number of gradient steps (or wall time) as the
+crowd run, trained by supervised learning on the crowd members' own moves from the crowd
+run's game store:
+
+* a position enters when a crowd member was to move in a crowd game (``agent_colour`` is
+  BLACK or WHITE, the member holds the other seat); the agent's own positions never do;
+* the policy target is the member's actual move, one-hot (a pass is a move; a
+  resignation is not, it has no point);
+* the value target is the game's outcome from the member's view, the ownership target
+  the final area from the member's view, exactly as the `ReplayWindow` builds them.
+
+The trick that lets us reuse the `ReplayWindow` unchanged: `member_targets` rewrites a
+game so that member moves carry a one-hot "search target" and agent moves carry none;
+the window then admits exactly the member positions (it only takes moves with a policy).
+
+Games whose id is a multiple of `holdout_every` are kept out of training: the study
+measures imitation on those, so the imitation agent is scored on positions it never saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.go.record import Game, Move
+from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crowdzero.net.evaluator import set_torch_threads
+from crowdzero.net.model import PolicyValueNet
+from crowdzero.train.learner import Learner, LossReport
+from crowdzero.train.replay import ReplayWindow
+from crowdzero.train.run_dir import CHECKPOINT_RE, RunDir
+
+log = logging.getLogger(__name__)
+
+#: One game in this many (by store id) is held out of imitation training for evaluation.
+HOLDOUT_EVERY = 10
+#: Metadata "mode" of an imitation checkpoint.
+IMITATION_MODE = "imitation"
+
+
+class ImitationError(RuntimeError):
+    """The imitation agent cannot be trained (no crowd games, wrong board size...)."""
+
+
+def is_evaluation_game(game_id: int, holdout_every: int = HOLDOUT_EVERY) -> bool:
+    """Is this stored game held out of imitation training (kept for evaluation)?"""
+    return holdout_every > 0 and game_id % holdout_every == 0
+
+
+def member_colour(game: Game) -> int:
+    """The crowd member's colour in a crowd game, 0 for any other game (self-play, arena)."""
+    if game.agent_colour in (BLACK, WHITE):
+        return -game.agent_colour
+    return 0
+
+
+def member_targets(game: Game) -> Game | None:
+    """`game` with a one-hot policy on every member move and none on the agent's moves.
+
+    None for games that are not agent-vs-member (no member moves to learn from).
+    """
+    colour = member_colour(game)
+    if colour == 0:
+        return None
+    n = game.rules.size * game.rules.size + 1
+    moves = []
+    for move in game.moves:
+        if move.colour == colour and move.point != RESIGN:
+            target = [0.0] * n
+            target[move.point] = 1.0
+            moves.append(Move(move.colour, move.point, tuple(target), None, move.player))
+        else:
+            moves.append(Move(move.colour, move.point, None, None, move.player))
+    return replace(game, moves=tuple(moves))
+
+
+def build_member_window(
+    games: Iterable[tuple[int, Game]],
+    board_size: int,
+    history: int,
+    capacity: int,
+    *,
+    holdout_every: int = HOLDOUT_EVERY,
+) -> ReplayWindow:
+    """A `ReplayWindow` of member positions (newest `capacity` kept), evaluation games out."""
+    window = ReplayWindow(board_size, history, capacity)
+    for game_id, game in games:
+        if is_evaluation_game(game_id, holdout_every) or game.rules.size != board_size:
+            continue
+        if game.result.strip().upper() == "VOID":
+            continue
+        rewritten = member_targets(game)
+        if rewritten is not None:
+            window.add_game(rewritten, game_id)
+    return window
+
+
+@dataclass(frozen=True)
+class ImitationResult:
+    """What was trained (or found) and with how much compute, next to the crowd run's."""
+
+    checkpoint: str
+    steps: int
+    seconds: float
+    target_steps: int
+    target_seconds: float | None
+    crowd_steps: int
+    crowd_seconds: float | None
+    positions: int
+    games: int
+    batch_size: int
+    reused: bool
+    final_loss: dict[str, float] | None = None
+
+
+def crowd_compute(run: RunDir) -> tuple[int, float | None]:
+    """The crowd run's gradient steps (its newest checkpoint) and wall time in seconds.
+
+    Wall time is the last ``elapsed_s`` in metrics.csv (training time of the current
+    process; a resumed run restarts that clock, so this can undercount), None if absent.
+    """
+    latest = run.latest_checkpoint_path()
+    steps = RunDir.checkpoint_step(latest) if latest is not None else 0
+    seconds = None
+    for row in reversed(run.read_metrics()):
+        try:
+            seconds = float(row.get("elapsed_s", ""))
+            break
+        except ValueError:
+            continue
+    return steps, seconds
+
+
+def existing_imitation(out_dir: Path, board_size: int) -> Path | None:
+    """The newest loadable imitation checkpoint in `out_dir`, if any."""
+    if not out_dir.is_dir():
+        return None
+    found = sorted(
+        (p for p in out_dir.iterdir() if CHECKPOINT_RE.fullmatch(p.name)), reverse=True
+    )
+    for path in found:
+        try:
+            checkpoint = load_checkpoint(path, board_size=board_size)
+        except CheckpointError:
+            continue
+        if checkpoint.metadata.get("mode") == IMITATION_MODE:
+            return path
+    return None
+
+
+def train_imitation(
+    crowd_run: RunDir,
+    out_dir: Path,
+    *,
+    steps: int | None = None,
+    minutes: float | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    holdout_every: int = HOLDOUT_EVERY,
+    retrain: bool = False,
+    on_step: Callable[[int, LossReport], None] | None = None,
+) -> ImitationResult:
+    """Train (or reuse) the imitation agent; its checkpoint goes to out_dir/ckpt-*.pt.
+
+    `steps` defaults to the crowd run's gradient steps; `minutes` caps the wall time
+    (None: no cap). Whichever ends first stops training. An existing imitation
+    checkpoint in `out_dir` is reused unless `retrain`.
+    """
+    cfg = crowd_run.config
+    crowd_steps, crowd_seconds = crowd_compute(crowd_run)
+    target_steps = crowd_steps if steps is None else steps
+    target_seconds = None if minutes is None else minutes * 60.0
+
+    found = None if retrain else existing_imitation(out_dir, cfg.board.size)
+    if found is not None:
+        checkpoint = load_checkpoint(found)
+        meta = checkpoint.metadata
+        log.info("reusing the imitation agent %s", found)
+        return ImitationResult(
+            checkpoint=str(found),
+            steps=checkpoint.step,
+            seconds=float(meta.get("seconds", 0.0)),
+            target_steps=int(meta.get("target_steps", target_steps)),
+            target_seconds=meta.get("target_seconds", target_seconds),
+            crowd_steps=crowd_steps,
+            crowd_seconds=crowd_seconds,
+            positions=int(meta.get("positions", 0)),
+            games=int(meta.get("games", 0)),
+            batch_size=int(meta.get("batch_size", cfg.train.batch_size)),
+            reused=True,
+            final_loss=meta.get("final_loss"),
+        )
+
+    if target_steps < 1:
+        raise ImitationError(
+            f"{crowd_run.path} has no checkpoint, so there is no step count to match; "
+            "pass steps= explicitly"
+        )
+    with crowd_run.open_store() as store:
+        window = build_member_window(
+            store.iter_games(),
+            cfg.board.size,
+            cfg.net.history,
+            cfg.train.replay_window,
+            holdout_every=holdout_every,
+        )
+    if len(window) == 0:
+        raise ImitationError(
+            f"{crowd_run.games_path} holds no crowd-member moves to imitate "
+            "(is it a crowd-mode run with finished games?)"
+        )
+
+    set_torch_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    learner = Learner(
+        PolicyValueNet(cfg.net),
+        optimizer=cfg.train.optimizer,
+        learning_rate=cfg.train.learning_rate,
+        momentum=cfg.train.momentum,
+        weight_decay=cfg.train.weight_decay,
+        ownership_weight=cfg.train.ownership_weight if cfg.net.ownership_head else 0.0,
+    )
+    started = time.monotonic()
+    deadline = None if target_seconds is None else started + target_seconds
+    last: LossReport | None = None
+    while learner.step < target_steps and (deadline is None or time.monotonic() < deadline):
+        batch = window.sample(cfg.train.batch_size, rng, augment=cfg.train.symmetry_augmentation)
+        last = learner.train_step(batch)
+        if on_step is not None:
+            on_step(learner.step, last)
+    seconds = time.monotonic() - started
+    final_loss = None
+    if last is not None:
+        final_loss = {
+            "total": last.total,
+            "policy": last.policy,
+            "value": last.value,
+            "ownership": last.ownership,
+            "policy_entropy": last.policy_entropy,
+        }
+    path = out_dir / f"ckpt-{learner.step:08d}.pt"
+    save_checkpoint(
+        path,
+        learner.model,
+        optimizer=learner.optimizer,
+        step=learner.step,
+        metadata={
+            "run": "imitation",
+            "mode": IMITATION_MODE,
+            "source_run": str(crowd_run.path),
+            "positions": len(window),
+            "games": window.games_added,
+            "seconds": seconds,
+            "target_steps": target_steps,
+            "target_seconds": target_seconds,
+            "batch_size": cfg.train.batch_size,
+            "final_loss": final_loss,
+        },
+    )
+    log.info("imitation agent: %d steps in %.0f s -> %s", learner.step, seconds, path)
+    return ImitationResult(
+        checkpoint=str(path),
+        steps=learner.step,
+        seconds=seconds,
+        target_steps=target_steps,
+        target_seconds=target_seconds,
+        crowd_steps=crowd_steps,
+        crowd_seconds=crowd_seconds,
+        positions=len(window),
+        games=window.games_added,
+        batch_size=cfg.train.batch_size,
+        reused=False,
+        final_loss=final_loss,
+    )

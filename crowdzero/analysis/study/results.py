@@ -1,0 +1,133 @@
+"""The study's results as frozen records, and their JSON form (results.json).
+
+Everything the report shows and results.json holds is one `StudyResults`; the report is
+drawn from it and nothing else, so the HTML, the PNGs, the terminal summary and the JSON
+can never disagree. Keys of the inner dicts are agent labels ("crowd", "self",
+"imitation") and opponent or member names as stored with the games.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crowdzero.analysis.study.imitation_agent import ImitationResult
+from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, Verdict
+
+AGENT_LABELS = ("crowd", "self", "imitation")
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """One agent under study: where its weights came from and how it searches."""
+
+    label: str
+    name: str
+    checkpoint: str
+    step: int
+    run: str
+    simulations: int
+    algorithm: str
+    net: str
+
+
+@dataclass(frozen=True)
+class OutOfBox:
+    """Moves no crowd member would play, and how the games that had them ended.
+
+    `share` uses the members in `members` (the random movers are left out: they give every
+    legal move the same probability, so with them nothing is ever out of the box);
+    `share_all` adds them back, for the record.
+    """
+
+    share: Estimate
+    share_all: Estimate
+    with_novel: Estimate
+    without_novel: Estimate
+    members: tuple[str, ...]
+    threshold: float
+    games: int
+
+
+@dataclass(frozen=True)
+class ValueCheck:
+    """The agent's value head and search root values against the real results."""
+
+    curve: tuple[CalibrationBin, ...]
+    brier: Estimate
+    brier_by_opponent: dict[str, Estimate]
+    brier_by_bucket: dict[str, Estimate]
+    net_overrating_by_opponent: dict[str, Estimate]
+    search_curve: tuple[CalibrationBin, ...]
+    search_brier: Estimate
+    search_overrating_by_opponent: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence the data may or may not support, with the numbers behind the verdict."""
+
+    topic: str
+    text: str
+    verdict: Verdict
+    evidence: str
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """How the study was run: settings, commands, wall times, code version, notes."""
+
+    created: str
+    git_commit: str | None
+    command: str
+    settings: dict[str, Any]
+    wall_seconds: dict[str, float]
+    board_size: int
+    games_played: int
+    games_reused: int
+    games_dropped: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """Every number of the study (see docs/study.md for what each one means)."""
+
+    meta: StudyMeta
+    agents: dict[str, AgentInfo]
+    imitation_training: ImitationResult | None
+    members: tuple[str, ...]
+    held_out: tuple[str, ...]
+    imitation_top1: dict[str, dict[str, Estimate]]
+    imitation_search_top1: dict[str, dict[str, Estimate]]
+    imitation_log_likelihood: dict[str, dict[str, Estimate]]
+    exploitation: dict[str, dict[str, Estimate]]
+    transfer: dict[str, dict[str, Estimate]]
+    out_of_box: dict[str, OutOfBox]
+    flaws: dict[str, dict[str, Estimate]]
+    values: dict[str, ValueCheck]
+    claims: tuple[Claim, ...] = field(default=())
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: dataclasses as dicts, tuples as lists, NaN/inf as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def results_json(results: StudyResults) -> str:
+    """results.json text: strict JSON (no NaN), keys in a stable order."""
+    return json.dumps(_plain(results), indent=2, allow_nan=False)
