@@ -274,6 +274,10 @@ def test_subtree_reuse_keeps_the_visits_of_the_chosen_child(algorithm: str) -> N
     second = search.search([MoveRequest("g", position)], add_noise=False)[0]
     assert second.simulations == simulations
     assert second.visits.sum() == carried + simulations
+    tree = search.kept_tree("g")
+    assert tree is not None
+    assert np.array_equal(tree.root.board, position.board)
+    assert_tree_is_consistent(tree)
 
 
 def test_reuse_is_skipped_when_the_game_went_elsewhere() -> None:
