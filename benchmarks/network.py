@@ -10,6 +10,11 @@ Numbers are for the machine it runs on; nothing here is asserted by the tests.
 
 from __future__ import annotations
 
+import os
+
+# Before torch is imported, as in crowdzero/net/__init__.py (see the note there).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import time
 

@@ -97,7 +97,9 @@ def load_study_agent(
     return StudyAgent(label, name, checkpoint, loaded.step, search, player, raw)
 
 
-def raw_outputs(evaluator: TorchEvaluator, positions: Sequence[Position]) -> tuple[np.ndarray, np.ndarray]:
+def raw_outputs(
+    evaluator: TorchEvaluator, positions: Sequence[Position]
+) -> tuple[np.ndarray, np.ndarray]:
     """The network's own policy (softmax over legal moves, float64 [B, N*N+1]) and value
     (float64 [B], side to move's view) for each position, no search."""
     if not positions:
@@ -193,9 +195,7 @@ def sample_member_positions(
         colour = member_colour(game)
         if colour == 0 or not is_evaluation_game(game_id, holdout_every):
             continue
-        plies = [
-            i for i, m in enumerate(game.moves) if m.colour == colour and m.point != RESIGN
-        ]
+        plies = [i for i, m in enumerate(game.moves) if m.colour == colour and m.point != RESIGN]
         if plies:
             rng.shuffle(plies)
             candidates.append((game_id, game, sorted(plies[:per_game])))

@@ -147,9 +147,7 @@ def existing_imitation(out_dir: Path, board_size: int) -> Path | None:
     """The newest loadable imitation checkpoint in `out_dir`, if any."""
     if not out_dir.is_dir():
         return None
-    found = sorted(
-        (p for p in out_dir.iterdir() if CHECKPOINT_RE.fullmatch(p.name)), reverse=True
-    )
+    found = sorted((p for p in out_dir.iterdir() if CHECKPOINT_RE.fullmatch(p.name)), reverse=True)
     for path in found:
         try:
             checkpoint = load_checkpoint(path, board_size=board_size)

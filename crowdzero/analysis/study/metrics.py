@@ -16,12 +16,14 @@ numbers here, so every function can be checked on hand-made input with a known a
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.record import Game
@@ -88,11 +90,14 @@ def wilson(successes: float, n: int, *, games: int | None = None, z: float = Z95
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n, n if games is None else games)
+    # At 0 of n (n of n) the lower (upper) end is exactly 0 (1); rounding would say 1e-17.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(p, low, high, n, n if games is None else games)
 
 
 def bootstrap_mean(
-    groups: Sequence[Sequence[float]],
+    groups: Sequence[ArrayLike],
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
@@ -104,7 +109,7 @@ def bootstrap_mean(
     Empty groups are dropped. With one group the interval collapses to the value (there
     is no between-game variation to resample).
     """
-    arrays = [np.asarray(g, dtype=np.float64) for g in groups if len(g) > 0]
+    arrays = [a for a in (np.asarray(g, dtype=np.float64).ravel() for g in groups) if a.size]
     if not arrays:
         return no_data(-math.inf, math.inf)
     sums = np.array([a.sum() for a in arrays])
@@ -120,9 +125,7 @@ def bootstrap_mean(
     return Estimate(value, float(low), float(high), total, len(arrays))
 
 
-def compare(
-    a: Estimate, b: Estimate, direction: Literal["less", "greater"] = "greater"
-) -> Verdict:
+def compare(a: Estimate, b: Estimate, direction: Literal["less", "greater"] = "greater") -> Verdict:
     """Is `a` greater (or less) than `b`? Judged from the two intervals only.
 
     "supported": the intervals are disjoint in the claimed direction; "contradicted":
@@ -155,7 +158,9 @@ def above(a: Estimate, threshold: float) -> Verdict:
 # -- imitation -------------------------------------------------------------------------
 
 
-def top1_agreement(agent_moves: Sequence[int], member_moves: Sequence[int], games: int | None = None) -> Estimate:
+def top1_agreement(
+    agent_moves: Sequence[int], member_moves: Sequence[int], games: int | None = None
+) -> Estimate:
     """How often the agent's choice equals the member's actual move (Wilson interval)."""
     if len(agent_moves) != len(member_moves):
         raise StudyMetricError(
@@ -175,7 +180,9 @@ def choice_log_likelihood(distribution: np.ndarray, point: int, floor: float = L
 # -- out-of-the-box play ---------------------------------------------------------------
 
 
-def out_of_box(member_probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+def out_of_box(
+    member_probabilities: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> np.ndarray:
     """bool [P]: moves every member gives less than `threshold` probability.
 
     `member_probabilities` is float [P, M]: for each of P agent moves, the probability
@@ -184,7 +191,9 @@ def out_of_box(member_probabilities: np.ndarray, threshold: float = DEFAULT_THRE
     """
     probs = np.asarray(member_probabilities, dtype=np.float64)
     if probs.ndim != 2:
-        raise StudyMetricError(f"member probabilities must be [positions, members], got {probs.shape}")
+        raise StudyMetricError(
+            f"member probabilities must be [positions, members], got {probs.shape}"
+        )
     if probs.shape[1] == 0:
         return np.zeros(probs.shape[0], dtype=bool)
     return np.all(probs < threshold, axis=1)
@@ -229,9 +238,7 @@ def game_score(game: Game, colour: int) -> float:
 def win_rate(games: Iterable[Game], name: str) -> Estimate:
     """`name`'s score (draws half) over decided games, Wilson interval; voids skipped."""
     scores = [
-        game_score(g, agent_colour_in(g, name))
-        for g in games
-        if g.result.strip().upper() != "VOID"
+        game_score(g, agent_colour_in(g, name)) for g in games if g.result.strip().upper() != "VOID"
     ]
     return wilson(sum(scores), len(scores))
 
@@ -269,7 +276,7 @@ class CalibrationBin:
 
 
 def calibration_curve(
-    predicted: Sequence[float], actual: Sequence[float], bins: int = 10
+    predicted: ArrayLike, actual: ArrayLike, bins: int = 10
 ) -> list[CalibrationBin]:
     """Equal-width bins of predicted win probability with the observed win frequency.
 
@@ -300,7 +307,7 @@ def calibration_curve(
 
 
 def brier_score(
-    predicted: Sequence[Sequence[float]], actual: Sequence[Sequence[float]], *, seed: int = 0
+    predicted: Sequence[ArrayLike], actual: Sequence[ArrayLike], *, seed: int = 0
 ) -> Estimate:
     """Mean squared error of win probabilities against outcomes, bootstrap over games.
 
@@ -312,25 +319,27 @@ def brier_score(
 
 
 def overrating(
-    predicted: Sequence[Sequence[float]], actual: Sequence[Sequence[float]], *, seed: int = 0
+    predicted: Sequence[ArrayLike], actual: Sequence[ArrayLike], *, seed: int = 0
 ) -> Estimate:
     """Mean of (predicted - actual), bootstrap over games: > 0 means too optimistic."""
     return bootstrap_mean(_paired(predicted, actual, lambda p, y: p - y), seed=seed)
 
 
 def _paired(
-    predicted: Sequence[Sequence[float]],
-    actual: Sequence[Sequence[float]],
-    f: object,
+    predicted: Sequence[ArrayLike],
+    actual: Sequence[ArrayLike],
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> list[np.ndarray]:
     if len(predicted) != len(actual):
-        raise StudyMetricError(f"{len(predicted)} games of predictions but {len(actual)} of outcomes")
+        raise StudyMetricError(
+            f"{len(predicted)} games of predictions but {len(actual)} of outcomes"
+        )
     groups = []
     for p, y in zip(predicted, actual, strict=True):
         pa, ya = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if pa.shape != ya.shape:
             raise StudyMetricError(f"a game has {pa.size} predictions but {ya.size} outcomes")
-        groups.append(f(pa, ya))  # type: ignore[operator]
+        groups.append(f(pa, ya))
     return groups
 
 
@@ -350,15 +359,7 @@ def move_bucket(ply: int, size: int) -> str:
     if ply < 0:
         raise StudyMetricError(f"a ply cannot be negative ({ply})")
     edges = bucket_edges(size)
-    for low, high in zip(edges, edges[1:], strict=False):
+    for low, high in itertools.pairwise(edges):
         if low <= ply < high:
             return f"{low}-{high - 1}"
     return f"{edges[-1]}+"
-
-
-def group_by(keys: Sequence[str], values: Sequence[float]) -> Mapping[str, list[float]]:
-    """values grouped by key, keys in first-seen order."""
-    out: dict[str, list[float]] = {}
-    for k, v in zip(keys, values, strict=True):
-        out.setdefault(k, []).append(v)
-    return out

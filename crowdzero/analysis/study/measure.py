@@ -1,0 +1,325 @@
+"""From collected games and positions to the study's result records.
+
+`collect` gathers (plays games, reads stores, asks networks and members); the functions
+here put those answers through `metrics` and return the records of `results`. `claims`
+then turns the intervals into the sentences the report states as supported or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from crowdzero.analysis.study import metrics as m
+from crowdzero.analysis.study.collect import (
+    UNIFORM_KINDS,
+    AgentMove,
+    MemberModels,
+    MemberPosition,
+    StudyAgent,
+    agent_moves,
+    raw_outputs,
+    search_choices,
+    spec_kind,
+)
+from crowdzero.analysis.study.results import Claim, OutOfBox, ValueCheck
+from crowdzero.go.record import Game
+from crowdzero.players.flaws import FLAW_DETECTORS, detect
+
+#: Key of the pooled figure next to the per-member ones.
+ALL = "all"
+
+
+def member_distributions(
+    positions: Sequence[MemberPosition], models: MemberModels
+) -> list[np.ndarray | None]:
+    """Each sampled member's own move distribution in its position (None: it has none)."""
+    return [models.distribution(p.member, p.position) for p in positions]
+
+
+def imitation_scores(
+    agent: StudyAgent,
+    positions: Sequence[MemberPosition],
+    distributions: Sequence[np.ndarray | None],
+    *,
+    with_search: bool = False,
+    seed: int = 0,
+) -> tuple[dict[str, m.Estimate], dict[str, m.Estimate], dict[str, m.Estimate]]:
+    """(top-1 of the raw policy, top-1 of the search, log-likelihood) per member + "all".
+
+    The raw choice is the argmax of the network's policy over legal moves. The
+    log-likelihood is log P_member(agent's raw choice), only where the member has a
+    distribution. The search figures are empty unless `with_search`.
+    """
+    policies, _ = raw_outputs(agent.evaluator, [p.position for p in positions])
+    raw = [int(np.argmax(row)) for row in policies]
+    searched = search_choices(agent, [p.position for p in positions]) if with_search else []
+    groups: dict[str, list[int]] = {ALL: list(range(len(positions)))}
+    for i, p in enumerate(positions):
+        groups.setdefault(p.member, []).append(i)
+
+    top1: dict[str, m.Estimate] = {}
+    search_top1: dict[str, m.Estimate] = {}
+    loglik: dict[str, m.Estimate] = {}
+    for name, index in groups.items():
+        games = len({positions[i].game_id for i in index})
+        member_moves = [positions[i].move for i in index]
+        top1[name] = m.top1_agreement([raw[i] for i in index], member_moves, games)
+        if with_search:
+            search_top1[name] = m.top1_agreement([searched[i] for i in index], member_moves, games)
+        by_game: dict[int, list[float]] = {}
+        for i in index:
+            distribution = distributions[i]
+            if distribution is not None:
+                value = m.choice_log_likelihood(distribution, raw[i])
+                by_game.setdefault(positions[i].game_id, []).append(value)
+        if by_game:
+            loglik[name] = m.bootstrap_mean(list(by_game.values()), seed=seed)
+    return top1, search_top1, loglik
+
+
+def win_rates(games_by_opponent: Mapping[str, Sequence[Game]], name: str) -> dict[str, m.Estimate]:
+    """`name`'s score against each opponent, plus "all" pooled over them."""
+    out = {opponent: m.win_rate(games, name) for opponent, games in games_by_opponent.items()}
+    pooled = [g for games in games_by_opponent.values() for g in games]
+    out[ALL] = m.win_rate(pooled, name)
+    return out
+
+
+def flaw_rates(games_by_opponent: Mapping[str, Sequence[Game]], name: str) -> dict[str, m.Estimate]:
+    """For each opponent with a planted flaw: share of games where it was triggered."""
+    out: dict[str, m.Estimate] = {}
+    for opponent, games in games_by_opponent.items():
+        if opponent not in FLAW_DETECTORS:
+            continue
+        reports = [detect(opponent, g, -m.agent_colour_in(g, name)) for g in games]
+        out[opponent] = m.flaw_rate(reports)
+    return out
+
+
+def out_of_box_check(
+    games: Sequence[Game],
+    name: str,
+    models: MemberModels,
+    *,
+    threshold: float = m.DEFAULT_THRESHOLD,
+    max_games: int = 40,
+    seed: int = 0,
+) -> OutOfBox:
+    """Share of the agent's moves that no member with a distribution would play.
+
+    Up to `max_games` of the agent's games are examined in full (every one of its
+    moves), chosen at random, so the game-level split (won with novel moves vs without)
+    sees every move of the games it counts.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = list(games)
+    if len(chosen) > max_games:
+        chosen = [chosen[i] for i in sorted(rng.choice(len(chosen), size=max_games, replace=False))]
+    moves = agent_moves(chosen, name)
+    members = models.names
+    focused = [k for k, member in enumerate(members) if spec_kind(member) not in UNIFORM_KINDS]
+    probabilities = np.zeros((len(moves), len(members)))
+    for i, move in enumerate(moves):
+        for k, member in enumerate(members):
+            distribution = models.distribution(member, move.position)
+            probabilities[i, k] = 0.0 if distribution is None else distribution[move.point]
+    novel = m.out_of_box(probabilities[:, focused], threshold)
+    novel_all = m.out_of_box(probabilities, threshold)
+    per_game = np.zeros(len(chosen), dtype=np.int64)
+    scores = np.zeros(len(chosen))
+    for flag, move in zip(novel, moves, strict=True):
+        per_game[move.game] += int(flag)
+        scores[move.game] = move.score
+    games_with_moves = sorted({move.game for move in moves})
+    split = m.outcome_split(
+        [int(per_game[g]) for g in games_with_moves], [float(scores[g]) for g in games_with_moves]
+    )
+    n_games = len(games_with_moves)
+    return OutOfBox(
+        share=m.wilson(int(novel.sum()), len(moves), games=n_games),
+        share_all=m.wilson(int(novel_all.sum()), len(moves), games=n_games),
+        with_novel=split.with_novel,
+        without_novel=split.without_novel,
+        members=tuple(members[k] for k in focused),
+        threshold=threshold,
+        games=n_games,
+    )
+
+
+def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0) -> ValueCheck:
+    """The value head's and the search's win probabilities against the results."""
+    _, values = raw_outputs(agent.evaluator, [move.position for move in moves])
+    predicted = m.win_probability(values)
+    actual = np.array([move.score for move in moves])
+    size = moves[0].position.size if moves else 9
+
+    def grouped(mask: np.ndarray, pred: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:
+        by_game: dict[int, tuple[list[float], list[float]]] = {}
+        for i in np.flatnonzero(mask).tolist():
+            p, y = by_game.setdefault(moves[i].game, ([], []))
+            p.append(float(pred[i]))
+            y.append(float(actual[i]))
+        return [p for p, _ in by_game.values()], [y for _, y in by_game.values()]
+
+    everything = np.ones(len(moves), dtype=bool)
+    opponents = sorted({move.opponent for move in moves})
+    buckets = [m.move_bucket(move.ply, size) for move in moves]
+    bucket_names = sorted(set(buckets), key=lambda b: int(b.split("-")[0].rstrip("+")))
+    by_opponent = {o: np.array([mv.opponent == o for mv in moves], dtype=bool) for o in opponents}
+
+    root = np.array([np.nan if mv.root_value is None else mv.root_value for mv in moves])
+    has_root = ~np.isnan(root)
+    root_pred = m.win_probability(np.where(has_root, root, 0.0))
+    return ValueCheck(
+        curve=tuple(m.calibration_curve(predicted, actual)),
+        brier=m.brier_score(*grouped(everything, predicted), seed=seed),
+        brier_by_opponent={
+            o: m.brier_score(*grouped(mask, predicted), seed=seed)
+            for o, mask in by_opponent.items()
+        },
+        brier_by_bucket={
+            b: m.brier_score(*grouped(np.array([x == b for x in buckets]), predicted), seed=seed)
+            for b in bucket_names
+        },
+        net_overrating_by_opponent={
+            o: m.overrating(*grouped(mask, predicted), seed=seed) for o, mask in by_opponent.items()
+        },
+        search_curve=tuple(m.calibration_curve(root_pred[has_root], actual[has_root])),
+        search_brier=m.brier_score(*grouped(has_root, root_pred), seed=seed),
+        search_overrating_by_opponent={
+            o: m.overrating(*grouped(mask & has_root, root_pred), seed=seed)
+            for o, mask in by_opponent.items()
+        },
+    )
+
+
+# -- claims ----------------------------------------------------------------------------
+
+
+def _claim(topic: str, text: str, a: m.Estimate, b: m.Estimate, direction: str) -> Claim:
+    verdict = m.compare(a, b, "less" if direction == "less" else "greater")
+    return Claim(topic, text, verdict, f"{a} vs {b}")
+
+
+def claims(
+    *,
+    members: Sequence[str],
+    held_out: Sequence[str],
+    top1: Mapping[str, Mapping[str, m.Estimate]],
+    exploitation: Mapping[str, Mapping[str, m.Estimate]],
+    transfer: Mapping[str, Mapping[str, m.Estimate]],
+    out_of_box: Mapping[str, OutOfBox],
+    flaws: Mapping[str, Mapping[str, m.Estimate]],
+    values: Mapping[str, ValueCheck],
+    agent_names: Mapping[str, str],
+) -> list[Claim]:
+    """The study's claims, each judged from the intervals (`metrics.compare`)."""
+    out: list[Claim] = []
+    empty = m.no_data()
+
+    def get(table: Mapping[str, Mapping[str, m.Estimate]], agent: str, key: str) -> m.Estimate:
+        return table.get(agent, {}).get(key, empty)
+
+    others = [label for label in ("imitation", "self") if label in agent_names]
+    if "crowd" not in agent_names:
+        return out
+    for key in [ALL, *members]:
+        if key not in top1.get("crowd", {}):
+            continue
+        who = "the crowd (all members pooled)" if key == ALL else key
+        if "imitation" in agent_names:
+            out.append(
+                _claim(
+                    "imitation",
+                    f"the crowd agent copies {who} less often than the imitation agent (top-1)",
+                    get(top1, "crowd", key),
+                    get(top1, "imitation", key),
+                    "less",
+                )
+            )
+    for key in [ALL, *members]:
+        who = "the crowd (all members pooled)" if key == ALL else key
+        for other in others:
+            out.append(
+                _claim(
+                    "exploitation",
+                    f"the crowd agent scores better against {who} than the {other} agent",
+                    get(exploitation, "crowd", key),
+                    get(exploitation, other, key),
+                    "greater",
+                )
+            )
+    for member in members:
+        if member not in flaws.get("crowd", {}):
+            continue
+        for other in others:
+            out.append(
+                _claim(
+                    "flaws",
+                    f"the crowd agent triggers {member}'s planted flaw more often than the "
+                    f"{other} agent",
+                    get(flaws, "crowd", member),
+                    get(flaws, other, member),
+                    "greater",
+                )
+            )
+    crowd_box = out_of_box.get("crowd")
+    if crowd_box is not None:
+        for other in others:
+            if other in out_of_box:
+                out.append(
+                    _claim(
+                        "out-of-the-box",
+                        f"the crowd agent plays more moves no crowd member would play than the "
+                        f"{other} agent",
+                        crowd_box.share,
+                        out_of_box[other].share,
+                        "greater",
+                    )
+                )
+        out.append(
+            _claim(
+                "out-of-the-box",
+                "the crowd agent's games with such moves are won more often than those without",
+                crowd_box.with_novel,
+                crowd_box.without_novel,
+                "greater",
+            )
+        )
+    for opponent in held_out:
+        for other in others:
+            out.append(
+                _claim(
+                    "transfer",
+                    f"the crowd agent scores better against the held-out {opponent} than the "
+                    f"{other} agent",
+                    get(transfer, "crowd", opponent),
+                    get(transfer, other, opponent),
+                    "greater",
+                )
+            )
+    for other in others:
+        estimate = get(transfer, "crowd", agent_names[other])
+        out.append(
+            Claim(
+                "transfer",
+                f"the crowd agent beats the {other} agent head to head (score above 50%)",
+                m.above(estimate, 0.5),
+                str(estimate),
+            )
+        )
+    crowd_values = values.get("crowd")
+    if crowd_values is not None:
+        for opponent, estimate in crowd_values.search_overrating_by_opponent.items():
+            out.append(
+                Claim(
+                    "value",
+                    f"the crowd agent's search overrates its positions against {opponent} "
+                    "(mean predicted - actual above 0)",
+                    m.above(estimate, 0.0),
+                    str(estimate),
+                )
+            )
+    return out

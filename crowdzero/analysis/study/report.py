@@ -1,0 +1,427 @@
+"""The study's report: OUT/index.html, the PNG figures, OUT/results.json, a terminal summary.
+
+The HTML is self-contained: styles inline, figures embedded as base64 PNGs (the same
+images are also written next to it as files), no scripts, no CDN. Every table cell is an
+`Estimate` printed as value [low, high] with its count, and the claims section states
+each claim's verdict as computed from the intervals (`metrics.compare`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+
+import matplotlib.pyplot as plt
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from crowdzero.analysis.study.metrics import Estimate
+from crowdzero.analysis.study.results import StudyResults, results_json
+
+FIGURES = ("imitation.png", "win_rates.png", "flaws.png", "calibration.png", "out_of_box.png")
+_COLOURS = {"crowd": "#1f77b4", "self": "#ff7f0e", "imitation": "#2ca02c"}
+_VERDICT_STYLE = {
+    "supported": "background:#d4edda",
+    "contradicted": "background:#f8d7da",
+    "not supported": "background:#fff3cd",
+    "no data": "background:#e2e3e5",
+}
+
+
+def write_report(results: StudyResults, out_dir: Path) -> Path:
+    """Write results.json, the figures and index.html into `out_dir`; returns the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(results_json(results), encoding="utf-8")
+    figures = {
+        "imitation.png": _imitation_figure(results),
+        "win_rates.png": _win_rate_figure(results),
+        "flaws.png": _flaw_figure(results),
+        "calibration.png": _calibration_figure(results),
+        "out_of_box.png": _out_of_box_figure(results),
+    }
+    for name, figure in figures.items():
+        figure.savefig(out_dir / name, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+    path = out_dir / "index.html"
+    path.write_text(render_html(results, out_dir), encoding="utf-8")
+    return path
+
+
+# -- figures ---------------------------------------------------------------------------
+
+
+def _grouped_bars(
+    ax: plt.Axes, table: Mapping[str, Mapping[str, Estimate]], keys: Sequence[str]
+) -> None:
+    labels = list(table)
+    width = 0.8 / max(1, len(labels))
+    x = np.arange(len(keys))
+    for k, label in enumerate(labels):
+        estimates = [table[label].get(key) for key in keys]
+        values = [e.value if e is not None and not e.empty else 0.0 for e in estimates]
+        low = [
+            v - e.low if e is not None and not e.empty else 0.0
+            for v, e in zip(values, estimates, strict=True)
+        ]
+        high = [
+            e.high - v if e is not None and not e.empty else 0.0
+            for v, e in zip(values, estimates, strict=True)
+        ]
+        ax.bar(
+            x + (k - (len(labels) - 1) / 2) * width,
+            values,
+            width,
+            yerr=[low, high],
+            capsize=2,
+            label=label,
+            color=_COLOURS.get(label),
+        )
+    ax.set_xticks(x, keys, rotation=40, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.legend()
+
+
+def _keys(table: Mapping[str, Mapping[str, Estimate]]) -> list[str]:
+    keys: list[str] = []
+    for row in table.values():
+        keys += [k for k in row if k not in keys]
+    return keys
+
+
+def _imitation_figure(results: StudyResults) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    keys = _keys(results.imitation_top1)
+    _grouped_bars(ax, results.imitation_top1, keys)
+    ax.set_ylabel("top-1 agreement with the member's move")
+    ax.set_title("Imitation: how often the raw network picks the member's actual move")
+    return fig
+
+
+def _win_rate_figure(results: StudyResults) -> plt.Figure:
+    rows = list(results.exploitation)
+    columns = [*results.members, "all", *results.held_out]
+    for label in rows:
+        columns += [k for k in results.transfer.get(label, {}) if k not in columns]
+    matrix = np.full((len(rows), len(columns)), np.nan)
+    for i, label in enumerate(rows):
+        merged = {**results.exploitation.get(label, {}), **results.transfer.get(label, {})}
+        for j, column in enumerate(columns):
+            estimate = merged.get(column)
+            if estimate is not None and not estimate.empty:
+                matrix[i, j] = estimate.value
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(columns) + 2), 1.0 * len(rows) + 2))
+    image = ax.imshow(matrix, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            if not math.isnan(matrix[i, j]):
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_title("Score of each agent (rows) against each opponent (columns)")
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    return fig
+
+
+def _flaw_figure(results: StudyResults) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    keys = _keys(results.flaws)
+    if keys:
+        _grouped_bars(ax, results.flaws, keys)
+    else:
+        ax.text(0.5, 0.5, "no member with a planted flaw was played", ha="center")
+    ax.set_ylabel("share of games where the flaw was triggered and punished")
+    ax.set_title("Planted flaws")
+    return fig
+
+
+def _calibration_figure(results: StudyResults) -> plt.Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    for ax, attribute, title in (
+        (axes[0], "curve", "value head (raw network)"),
+        (axes[1], "search_curve", "search root value"),
+    ):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+        for label, check in results.values.items():
+            bins = [b for b in getattr(check, attribute) if b.count > 0]
+            if bins:
+                ax.plot(
+                    [b.mean_predicted for b in bins],
+                    [b.observed for b in bins],
+                    marker="o",
+                    label=label,
+                    color=_COLOURS.get(label),
+                )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("predicted win probability")
+        ax.set_title(title)
+        ax.legend()
+    axes[0].set_ylabel("observed win frequency")
+    return fig
+
+
+def _out_of_box_figure(results: StudyResults) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = list(results.out_of_box)
+    estimates = [results.out_of_box[label].share for label in labels]
+    values = [0.0 if e.empty else e.value for e in estimates]
+    ax.bar(
+        labels,
+        values,
+        yerr=[
+            [0.0 if e.empty else v - e.low for v, e in zip(values, estimates, strict=True)],
+            [0.0 if e.empty else e.high - v for v, e in zip(values, estimates, strict=True)],
+        ],
+        capsize=3,
+        color=[_COLOURS.get(label) for label in labels],
+    )
+    ax.set_ylabel("share of the agent's moves")
+    ax.set_title("Moves no crowd member would play")
+    return fig
+
+
+# -- HTML ------------------------------------------------------------------------------
+
+
+def _cell(estimate: Estimate | None, percent: bool = True) -> str:
+    if estimate is None or estimate.empty:
+        return "<td class=na>n/a</td>"
+    if percent:
+        text = f"{100 * estimate.value:.1f}% [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+    else:
+        text = f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+    return f"<td>{html.escape(text)}<br><small>n={estimate.n}, games={estimate.games}</small></td>"
+
+
+def _table(
+    title: str,
+    table: Mapping[str, Mapping[str, Estimate]],
+    keys: Sequence[str],
+    *,
+    percent: bool = True,
+    key_header: str = "opponent",
+) -> str:
+    labels = list(table)
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+    rows = []
+    for key in keys:
+        cells = "".join(_cell(table[label].get(key), percent) for label in labels)
+        rows.append(f"<tr><th>{html.escape(key)}</th>{cells}</tr>")
+    return (
+        f"<h3>{html.escape(title)}</h3><table><tr><th>{html.escape(key_header)}</th>{head}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _image(out_dir: Path, name: str, alt: str) -> str:
+    path = out_dir / name
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+
+
+def render_html(results: StudyResults, out_dir: Path) -> str:
+    """The report page (figures are read from `out_dir` and embedded)."""
+    meta = results.meta
+    parts = [
+        "<!doctype html><html><head><meta charset=utf-8><title>crowdzero study</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;"
+        "padding:3px 6px;font-size:13px;vertical-align:top}td.na{color:#999}"
+        "small{color:#666}img{max-width:100%}</style></head><body>",
+        "<h1>crowdzero study: imitating the crowd, or exploiting it?</h1>",
+        f"<p>{meta.board_size}x{meta.board_size}; created {html.escape(meta.created)}; "
+        f"commit {html.escape(meta.git_commit or 'unknown')}; "
+        f"{meta.games_played} games played, {meta.games_reused} reused, "
+        f"{meta.games_dropped} dropped. Intervals are 95% (Wilson for proportions, "
+        "bootstrap over games for means).</p>",
+    ]
+    parts.append(
+        "<h2>Agents</h2><table><tr><th>label</th><th>name</th><th>network</th>"
+        "<th>search</th><th>step</th><th>checkpoint</th></tr>"
+    )
+    for info in results.agents.values():
+        parts.append(
+            f"<tr><td>{html.escape(info.label)}</td><td>{html.escape(info.name)}</td>"
+            f"<td>{html.escape(info.net)}</td><td>{html.escape(info.algorithm)} x "
+            f"{info.simulations}</td><td>{info.step}</td><td>{html.escape(info.checkpoint)}</td></tr>"
+        )
+    parts.append("</table>")
+    training = results.imitation_training
+    if training is not None:
+        crowd_seconds = (
+            "unknown" if training.crowd_seconds is None else f"{training.crowd_seconds:.0f} s"
+        )
+        parts.append(
+            f"<p>Imitation agent: {training.steps} gradient steps (target {training.target_steps}; "
+            f"crowd agent {training.crowd_steps}) in {training.seconds:.0f} s (crowd run "
+            f"{crowd_seconds}), batch {training.batch_size}, on {training.positions} member "
+            f"positions from {training.games} crowd games"
+            + (" (reused from an earlier study)" if training.reused else "")
+            + ".</p>"
+        )
+
+    parts.append(
+        "<h2>Claims</h2><table><tr><th>topic</th><th>claim</th><th>verdict</th>"
+        "<th>evidence (crowd vs other)</th></tr>"
+    )
+    for claim in results.claims:
+        style = _VERDICT_STYLE.get(claim.verdict, "")
+        parts.append(
+            f"<tr><td>{html.escape(claim.topic)}</td><td>{html.escape(claim.text)}</td>"
+            f'<td style="{style}"><b>{html.escape(claim.verdict)}</b></td>'
+            f"<td><small>{html.escape(claim.evidence)}</small></td></tr>"
+        )
+    parts.append(
+        "</table><p><small>supported: the 95% intervals are disjoint in the claimed direction; "
+        "contradicted: disjoint the other way; not supported: they overlap.</small></p>"
+    )
+
+    parts.append(
+        "<h2>Imitation</h2><p>On positions of held-out crowd games where a member "
+        "was to move: how often each agent's raw-network choice equals the member's "
+        "actual move, and the mean log-likelihood of that choice under the member's own "
+        "move distribution (members with one).</p>"
+    )
+    parts.append(_image(out_dir, "imitation.png", "imitation bars"))
+    imitation_tables = [("top-1 agreement (raw network)", results.imitation_top1, True)]
+    if any(results.imitation_search_top1.values()):
+        imitation_tables.append(("top-1 agreement (search)", results.imitation_search_top1, True))
+    imitation_tables.append(
+        (
+            "log-likelihood of the agent's choice under the member (nats)",
+            results.imitation_log_likelihood,
+            False,
+        )
+    )
+    for title, table, percent in imitation_tables:
+        parts.append(_table(title, table, _keys(table), percent=percent, key_header="member"))
+
+    parts.append("<h2>Exploitation and transfer</h2>")
+    parts.append(_image(out_dir, "win_rates.png", "win-rate matrix"))
+    parts.append(
+        _table("score against crowd members", results.exploitation, _keys(results.exploitation))
+    )
+    parts.append(
+        _table(
+            "score against held-out opponents and the other agents",
+            results.transfer,
+            _keys(results.transfer),
+        )
+    )
+
+    parts.append("<h2>Out-of-the-box play</h2>")
+    parts.append(_image(out_dir, "out_of_box.png", "out-of-the-box shares"))
+    parts.append(
+        "<table><tr><th>agent</th><th>share of moves no member would play</th>"
+        "<th>same, random movers included</th><th>score in games with such moves</th>"
+        "<th>score in games without</th><th>members asked</th></tr>"
+    )
+    for label, box in results.out_of_box.items():
+        parts.append(
+            f"<tr><th>{html.escape(label)}</th>{_cell(box.share)}{_cell(box.share_all)}"
+            f"{_cell(box.with_novel)}{_cell(box.without_novel)}"
+            f"<td><small>{html.escape(', '.join(box.members))} (p &lt; {box.threshold})</small></td></tr>"
+        )
+    parts.append("</table>")
+
+    parts.append("<h2>Planted flaws</h2>")
+    parts.append(_image(out_dir, "flaws.png", "flaw trigger rates"))
+    parts.append(
+        _table(
+            "share of games where the member's flaw was triggered and punished",
+            results.flaws,
+            _keys(results.flaws),
+            key_header="member",
+        )
+    )
+
+    parts.append("<h2>Value function vs reality</h2>")
+    parts.append(_image(out_dir, "calibration.png", "calibration curves"))
+    values = results.values
+    value_tables = (
+        (
+            "Brier score (value head)",
+            {k: {"all": v.brier, **v.brier_by_opponent} for k, v in values.items()},
+            "opponent",
+        ),
+        (
+            "Brier score by move number (value head)",
+            {k: v.brier_by_bucket for k, v in values.items()},
+            "plies",
+        ),
+        (
+            "value head: mean(predicted - actual)",
+            {k: v.net_overrating_by_opponent for k, v in values.items()},
+            "opponent",
+        ),
+        (
+            "search root value: mean(predicted - actual); > 0 = the planner steers into "
+            "positions it overrates",
+            {k: v.search_overrating_by_opponent for k, v in values.items()},
+            "opponent",
+        ),
+    )
+    for title, table, header in value_tables:
+        parts.append(_table(title, table, _keys(table), percent=False, key_header=header))
+
+    if meta.notes:
+        parts.append(
+            "<h2>Notes</h2><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in meta.notes)
+            + "</ul>"
+        )
+    walls = ", ".join(f"{k} {v:.0f} s" for k, v in meta.wall_seconds.items())
+    parts.append(
+        f"<h2>Run</h2><p><code>{html.escape(meta.command)}</code></p><p>wall time: {html.escape(walls)}</p>"
+    )
+    parts.append("<p>All numbers: <a href=results.json>results.json</a>.</p></body></html>")
+    return "\n".join(parts)
+
+
+# -- terminal --------------------------------------------------------------------------
+
+
+def _short(estimate: Estimate | None) -> str:
+    if estimate is None or estimate.empty:
+        return "n/a"
+    return f"{estimate.value:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def print_summary(results: StudyResults, console: Console) -> None:
+    """A few rich tables: pooled imitation and scores per agent, then the claims."""
+    table = Table(title="crowdzero study (95% intervals)")
+    table.add_column("agent")
+    table.add_column("top-1 vs crowd")
+    table.add_column("score vs crowd")
+    table.add_column("novel moves")
+    table.add_column("Brier (value)")
+    for label in results.agents:
+        box = results.out_of_box.get(label)
+        values = results.values.get(label)
+        table.add_row(
+            label,
+            _short(results.imitation_top1.get(label, {}).get("all")),
+            _short(results.exploitation.get(label, {}).get("all")),
+            _short(box.share if box else None),
+            _short(values.brier if values else None),
+        )
+    console.print(table)
+    verdicts = Table(title="claims")
+    verdicts.add_column("verdict")
+    verdicts.add_column("claim")
+    colour = {"supported": "green", "contradicted": "red", "not supported": "yellow"}
+    for claim in results.claims:
+        style = colour.get(claim.verdict, "dim")
+        verdicts.add_row(f"[{style}]{claim.verdict}[/]", claim.text)
+    console.print(verdicts)

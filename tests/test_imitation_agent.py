@@ -1,0 +1,176 @@
+"""The imitation agent learns from crowd members' moves and never from the agent's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crowdzero.analysis.study.collect import load_study_agent, raw_outputs
+from crowdzero.analysis.study.imitation_agent import (
+    IMITATION_MODE,
+    ImitationError,
+    build_member_window,
+    is_evaluation_game,
+    member_targets,
+    train_imitation,
+)
+from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.go.position import Position
+from crowdzero.go.record import Game
+from crowdzero.net.checkpoint import load_checkpoint, save_checkpoint
+from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.net.model import PolicyValueNet
+from crowdzero.players.agent import AgentPlayer
+from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.store.game_store import GameStore
+from crowdzero.train.config import RunConfig, apply_overrides
+from crowdzero.train.match_runner import MatchRunner, Pairing
+from crowdzero.train.run_dir import RunDir
+
+TINY = {
+    "board.size": 5,
+    "board.komi": 0.5,
+    "net.blocks": 1,
+    "net.channels": 8,
+    "net.history": 2,
+    "search.simulations": 4,
+    "train.batch_size": 16,
+    "train.min_replay": 16,
+    "train.max_moves": 30,
+    "train.threads": 1,
+    # Off so that "the member's favourite point" stays one point (not its 8 images).
+    "train.symmetry_augmentation": False,
+}
+C1 = 2  # the point the test member always wants (row 0, column C on 5x5)
+
+
+class CornerLover(Player):
+    """Plays C1 whenever it is legal, else the lowest legal point, else passes."""
+
+    name = "corner-lover"
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        position = request.position
+        legal = np.flatnonzero(position.legal_mask()[:-1])
+        if position.is_legal(C1):
+            return MoveChoice(C1)
+        return MoveChoice(int(legal[0]) if len(legal) else position.pass_point)
+
+
+def _crowd_run(root: Path, games: int = 8, steps: int = 5) -> RunDir:
+    """A crowd-mode run: a checkpoint at `steps` and agent-vs-member games in its store."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
+    run = RunDir.create(root / "crowd", cfg)
+    model = PolicyValueNet(cfg.net)
+    save_checkpoint(run.checkpoint_path(steps), model, step=steps)
+    agent = AgentPlayer(TorchEvaluator(model, threads=1), cfg.search, name="agent")
+    member = CornerLover()
+    started = [0]
+
+    def pairing() -> Pairing:
+        k, started[0] = started[0], started[0] + 1
+        if k % 2 == 0:
+            return Pairing(agent, member, frozenset({BLACK}), checkpoint="crowd@5")
+        return Pairing(member, agent, frozenset({WHITE}), checkpoint="crowd@5")
+
+    runner = MatchRunner(cfg.rules, pairing, concurrency=4, max_moves=cfg.max_moves)
+    with run.open_store() as store:
+        for game in runner.play(games):
+            assert isinstance(game, Game)
+            store.add_game(game, source="train")
+    runner.close()
+    return run
+
+
+@pytest.fixture(scope="module")
+def crowd_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    return _crowd_run(tmp_path_factory.mktemp("imitation"))
+
+
+def _stored(run: RunDir) -> list[tuple[int, Game]]:
+    with GameStore(run.games_path) as store:
+        return list(store.iter_games())
+
+
+def test_member_targets_put_one_hot_targets_on_member_moves_only(crowd_run: RunDir) -> None:
+    _, game = _stored(crowd_run)[0]
+    rewritten = member_targets(game)
+    assert rewritten is not None
+    for original, move in zip(game.moves, rewritten.moves, strict=True):
+        assert move.point == original.point and move.colour == original.colour
+        if move.colour == game.agent_colour or move.point == RESIGN:
+            assert move.policy is None and move.root_value is None
+        else:
+            assert move.policy is not None
+            assert move.policy[move.point] == 1.0 and sum(move.policy) == 1.0
+
+
+def test_games_without_a_member_give_no_targets(crowd_run: RunDir) -> None:
+    _, game = _stored(crowd_run)[0]
+    from dataclasses import replace
+
+    assert member_targets(replace(game, agent_colour=0)) is None
+    assert member_targets(replace(game, agent_colour=2)) is None  # self-play
+
+
+def test_imitation_learner_trains_only_on_crowd_moves(crowd_run: RunDir) -> None:
+    games = _stored(crowd_run)
+    window = build_member_window(games, 5, 2, 10_000, holdout_every=4)
+    expected = 0
+    for game_id, game in games:
+        if is_evaluation_game(game_id, 4):
+            continue
+        member = -game.agent_colour
+        expected += sum(mv.colour == member and mv.point != RESIGN for mv in game.moves)
+    assert len(window) == expected > 0
+    assert all(not is_evaluation_game(int(g), 4) for g in window.game_ids())
+    batch = window.sample(len(window) * 4, np.random.default_rng(0), augment=False)
+    # Every target is one-hot: the agent's search targets (soft distributions) never enter.
+    assert np.all(batch.policy.max(axis=1) == 1.0)
+    assert np.allclose(batch.policy.sum(axis=1), 1.0)
+
+
+def test_the_member_seat_is_the_side_to_move_in_every_window_position(crowd_run: RunDir) -> None:
+    # The colour plane is all ones exactly when black is to move.
+    games = _stored(crowd_run)
+    assert {g.agent_colour for _, g in games} == {BLACK, WHITE}
+    for game_id, game in games:
+        one = build_member_window([(game_id, game)], 5, 2, 1000, holdout_every=0)
+        if len(one) == 0:
+            continue
+        batch = one.sample(200, np.random.default_rng(1), augment=False)
+        black_to_move = batch.features[:, -1].reshape(len(batch.features), -1).all(axis=1)
+        assert np.all(black_to_move == (game.agent_colour == WHITE))
+
+
+def test_imitation_checkpoint_is_standard_and_reused(tmp_path: Path, crowd_run: RunDir) -> None:
+    out = tmp_path / "imitation"
+    result = train_imitation(crowd_run, out, threads=1, holdout_every=4)
+    assert result.steps == result.target_steps == result.crowd_steps == 5
+    assert not result.reused and result.positions > 0
+    checkpoint = load_checkpoint(result.checkpoint, board_size=5)
+    assert Path(result.checkpoint).name == "ckpt-00000005.pt"
+    assert checkpoint.step == 5 and checkpoint.metadata["mode"] == IMITATION_MODE
+    assert checkpoint.config == crowd_run.config.net  # the same network as the crowd agent
+    again = train_imitation(crowd_run, out, threads=1, holdout_every=4)
+    assert again.reused and again.checkpoint == result.checkpoint and again.steps == 5
+
+
+def test_imitation_agent_learns_the_members_favourite_move(tmp_path: Path, crowd_run: RunDir) -> None:
+    result = train_imitation(crowd_run, tmp_path / "imitation", steps=150, threads=1, holdout_every=0)
+    agent = load_study_agent("imitation", Path(result.checkpoint), crowd_run.config.search)
+    try:
+        policy, _ = raw_outputs(agent.evaluator, [Position(crowd_run.config.rules)])
+    finally:
+        agent.close()
+    assert int(np.argmax(policy[0])) == C1
+
+
+def test_a_run_without_member_moves_cannot_train_an_imitation_agent(tmp_path: Path) -> None:
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
+    run = RunDir.create(tmp_path / "empty", cfg)
+    save_checkpoint(run.checkpoint_path(3), PolicyValueNet(cfg.net), step=3)
+    with pytest.raises(ImitationError, match="no crowd-member moves"):
+        train_imitation(run, tmp_path / "out", threads=1)
