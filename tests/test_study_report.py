@@ -1,0 +1,232 @@
+"""The study's report, from hand-made results and from a tiny real study on 5x5."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from crowdzero.analysis.study import measure
+from crowdzero.analysis.study.cli_study import StudyError, study_main
+from crowdzero.analysis.study.imitation_agent import ImitationResult
+from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, no_data, wilson
+from crowdzero.analysis.study.report import FIGURES, print_summary, write_report
+from crowdzero.analysis.study.results import (
+    AgentInfo,
+    OutOfBox,
+    StudyMeta,
+    StudyResults,
+    ValueCheck,
+)
+from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.go.record import Game
+from crowdzero.net.checkpoint import save_checkpoint
+from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.net.model import PolicyValueNet
+from crowdzero.players.agent import AgentPlayer
+from crowdzero.players.registry import make_player
+from crowdzero.store.game_store import GameStore
+from crowdzero.train.config import RunConfig, apply_overrides
+from crowdzero.train.match_runner import MatchRunner, Pairing
+from crowdzero.train.run_dir import RunDir
+
+# -- hand-made results -----------------------------------------------------------------
+
+HIGH = Estimate(0.8, 0.7, 0.9, 100, 20)
+LOW = Estimate(0.2, 0.1, 0.3, 100, 20)
+
+
+def _values() -> ValueCheck:
+    curve = (CalibrationBin(0.0, 0.5, 10, 0.3, 0.2), CalibrationBin(0.5, 1.0, 0, float("nan"), float("nan")))
+    return ValueCheck(
+        curve=curve,
+        brier=Estimate(0.2, 0.15, 0.25, 40, 8),
+        brier_by_opponent={"random": Estimate(0.2, 0.15, 0.25, 40, 8)},
+        brier_by_bucket={"0-9": Estimate(0.2, 0.15, 0.25, 40, 8)},
+        net_overrating_by_opponent={"random": Estimate(0.1, 0.05, 0.15, 40, 8)},
+        search_curve=curve,
+        search_brier=Estimate(0.2, 0.15, 0.25, 40, 8),
+        search_overrating_by_opponent={"random": Estimate(0.1, 0.05, 0.15, 40, 8)},
+    )
+
+
+def _results() -> StudyResults:
+    agents = {
+        label: AgentInfo(label, f"{label}-agent@10", f"/x/{label}.pt", 10, f"runs/{label}", 16, "gumbel", "6x64 on 9x9")
+        for label in ("crowd", "self", "imitation")
+    }
+    box = OutOfBox(wilson(5, 50), wilson(1, 50), wilson(3, 4), no_data(), ("heuristic:greedy",), 0.01, 4)
+    top1 = {"crowd": {"all": LOW, "random": LOW}, "self": {"all": LOW}, "imitation": {"all": HIGH, "random": HIGH}}
+    exploitation = {"crowd": {"all": HIGH, "random": HIGH}, "self": {"all": LOW, "random": LOW}, "imitation": {"all": LOW, "random": LOW}}
+    claims = measure.claims(
+        members=("random",),
+        held_out=(),
+        top1=top1,
+        exploitation=exploitation,
+        transfer={},
+        out_of_box={"crowd": box, "self": box},
+        flaws={},
+        values={"crowd": _values()},
+        agent_names={k: v.name for k, v in agents.items()},
+    )
+    return StudyResults(
+        meta=StudyMeta("2025-01-01T00:00:00", None, "crowdzero study", {"games": 20}, {"total": 1.0}, 9, 60, 0, 0, ("a note",)),
+        agents=agents,
+        imitation_training=ImitationResult("/x/imitation.pt", 10, 5.0, 10, None, 10, 60.0, 100, 8, 256, False),
+        members=("random",),
+        held_out=("gnugo:1",),
+        imitation_top1=top1,
+        imitation_search_top1={},
+        imitation_log_likelihood={"crowd": {"random": Estimate(-3.2, -3.4, -3.0, 50, 10)}},
+        exploitation=exploitation,
+        transfer={"crowd": {"gnugo:1": no_data()}},
+        out_of_box={"crowd": box},
+        flaws={"crowd": {"heuristic:greedy": wilson(2, 5)}, "self": {"heuristic:greedy": wilson(0, 5)}},
+        values={"crowd": _values()},
+        claims=tuple(claims),
+    )
+
+
+def test_claims_follow_the_intervals() -> None:
+    claims = {c.text: c.verdict for c in _results().claims}
+    pooled = "the crowd (all members pooled)"
+    assert claims[f"the crowd agent copies {pooled} less often than the imitation agent (top-1)"] == "supported"
+    assert claims[f"the crowd agent scores better against {pooled} than the self agent"] == "supported"
+    assert claims["the crowd agent beats the self agent head to head (score above 50%)"] == "no data"
+    overrates = [c for c in claims if "overrates" in c]
+    assert overrates and claims[overrates[0]] == "supported"
+
+
+def test_report_writes_a_self_contained_page_strict_json_and_every_figure(tmp_path: Path) -> None:
+    results = _results()
+    page = write_report(results, tmp_path)
+    for name in FIGURES:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+    text = page.read_text()
+    assert "<script" not in text and not re.search(r'src="https?:', text)  # no CDN
+    assert text.count('src="data:image/png;base64,') == len(FIGURES)
+    pooled = "the crowd (all members pooled)"
+    claim = f"the crowd agent copies {pooled} less often than the imitation agent (top-1)"
+    assert re.search(re.escape(claim) + r"</td><td[^>]*><b>supported</b>", text)
+    assert "a note" in text
+    data = json.loads((tmp_path / "results.json").read_text())  # strict: NaN would fail
+    assert data["transfer"]["crowd"]["gnugo:1"]["value"] is None  # no data, not a number
+    assert data["imitation_top1"]["crowd"]["all"] == {"value": 0.2, "low": 0.1, "high": 0.3, "n": 100, "games": 20}
+    assert {c["verdict"] for c in data["claims"]} <= {"supported", "contradicted", "not supported", "no data"}
+
+
+def test_terminal_summary_names_every_agent() -> None:
+    console = Console(record=True, width=120)
+    print_summary(_results(), console)
+    text = console.export_text()
+    assert "crowd" in text and "imitation" in text and "supported" in text
+
+
+# -- a tiny real study -----------------------------------------------------------------
+
+TINY = {
+    "board.size": 5,
+    "board.komi": 0.5,
+    "net.blocks": 1,
+    "net.channels": 8,
+    "net.history": 2,
+    "search.simulations": 4,
+    "train.batch_size": 16,
+    "train.min_replay": 16,
+    "train.max_moves": 30,
+    "train.threads": 1,
+}
+CROWD = """
+[study]
+held_out = ["heuristic:plain"]
+
+[[member]]
+spec = "random"
+
+[[member]]
+spec = "heuristic:greedy"
+
+[[member]]
+spec = "heuristic:local"
+"""
+
+
+def _run(root: Path, mode: str, games: int) -> RunDir:
+    """A run directory as training leaves it: config, a checkpoint, games in the store."""
+    crowd_file = root / "crowd.toml"
+    crowd_file.write_text(CROWD)
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": mode, "train.crowd": str(crowd_file)})
+    run = RunDir.create(root / mode, cfg)
+    model = PolicyValueNet(cfg.net)
+    save_checkpoint(run.checkpoint_path(6), model, step=6, metadata={"run": mode})
+    agent = AgentPlayer(TorchEvaluator(model, threads=1), cfg.search, name="agent")
+    members = [make_player(s) for s in ("random:1", "heuristic:greedy:2", "heuristic:local:3")]
+    started = [0]
+
+    def pairing() -> Pairing:
+        k, started[0] = started[0], started[0] + 1
+        if mode == "self":
+            return Pairing(agent, agent, frozenset({BLACK, WHITE}), checkpoint="self@6")
+        member = members[k % len(members)]
+        if k % 2 == 0:
+            return Pairing(agent, member, frozenset({BLACK}), checkpoint="crowd@6")
+        return Pairing(member, agent, frozenset({WHITE}), checkpoint="crowd@6")
+
+    runner = MatchRunner(cfg.rules, pairing, concurrency=4, max_moves=cfg.max_moves)
+    with run.open_store() as store:
+        for game in runner.play(games):
+            assert isinstance(game, Game)
+            store.add_game(game, source="train")
+    runner.close()
+    return run
+
+
+def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: Path) -> None:
+    crowd, self_ = _run(tmp_path, "crowd", 12), _run(tmp_path, "self", 2)
+    out = tmp_path / "study"
+    console = Console(record=True, width=120)
+    kwargs = dict(
+        imitation_steps=10,
+        positions=30,
+        holdout_every=2,
+        threads=1,
+        concurrency=8,
+        box_games=4,
+        search_choice=True,
+        console=console,
+    )
+    results = study_main(crowd.path, self_.path, out, 2, None, **kwargs)  # type: ignore[arg-type]
+    assert (out / "index.html").is_file() and (out / "results.json").is_file()
+    data = json.loads((out / "results.json").read_text())
+    assert set(data["agents"]) == {"crowd", "self", "imitation"}
+    assert data["imitation_training"]["steps"] == 10 and data["imitation_training"]["crowd_steps"] == 6
+    members = {"random", "heuristic:greedy", "heuristic:local"}
+    assert set(results.members) == members and results.held_out == ("heuristic:plain",)
+    # 3 agents x (3 members + 1 held out) + 3 head-to-head pairings, 2 games each.
+    assert results.meta.games_played == 2 * (3 * 4 + 3)
+    with GameStore(out / "games.sqlite") as store:
+        assert store.count_games(source="study") == 30
+    for label in ("crowd", "self", "imitation"):
+        assert set(results.exploitation[label]) == members | {"all"}
+        assert all(e.n == 2 for k, e in results.exploitation[label].items() if k != "all")
+        assert results.exploitation[label]["all"].n == 6
+        assert "heuristic:plain" in results.transfer[label]
+        assert set(results.flaws[label]) == {"heuristic:greedy", "heuristic:local"}
+        assert results.imitation_top1[label]["all"].n > 0
+        assert results.imitation_search_top1[label]["all"].n == results.imitation_top1[label]["all"].n
+        assert results.values[label].brier.n > 0
+        assert results.values[label].search_brier.n > 0  # root values were recorded
+    assert results.claims
+    # Run again: nothing is trained or played twice.
+    again = study_main(crowd.path, self_.path, out, 2, None, **kwargs)  # type: ignore[arg-type]
+    assert again.meta.games_played == 0 and again.meta.games_reused == 30
+    assert again.imitation_training is not None and again.imitation_training.reused
+
+
+def test_study_refuses_a_self_play_run_as_the_crowd_run(tmp_path: Path) -> None:
+    self_ = _run(tmp_path, "self", 1)
+    with pytest.raises(StudyError, match="self-mode run, not a crowd-mode one"):
+        study_main(self_.path, None, tmp_path / "study", 2, None, threads=1)
