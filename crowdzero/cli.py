@@ -177,6 +177,40 @@ def ratings(
     raise typer.Exit(ratings_main(run))
 
 
+@app.command()
+def study(
+    crowd: Annotated[Path, typer.Option("--crowd", help="Crowd-mode run directory.")],
+    self_run: Annotated[
+        Path | None, typer.Option("--self", help="Self-play run directory (optional).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for index.html, results.json, PNGs.")] = Path(
+        "study"
+    ),
+    games: Annotated[int, typer.Option(help="Games per agent per opponent.")] = 20,
+    minutes_imitation: Annotated[
+        float | None, typer.Option(help="Cap on the imitation agent's training minutes.")
+    ] = None,
+    positions: Annotated[int, typer.Option(help="Crowd positions for the imitation test.")] = 400,
+    concurrency: Annotated[int, typer.Option(help="Games played at once.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and play.")] = 0,
+) -> None:
+    """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
+    out-of-the-box play and value calibration, against self-play and imitation agents."""
+    from crowdzero.analysis.study.cli_study import study_main
+
+    study_main(
+        crowd,
+        self_run,
+        out,
+        games=games,
+        minutes_imitation=minutes_imitation,
+        positions=positions,
+        concurrency=concurrency,
+        seed=seed,
+        console=console,
+    )
+
+
 @app.command("config")
 def show_config(
     run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,

@@ -158,8 +158,12 @@ def test_imitation_checkpoint_is_standard_and_reused(tmp_path: Path, crowd_run: 
     assert again.reused and again.checkpoint == result.checkpoint and again.steps == 5
 
 
-def test_imitation_agent_learns_the_members_favourite_move(tmp_path: Path, crowd_run: RunDir) -> None:
-    result = train_imitation(crowd_run, tmp_path / "imitation", steps=150, threads=1, holdout_every=0)
+def test_imitation_agent_learns_the_members_favourite_move(
+    tmp_path: Path, crowd_run: RunDir
+) -> None:
+    result = train_imitation(
+        crowd_run, tmp_path / "imitation", steps=150, threads=1, holdout_every=0
+    )
     agent = load_study_agent("imitation", Path(result.checkpoint), crowd_run.config.search)
     try:
         policy, _ = raw_outputs(agent.evaluator, [Position(crowd_run.config.rules)])

@@ -24,7 +24,9 @@ def _game(black: str, white: str, points: list[str], winner: int) -> Game:
     moves = []
     colour = BLACK
     for text in points:
-        moves.append(Move(colour, gtp_to_point(text, 5), player=black if colour == BLACK else white))
+        moves.append(
+            Move(colour, gtp_to_point(text, 5), player=black if colour == BLACK else white)
+        )
         colour = -colour
     result = "B+R" if winner == BLACK else "W+R" if winner == WHITE else "0"
     return Game(RULES, black, white, tuple(moves), result, winner, "2025-01-01")

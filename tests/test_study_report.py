@@ -40,7 +40,10 @@ LOW = Estimate(0.2, 0.1, 0.3, 100, 20)
 
 
 def _values() -> ValueCheck:
-    curve = (CalibrationBin(0.0, 0.5, 10, 0.3, 0.2), CalibrationBin(0.5, 1.0, 0, float("nan"), float("nan")))
+    curve = (
+        CalibrationBin(0.0, 0.5, 10, 0.3, 0.2),
+        CalibrationBin(0.5, 1.0, 0, float("nan"), float("nan")),
+    )
     return ValueCheck(
         curve=curve,
         brier=Estimate(0.2, 0.15, 0.25, 40, 8),
@@ -55,12 +58,31 @@ def _values() -> ValueCheck:
 
 def _results() -> StudyResults:
     agents = {
-        label: AgentInfo(label, f"{label}-agent@10", f"/x/{label}.pt", 10, f"runs/{label}", 16, "gumbel", "6x64 on 9x9")
+        label: AgentInfo(
+            label,
+            f"{label}-agent@10",
+            f"/x/{label}.pt",
+            10,
+            f"runs/{label}",
+            16,
+            "gumbel",
+            "6x64 on 9x9",
+        )
         for label in ("crowd", "self", "imitation")
     }
-    box = OutOfBox(wilson(5, 50), wilson(1, 50), wilson(3, 4), no_data(), ("heuristic:greedy",), 0.01, 4)
-    top1 = {"crowd": {"all": LOW, "random": LOW}, "self": {"all": LOW}, "imitation": {"all": HIGH, "random": HIGH}}
-    exploitation = {"crowd": {"all": HIGH, "random": HIGH}, "self": {"all": LOW, "random": LOW}, "imitation": {"all": LOW, "random": LOW}}
+    box = OutOfBox(
+        wilson(5, 50), wilson(1, 50), wilson(3, 4), no_data(), ("heuristic:greedy",), 0.01, 4
+    )
+    top1 = {
+        "crowd": {"all": LOW, "random": LOW},
+        "self": {"all": LOW},
+        "imitation": {"all": HIGH, "random": HIGH},
+    }
+    exploitation = {
+        "crowd": {"all": HIGH, "random": HIGH},
+        "self": {"all": LOW, "random": LOW},
+        "imitation": {"all": LOW, "random": LOW},
+    }
     claims = measure.claims(
         members=("random",),
         held_out=(),
@@ -73,9 +95,22 @@ def _results() -> StudyResults:
         agent_names={k: v.name for k, v in agents.items()},
     )
     return StudyResults(
-        meta=StudyMeta("2025-01-01T00:00:00", None, "crowdzero study", {"games": 20}, {"total": 1.0}, 9, 60, 0, 0, ("a note",)),
+        meta=StudyMeta(
+            "2025-01-01T00:00:00",
+            None,
+            "crowdzero study",
+            {"games": 20},
+            {"total": 1.0},
+            9,
+            60,
+            0,
+            0,
+            ("a note",),
+        ),
         agents=agents,
-        imitation_training=ImitationResult("/x/imitation.pt", 10, 5.0, 10, None, 10, 60.0, 100, 8, 256, False),
+        imitation_training=ImitationResult(
+            "/x/imitation.pt", 10, 5.0, 10, None, 10, 60.0, 100, 8, 256, False
+        ),
         members=("random",),
         held_out=("gnugo:1",),
         imitation_top1=top1,
@@ -84,7 +119,10 @@ def _results() -> StudyResults:
         exploitation=exploitation,
         transfer={"crowd": {"gnugo:1": no_data()}},
         out_of_box={"crowd": box},
-        flaws={"crowd": {"heuristic:greedy": wilson(2, 5)}, "self": {"heuristic:greedy": wilson(0, 5)}},
+        flaws={
+            "crowd": {"heuristic:greedy": wilson(2, 5)},
+            "self": {"heuristic:greedy": wilson(0, 5)},
+        },
         values={"crowd": _values()},
         claims=tuple(claims),
     )
@@ -93,9 +131,16 @@ def _results() -> StudyResults:
 def test_claims_follow_the_intervals() -> None:
     claims = {c.text: c.verdict for c in _results().claims}
     pooled = "the crowd (all members pooled)"
-    assert claims[f"the crowd agent copies {pooled} less often than the imitation agent (top-1)"] == "supported"
-    assert claims[f"the crowd agent scores better against {pooled} than the self agent"] == "supported"
-    assert claims["the crowd agent beats the self agent head to head (score above 50%)"] == "no data"
+    assert (
+        claims[f"the crowd agent copies {pooled} less often than the imitation agent (top-1)"]
+        == "supported"
+    )
+    assert (
+        claims[f"the crowd agent scores better against {pooled} than the self agent"] == "supported"
+    )
+    assert (
+        claims["the crowd agent beats the self agent head to head (score above 50%)"] == "no data"
+    )
     overrates = [c for c in claims if "overrates" in c]
     assert overrates and claims[overrates[0]] == "supported"
 
@@ -114,8 +159,19 @@ def test_report_writes_a_self_contained_page_strict_json_and_every_figure(tmp_pa
     assert "a note" in text
     data = json.loads((tmp_path / "results.json").read_text())  # strict: NaN would fail
     assert data["transfer"]["crowd"]["gnugo:1"]["value"] is None  # no data, not a number
-    assert data["imitation_top1"]["crowd"]["all"] == {"value": 0.2, "low": 0.1, "high": 0.3, "n": 100, "games": 20}
-    assert {c["verdict"] for c in data["claims"]} <= {"supported", "contradicted", "not supported", "no data"}
+    assert data["imitation_top1"]["crowd"]["all"] == {
+        "value": 0.2,
+        "low": 0.1,
+        "high": 0.3,
+        "n": 100,
+        "games": 20,
+    }
+    assert {c["verdict"] for c in data["claims"]} <= {
+        "supported",
+        "contradicted",
+        "not supported",
+        "no data",
+    }
 
 
 def test_terminal_summary_names_every_agent() -> None:
@@ -202,7 +258,9 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
     assert (out / "index.html").is_file() and (out / "results.json").is_file()
     data = json.loads((out / "results.json").read_text())
     assert set(data["agents"]) == {"crowd", "self", "imitation"}
-    assert data["imitation_training"]["steps"] == 10 and data["imitation_training"]["crowd_steps"] == 6
+    assert (
+        data["imitation_training"]["steps"] == 10 and data["imitation_training"]["crowd_steps"] == 6
+    )
     members = {"random", "heuristic:greedy", "heuristic:local"}
     assert set(results.members) == members and results.held_out == ("heuristic:plain",)
     # 3 agents x (3 members + 1 held out) + 3 head-to-head pairings, 2 games each.
@@ -216,7 +274,9 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         assert "heuristic:plain" in results.transfer[label]
         assert set(results.flaws[label]) == {"heuristic:greedy", "heuristic:local"}
         assert results.imitation_top1[label]["all"].n > 0
-        assert results.imitation_search_top1[label]["all"].n == results.imitation_top1[label]["all"].n
+        assert (
+            results.imitation_search_top1[label]["all"].n == results.imitation_top1[label]["all"].n
+        )
         assert results.values[label].brier.n > 0
         assert results.values[label].search_brier.n > 0  # root values were recorded
     assert results.claims

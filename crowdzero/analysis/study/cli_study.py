@@ -45,6 +45,7 @@ from crowdzero.analysis.study.imitation_agent import (
 from crowdzero.analysis.study.metrics import DEFAULT_THRESHOLD
 from crowdzero.analysis.study.report import print_summary, write_report
 from crowdzero.analysis.study.results import AgentInfo, StudyMeta, StudyResults
+from crowdzero.go.position import Rules
 from crowdzero.go.record import Game
 from crowdzero.net.evaluator import set_torch_threads
 from crowdzero.players.base import Player
@@ -150,7 +151,7 @@ def study_main(
     # 1. agents ------------------------------------------------------------------------
     t = time.monotonic()
     console.print(f"[bold]imitation agent[/] ({out / 'imitation'})")
-    imitation: ImitationResult | None = train_imitation(
+    imitation = train_imitation(
         crowd_dir,
         out / "imitation",
         steps=imitation_steps,
@@ -160,7 +161,6 @@ def study_main(
         holdout_every=holdout_every,
         retrain=retrain_imitation,
     )
-    assert imitation is not None
     wall["imitation_training"] = time.monotonic() - t
     if imitation.steps < imitation.target_steps:
         notes.append(
@@ -257,7 +257,7 @@ def _study(
     runs: dict[str, str],
     crowd_dir: RunDir,
     out: Path,
-    rules: object,
+    rules: Rules,
     games: int,
     positions: int,
     search_choice: bool,
@@ -276,9 +276,6 @@ def _study(
     console: Console,
     settings: dict[str, object],
 ) -> StudyResults:
-    from crowdzero.go.position import Rules
-
-    assert isinstance(rules, Rules)
     cfg = crowd_dir.config
     with Crowd.load(crowd_spec) as the_crowd:
         notes += [

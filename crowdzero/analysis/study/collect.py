@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from crowdzero.analysis.study.imitation_agent import (
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game
+from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
@@ -198,7 +198,10 @@ def sample_member_positions(
         plies = [i for i, m in enumerate(game.moves) if m.colour == colour and m.point != RESIGN]
         if plies:
             rng.shuffle(plies)
-            candidates.append((game_id, game, sorted(plies[:per_game])))
+            # Keep the moves without the agent's search targets: thousands of held-out
+            # games would otherwise hold every 82-entry policy as Python floats.
+            bare = tuple(Move(mv.colour, mv.point, player=mv.player) for mv in game.moves)
+            candidates.append((game_id, replace(game, moves=bare), sorted(plies[:per_game])))
     picks = [(k, ply) for k, (_, _, plies) in enumerate(candidates) for ply in plies]
     if len(picks) > count:
         chosen = rng.choice(len(picks), size=count, replace=False)
