@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_run import TINY_RUN
 
 from crowdzero.analysis.study.collect import load_study_agent, raw_outputs
 from crowdzero.analysis.study.imitation_agent import (
@@ -30,16 +31,7 @@ from crowdzero.train.match_runner import MatchRunner, Pairing
 from crowdzero.train.run_dir import RunDir
 
 TINY = {
-    "board.size": 5,
-    "board.komi": 0.5,
-    "net.blocks": 1,
-    "net.channels": 8,
-    "net.history": 2,
-    "search.simulations": 4,
-    "train.batch_size": 16,
-    "train.min_replay": 16,
-    "train.max_moves": 30,
-    "train.threads": 1,
+    **TINY_RUN,
     # Off so that "the member's favourite point" stays one point (not its 8 images).
     "train.symmetry_augmentation": False,
 }

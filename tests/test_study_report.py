@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from tiny_run import TINY_RUN
 
 from crowdzero.analysis.study import measure
 from crowdzero.analysis.study.cli_study import StudyError, study_main
@@ -184,16 +185,7 @@ def test_terminal_summary_names_every_agent() -> None:
 # -- a tiny real study -----------------------------------------------------------------
 
 TINY = {
-    "board.size": 5,
-    "board.komi": 0.5,
-    "net.blocks": 1,
-    "net.channels": 8,
-    "net.history": 2,
-    "search.simulations": 4,
-    "train.batch_size": 16,
-    "train.min_replay": 16,
-    "train.max_moves": 30,
-    "train.threads": 1,
+    **TINY_RUN,
 }
 CROWD = """
 [study]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_run import TINY_RUN
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
@@ -21,17 +22,9 @@ from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun
 
 TINY = {
-    "board.size": 5,
-    "board.komi": 0.5,
-    "net.blocks": 1,
-    "net.channels": 8,
-    "net.history": 2,
-    "search.simulations": 4,
+    **TINY_RUN,
     "train.concurrent_games": 4,
-    "train.min_replay": 16,
-    "train.batch_size": 16,
     "train.checkpoint_every": 5,
-    "train.max_moves": 30,
 }
 
 

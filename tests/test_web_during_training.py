@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from tiny_run import TINY_RUN
 
 from crowdzero.go.coords import BLACK
 from crowdzero.players.random import RandomNoEyePlayer
@@ -17,19 +18,11 @@ from crowdzero.train.training_run import TrainingRun
 from crowdzero.web.app import WebSettings, create_app
 
 TINY = {
-    "board.size": 5,
-    "board.komi": 0.5,
-    "net.blocks": 1,
-    "net.channels": 8,
-    "net.history": 2,
-    "search.simulations": 4,
+    **TINY_RUN,
     "search.gumbel_considered": 4,
     "train.mode": "crowd",
     "train.concurrent_games": 2,
-    "train.min_replay": 16,
-    "train.batch_size": 16,
     "train.checkpoint_every": 5,
-    "train.max_moves": 30,
 }
 
 
