@@ -333,6 +333,8 @@ def test_the_evaluator_sees_every_games_leaf_in_one_call_per_round(algorithm: st
     search.search(requests)
     # One call for the roots, then one per simulation round, each with every game.
     assert evaluator.batches == [games] * (simulations + 1)
+    assert search.simulations_done == games * simulations
+    assert search.positions_evaluated == games * (simulations + 1)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -104,6 +104,8 @@ class BatchedSearcher:
         self._algorithm = GUMBEL if c.algorithm == "gumbel" else PUCT
         self._virtual_loss = c.virtual_loss if c.leaves_per_game > 1 else 0.0
         self._worker: ThreadPoolExecutor | None = None
+        self.simulations_done = 0  # since construction, over all games (for progress)
+        self.positions_evaluated = 0  # leaves and roots sent to the evaluator
 
     # ------------------------------------------------------------------ public
 
@@ -127,6 +129,7 @@ class BatchedSearcher:
             self._start_root(game, add_noise)
         self._simulate(games)
         results = [self._result(game, add_noise) for game in games]
+        self.simulations_done += sum(game.done for game in games)
         if self.config.reuse_tree:
             for game in games:
                 self._trees[game.game_id] = game.tree
@@ -336,6 +339,7 @@ class BatchedSearcher:
         features, actions = batch
         logits, values = self.evaluator.evaluate(features)
         count = features.shape[0]
+        self.positions_evaluated += count
         if logits.shape != (count, actions) or values.shape != (count,):
             raise SearchError(
                 f"the evaluator returned logits {list(logits.shape)} and values "
