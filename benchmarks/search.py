@@ -8,6 +8,7 @@ Prints, in one run and with the same network (TorchEvaluator, 2 threads):
   (a) the raw network's forward positions/s at the search's batch size;
   (b) simulations/s of the batched search over many concurrent self-play games, in
       steady state (trees reused from move to move, as in self-play);
+  (d) simulations/s of alpha-zero-general's own search style (re-written here);
   (c) simulations/s of a one-game-at-a-time search whose every leaf is a batch-1
       network call (how alpha-zero-general searches);
 and the ratios against the targets: (b) >= 80% of (a), (b) >= 5x (c).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import math
 import pstats
 import time
 from dataclasses import replace
@@ -109,6 +111,101 @@ class SelfPlay:
                 self.searcher.forget(self.ids[i])
                 self.positions[i] = Position(self.positions[i].rules)
         return sum(r.simulations for r in results), elapsed
+
+
+class AzgStyleSearch:
+    """Search the way alpha-zero-general's MCTS.py does, for comparison (re-written here).
+
+    Dicts keyed by the board's bytes (Qsa, Nsa, Ns, Ps, Es, Vs), a recursive descent that
+    scores every action in a Python loop, and one batch-1 call of the plain network module
+    per leaf (no batch-norm folding), as its NNet.predict does. Same rules engine, same
+    weights; only the search style differs.
+    """
+
+    def __init__(self, net: PolicyValueNet, simulations: int, cpuct: float = 1.0) -> None:
+        self.net = net.eval()
+        self.history = net.config.history
+        self.simulations = simulations
+        self.cpuct = cpuct
+        self.Qsa: dict[tuple[bytes, int], float] = {}
+        self.Nsa: dict[tuple[bytes, int], int] = {}
+        self.Ns: dict[bytes, int] = {}
+        self.Ps: dict[bytes, np.ndarray] = {}
+        self.Es: dict[bytes, float] = {}
+        self.Vs: dict[bytes, np.ndarray] = {}
+
+    @staticmethod
+    def key(position: Position) -> bytes:
+        """alpha-zero-general keys on the board alone; Go needs the passes too."""
+        return position.board.tobytes() + bytes(
+            [position.to_play & 0xFF, position.consecutive_passes]
+        )
+
+    def predict(self, position: Position) -> tuple[np.ndarray, float]:
+        board = torch.tensor(position.features(self.history)[None], dtype=torch.float32)
+        with torch.no_grad():
+            out = self.net(board)
+        return torch.softmax(out.policy_logits, 1)[0].numpy(), float(out.value[0])
+
+    def choose(self, position: Position) -> int:
+        for _ in range(self.simulations):
+            self.search(position.copy())
+        s = self.key(position)
+        counts = [self.Nsa.get((s, a), 0) for a in range(position.pass_point + 1)]
+        return int(np.argmax(counts))
+
+    def search(self, position: Position) -> float:
+        s = self.key(position)
+        if s not in self.Es:
+            self.Es[s] = (
+                0.0
+                if not position.is_over
+                else (1.0 if position.winner() == position.to_play else -1.0)
+            )
+        if self.Es[s] != 0:
+            return -self.Es[s]
+        if s not in self.Ps:
+            policy, v = self.predict(position)
+            valids = position.legal_mask().astype(np.float64)
+            policy = policy * valids
+            total = policy.sum()
+            self.Ps[s] = policy / total if total > 0 else valids / valids.sum()
+            self.Vs[s] = valids
+            self.Ns[s] = 0
+            return -v
+        valids = self.Vs[s]
+        best, best_a = -float("inf"), -1
+        for a in range(len(valids)):
+            if valids[a]:
+                if (s, a) in self.Qsa:
+                    u = self.Qsa[(s, a)] + self.cpuct * self.Ps[s][a] * math.sqrt(self.Ns[s]) / (
+                        1 + self.Nsa[(s, a)]
+                    )
+                else:
+                    u = self.cpuct * self.Ps[s][a] * math.sqrt(self.Ns[s] + 1e-8)
+                if u > best:
+                    best, best_a = u, a
+        a = best_a
+        position.play(a)
+        v = self.search(position)
+        if (s, a) in self.Qsa:
+            self.Qsa[(s, a)] = (self.Nsa[(s, a)] * self.Qsa[(s, a)] + v) / (self.Nsa[(s, a)] + 1)
+            self.Nsa[(s, a)] += 1
+        else:
+            self.Qsa[(s, a)] = v
+            self.Nsa[(s, a)] = 1
+        self.Ns[s] += 1
+        return -v
+
+
+def azg_rate(net: PolicyValueNet, positions: list[Position], simulations: int) -> float:
+    """Simulations/s of alpha-zero-general-style search, one fresh tree per move."""
+    start = time.perf_counter()
+    done = 0
+    for position in positions:
+        AzgStyleSearch(net, simulations).choose(position)
+        done += simulations
+    return done / (time.perf_counter() - start)
 
 
 def forward_rate(evaluator: TorchEvaluator, features: np.ndarray, calls: int) -> float:
@@ -209,9 +306,15 @@ def main() -> None:
         f"(c) one game at a time, batch 1: {alone:8.0f} simulations/s "
         f"(raw network at batch 1 in between: {raw_1:.0f} positions/s; network busy {busy_1:.0%})"
     )
+    azg = azg_rate(net, positions[: args.single_games], args.simulations)
+    print(
+        f"(d) alpha-zero-general style:    {azg:8.0f} simulations/s "
+        "(dict-keyed recursive MCTS, plain module call per leaf)"
+    )
     print(f"search / raw network = {ratio:6.1%}  (median of paired runs; target >= 80%)")
     print(f"                       {busy_b:6.1%}  (network busy during the search)")
     print(f"search / batch-1     = {batched / alone:6.1f}x  (measured; target >= 5x)")
+    print(f"search / AZG style   = {batched / azg:6.1f}x  (measured)")
     (used, t_batch), (_, t_one) = timed.fastest(), timed_1.fastest()
     estimate = (used * busy_b / t_batch) / (busy_1 / t_one)
     print(

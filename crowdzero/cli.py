@@ -193,6 +193,10 @@ def study(
     positions: Annotated[int, typer.Option(help="Crowd positions for the imitation test.")] = 400,
     concurrency: Annotated[int, typer.Option(help="Games played at once.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed for sampling and play.")] = 0,
+    opponent_modelling: Annotated[
+        bool,
+        typer.Option(help="Add a fourth agent that searches with learned models of members."),
+    ] = False,
 ) -> None:
     """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
     out-of-the-box play and value calibration, against self-play and imitation agents."""
@@ -207,6 +211,7 @@ def study(
         positions=positions,
         concurrency=concurrency,
         seed=seed,
+        opponent_modelling=opponent_modelling,
         console=console,
     )
 

@@ -8,7 +8,7 @@ training data of the move.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from crowdzero.go.position import Position
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import Evaluator
+from crowdzero.search.opponent_model import OpponentModel
 from crowdzero.search.searcher import BatchedSearcher, masked_softmax
 
 
@@ -25,6 +26,8 @@ class AgentPlayer(Player):
 
     ``add_noise``: True for self-play and crowd training games (root noise, early
     temperature), False for evaluation games and play against people.
+    ``opponent_models``: models of opponents by name, for opponent-modelling search
+    (needs ``config.opponent_model``; see `crowdzero.search.opponent_model`).
     """
 
     def __init__(
@@ -35,11 +38,12 @@ class AgentPlayer(Player):
         name: str = "agent",
         add_noise: bool = True,
         rng: np.random.Generator | None = None,
+        opponent_models: Mapping[str, OpponentModel] | None = None,
     ) -> None:
         self.name = name
         self.evaluator = evaluator
         self.add_noise = add_noise
-        self.searcher = BatchedSearcher(evaluator, config, rng)
+        self.searcher = BatchedSearcher(evaluator, config, rng, opponent_models)
 
     def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
         """One batched search over every request (each must be a different game)."""

@@ -24,10 +24,16 @@ from crowdzero.go.position import Position
 
 @dataclass(frozen=True)
 class MoveRequest:
-    """A player is asked for a move in `position` of the game `game_id`."""
+    """A player is asked for a move in `position` of the game `game_id`.
+
+    `opponent` is the name of the player in the other seat, when the caller knows it (the
+    match runner always fills it). Most players ignore it; an opponent-modelling search
+    uses it to pick its model of that opponent.
+    """
 
     game_id: str
     position: Position
+    opponent: str | None = None
 
 
 @dataclass(frozen=True)

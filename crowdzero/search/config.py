@@ -146,6 +146,16 @@ class SearchConfig:
             "leaves_per_game > 1."
         },
     )
+    opponent_model: bool = field(
+        default=False,
+        metadata={
+            "doc": "Opponent-modelling search ('victim play'): at nodes where the opponent "
+            "is to move, take the prior from a model of that opponent instead of the "
+            "agent's own policy (values still come from the agent's network). Needs models "
+            "handed to the searcher per opponent name (the study's opponent-model agent "
+            "does); training runs do not build them, so they refuse this setting."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:

@@ -12,12 +12,19 @@ next request for that game walks down the moves played since (``position.moves``
 continues from that subtree, so the visits the search already spent on the line that
 was played are not thrown away. `forget` drops a game's tree.
 
+Opponent modelling (``SearchConfig.opponent_model``, off by default): given
+``opponent_models`` keyed by player name, a request whose ``opponent`` has a model gets
+that model's policy as the prior of every node where the opponent is to move (the side
+to move differs from the root's); the agent's network still evaluates every leaf and
+supplies the value and the priors of the agent's own nodes. The model is asked once per
+round for all such leaves of the games facing it. Without models nothing extra runs.
+
 Not thread-safe: one searcher serves one batching thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,6 +36,7 @@ from crowdzero.players.base import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.gumbel import GumbelRoot, improved_policy, sigma_completed_q
+from crowdzero.search.opponent_model import OpponentModel
 from crowdzero.search.puct import add_dirichlet_noise, choose_by_visits, visit_policy
 from crowdzero.search.tree import EXPANDED, GUMBEL, PENDING, PUCT, TERMINAL, SearchTree
 
@@ -70,6 +78,7 @@ class _GameSearch:
     gumbel: GumbelRoot | None = None
     done: int = 0  # simulations finished
     pending: int = 0  # leaves waiting for the network this round
+    opponent_model: OpponentModel | None = None  # priors at the opponent's nodes, if any
 
 
 def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -87,7 +96,8 @@ class BatchedSearcher:
     """Tree search for many games at once, sharing one evaluator.
 
     ``rng`` drives the root noise (Dirichlet or Gumbel) and temperature sampling; pass a
-    seeded generator for reproducible self-play.
+    seeded generator for reproducible self-play. ``opponent_models`` (player name ->
+    model) need ``config.opponent_model``; see the module docstring.
     """
 
     def __init__(
@@ -95,10 +105,17 @@ class BatchedSearcher:
         evaluator: Evaluator,
         config: SearchConfig | None = None,
         rng: np.random.Generator | None = None,
+        opponent_models: Mapping[str, OpponentModel] | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.config = config if config is not None else SearchConfig()
         self.rng = rng if rng is not None else np.random.default_rng()
+        if opponent_models and not self.config.opponent_model:
+            raise SearchError(
+                f"opponent models were given ({', '.join(sorted(opponent_models))}) but "
+                "opponent modelling is off; use SearchConfig(opponent_model=True)"
+            )
+        self.opponent_models: dict[str, OpponentModel] = dict(opponent_models or {})
         self._trees: dict[str, SearchTree] = {}
         c = self.config
         self._algorithm = GUMBEL if c.algorithm == "gumbel" else PUCT
@@ -106,6 +123,7 @@ class BatchedSearcher:
         self._worker: ThreadPoolExecutor | None = None
         self.simulations_done = 0  # since construction, over all games (for progress)
         self.positions_evaluated = 0  # leaves and roots sent to the evaluator
+        self.positions_modelled = 0  # opponent-node leaves whose prior came from a model
 
     # ------------------------------------------------------------------ public
 
@@ -164,13 +182,22 @@ class BatchedSearcher:
         position = request.position
         if position.is_over:
             raise SearchError(f"game {request.game_id} is over; there is no move to search")
-        tree = self._reused_tree(request.game_id, position)
+        model = None
+        if self.opponent_models and request.opponent is not None:
+            model = self.opponent_models.get(request.opponent)
+        tree = self._reused_tree(request.game_id, position, modelled=model is not None)
         if tree is None:
             tree = SearchTree(position.copy(), capacity=2 * self.config.simulations + 2)
-        return _GameSearch(request.game_id, tree, tree.root_prior)
+        return _GameSearch(request.game_id, tree, tree.root_prior, opponent_model=model)
 
-    def _reused_tree(self, game_id: str, position: Position) -> SearchTree | None:
-        """The subtree of the kept tree at ``position``, if the kept tree leads there."""
+    def _reused_tree(
+        self, game_id: str, position: Position, modelled: bool = False
+    ) -> SearchTree | None:
+        """The subtree of the kept tree at ``position``, if the kept tree leads there.
+
+        ``modelled``: the search uses an opponent model, so only a node an even number of
+        moves down can become the root (one an odd number down was the opponent's, and
+        its prior came from the model, e.g. when one player searches both seats)."""
         old = self._trees.pop(game_id, None)
         if old is None or not self.config.reuse_tree:
             return None
@@ -181,6 +208,8 @@ class BatchedSearcher:
             or len(position.moves) < start
             or position.moves[:start] != root.moves
         ):
+            return None
+        if modelled and (len(position.moves) - start) % 2 == 1:
             return None
         node = old.walk(position.moves[start:])
         if node is None:
@@ -361,6 +390,8 @@ class BatchedSearcher:
         vl = self._virtual_loss if simulations else 0.0
         legal = np.stack([game.tree.positions[node].legal_mask() for game, node in leaves])
         prior = masked_softmax(logits, legal)
+        if self.opponent_models:
+            self._model_opponent_priors(leaves, legal, prior)
         for i, (game, node) in enumerate(leaves):
             value = float(values[i])
             game.tree.expand(node, prior[i], legal[i], value)
@@ -368,6 +399,33 @@ class BatchedSearcher:
             if simulations:
                 game.done += 1
                 game.pending -= 1
+
+    def _model_opponent_priors(
+        self, leaves: list[tuple[_GameSearch, int]], legal: np.ndarray, prior: np.ndarray
+    ) -> None:
+        """Overwrite, in place, the prior rows of the leaves where a modelled opponent is
+        to move with its model's policy; one model call per model for all such leaves.
+        The root always has the searching player to move, and moves alternate (passes
+        too), so "the opponent's node" is "a different side to move than the root"."""
+        groups: dict[int, tuple[OpponentModel, list[int]]] = {}
+        for i, (game, node) in enumerate(leaves):
+            model = game.opponent_model
+            if model is not None and game.tree.positions[node].to_play != game.tree.root.to_play:
+                groups.setdefault(id(model), (model, []))[1].append(i)
+        for model, rows in groups.values():
+            positions = [leaves[i][0].tree.positions[leaves[i][1]] for i in rows]
+            logits = np.asarray(model.policy_logits(positions), dtype=np.float64)
+            if logits.shape != (len(rows), prior.shape[1]):
+                raise SearchError(
+                    f"an opponent model returned logits {list(logits.shape)} for "
+                    f"{len(rows)} positions; expected [{len(rows)}, {prior.shape[1]}]"
+                )
+            if np.isnan(logits).any():
+                raise SearchError("an opponent model returned NaN logits")
+            # -inf is a fine log-probability; clipping keeps a row that is -inf on every
+            # legal move defined (uniform) instead of NaN.
+            prior[rows] = masked_softmax(np.clip(logits, -1e30, 1e30), legal[rows])
+            self.positions_modelled += len(rows)
 
     # ------------------------------------------------------------------ result
 

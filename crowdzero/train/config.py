@@ -248,6 +248,12 @@ class RunConfig:
             object.__setattr__(
                 self, "net", dataclasses.replace(self.net, board_size=self.board.size)
             )
+        if self.search.opponent_model:
+            raise ValueError(
+                "search.opponent_model needs a model of each crowd member, which training "
+                "runs do not build; it is an evaluation option (the study's opponent-model "
+                "agent, docs/study.md)"
+            )
         if self.train.ownership_weight > 0 and not self.net.ownership_head:
             raise ValueError(
                 f"train.ownership_weight is {self.train.ownership_weight} but "

@@ -121,13 +121,13 @@ class MatchRunner:
                 continue
             player = game.pairing.player(game.position.to_play)
             if player.blocking:
-                request = MoveRequest(game.game_id, game.position.copy())
+                request = MoveRequest(game.game_id, game.position.copy(), _opponent(game))
                 game.pending = self._pool.submit(player.select_move, request)
             else:
                 by_player.setdefault(id(player), (player, []))[1].append(game)
 
         for player, games in by_player.values():
-            requests = [MoveRequest(g.game_id, g.position) for g in games]
+            requests = [MoveRequest(g.game_id, g.position, _opponent(g)) for g in games]
             try:
                 choices = player.select_moves(requests)
             except PlayerError as exc:
@@ -257,6 +257,11 @@ class MatchRunner:
                 player.end_game(game.game_id)
             except Exception:
                 log.exception("end_game failed for %s", player.name)
+
+
+def _opponent(game: _LiveGame) -> str:
+    """The name of the player in the other seat from the one to move."""
+    return game.pairing.player(-game.position.to_play).name
 
 
 def describe_move(point: int, size: int) -> str:

@@ -4,6 +4,9 @@
 
 1. the agents: the newest checkpoint of the crowd run and of the self-play run, and the
    imitation agent (trained here if `OUT/imitation/` holds none, see `imitation_agent`);
+   with `opponent_modelling`, a fourth: the crowd agent searching with a learned model
+   of each heuristic member (models trained into `OUT/opponent-models/` unless there,
+   see `opponent_modelling`);
 2. the evaluation games, stored in `OUT/games.sqlite` (source "study"): every agent
    against every crowd member and every held-out opponent, and the agents head to head,
    `games` games a pairing (only the missing ones are played);
@@ -43,6 +46,14 @@ from crowdzero.analysis.study.imitation_agent import (
     train_imitation,
 )
 from crowdzero.analysis.study.metrics import DEFAULT_THRESHOLD
+from crowdzero.analysis.study.opponent_modelling import (
+    DEFAULT_MODEL_STEPS,
+    OPPONENT_MODEL_LABEL,
+    MemberModelError,
+    modelled_members,
+    opponent_modelling_agent,
+    train_opponent_model,
+)
 from crowdzero.analysis.study.report import print_summary, write_report
 from crowdzero.analysis.study.results import AgentInfo, StudyMeta, StudyResults
 from crowdzero.go.position import Rules
@@ -121,6 +132,9 @@ def study_main(
     concurrency: int = 16,
     seed: int = 0,
     retrain_imitation: bool = False,
+    opponent_modelling: bool = False,
+    opponent_model_steps: int = DEFAULT_MODEL_STEPS,
+    minutes_opponent_models: float | None = None,
     console: Console | None = None,
 ) -> StudyResults:
     """Run the whole study (see the module docstring); returns what the report shows.
@@ -129,6 +143,9 @@ def study_main(
     leaves the self-play agent out). `crowd` overrides the crowd file the crowd run
     trained against, `held_out` its ``[study] held_out`` list. `minutes_imitation` caps
     the imitation agent's training time; its step count defaults to the crowd run's.
+    `opponent_modelling` adds the ``opponent-model`` agent: the crowd agent's network
+    with opponent-modelling search, one learned model per heuristic member, each trained
+    for `opponent_model_steps` steps (or `minutes_opponent_models`, whichever is first).
     """
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -169,12 +186,29 @@ def study_main(
             "crowd agent"
         )
 
+    member_models: dict[str, Path] = {}
+    if opponent_modelling:
+        t = time.monotonic()
+        console.print(f"[bold]opponent models[/] ({out / 'opponent-models'})")
+        member_models = _train_member_models(
+            crowd_dir,
+            out / "opponent-models",
+            crowd or cfg.train.crowd,
+            steps=opponent_model_steps,
+            minutes=minutes_opponent_models,
+            seed=seed,
+            threads=threads,
+            holdout_every=holdout_every,
+            notes=notes,
+        )
+        wall["opponent_model_training"] = time.monotonic() - t
+
     agents: dict[str, StudyAgent] = {}
     runs: dict[str, str] = {}
     try:
-        checkpoint = _checkpoint(crowd_dir)
+        crowd_checkpoint = _checkpoint(crowd_dir)
         agents["crowd"] = load_study_agent(
-            "crowd", checkpoint, cfg.search, threads=threads, seed=seed
+            "crowd", crowd_checkpoint, cfg.search, threads=threads, seed=seed
         )
         runs["crowd"] = str(crowd_dir.path)
         if self_dir is not None:
@@ -187,6 +221,11 @@ def study_main(
             "imitation", Path(imitation.checkpoint), cfg.search, threads=threads, seed=seed + 2
         )
         runs["imitation"] = str(out / "imitation")
+        if member_models:
+            agents[OPPONENT_MODEL_LABEL] = opponent_modelling_agent(
+                crowd_checkpoint, member_models, cfg.search, threads=threads, seed=seed + 3
+            )
+            runs[OPPONENT_MODEL_LABEL] = str(out / "opponent-models")
         return _study(
             agents=agents,
             runs=runs,
@@ -227,6 +266,10 @@ def study_main(
                 "threads": threads,
                 "concurrency": concurrency,
                 "seed": seed,
+                "opponent_modelling": opponent_modelling,
+                "opponent_model_steps": opponent_model_steps,
+                "minutes_opponent_models": minutes_opponent_models,
+                "opponent_models": {name: str(path) for name, path in member_models.items()},
             },
         )
     finally:
@@ -239,6 +282,52 @@ def _checkpoint(run: RunDir) -> Path:
         return resolve_checkpoint(run.path)
     except PlayerSpecError as exc:
         raise StudyError(f"{run.path} has no usable checkpoint yet: {exc}") from exc
+
+
+def _train_member_models(
+    crowd_dir: RunDir,
+    out_dir: Path,
+    crowd_spec: str,
+    *,
+    steps: int,
+    minutes: float | None,
+    seed: int,
+    threads: int,
+    holdout_every: int,
+    notes: list[str],
+) -> dict[str, Path]:
+    """A learned model of each heuristic member with games in the crowd run's store
+    (trained, or found from an earlier study); members without games get a note."""
+    cfg = crowd_dir.config
+    models: dict[str, Path] = {}
+    with crowd_dir.open_store() as store:
+        for member in modelled_members(crowd_spec):
+            try:
+                models[member] = train_opponent_model(
+                    store,
+                    member,
+                    cfg.net,
+                    out_dir,
+                    steps=steps,
+                    minutes=minutes,
+                    train=cfg.train,
+                    seed=seed,
+                    threads=threads,
+                    holdout_every=holdout_every,
+                )
+            except MemberModelError as exc:
+                notes.append(f"no opponent model of {member}: {exc}")
+    if models:
+        trained = ", ".join(
+            f"{name} ({RunDir.checkpoint_step(path)} steps)" for name, path in models.items()
+        )
+        notes.append(
+            f"the {OPPONENT_MODEL_LABEL} agent searches with learned models of {trained}; "
+            "against anyone else it is the crowd agent"
+        )
+    else:
+        notes.append(f"no member could be modelled: the {OPPONENT_MODEL_LABEL} agent is left out")
+    return models
 
 
 def _held_out_players(specs: Sequence[str], notes: list[str]) -> list[Player]:

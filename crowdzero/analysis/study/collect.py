@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import MoveRequest, Player
 from crowdzero.players.registry import make_player
 from crowdzero.search.config import SearchConfig
+from crowdzero.search.opponent_model import OpponentModel
 from crowdzero.search.searcher import masked_softmax
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
@@ -84,14 +85,23 @@ def load_study_agent(
     *,
     threads: int | None = 1,
     seed: int = 0,
+    opponent_models: Mapping[str, OpponentModel] | None = None,
 ) -> StudyAgent:
-    """The agent in `checkpoint`, named ``LABEL-agent@STEP`` in the study's games."""
+    """The agent in `checkpoint`, named ``LABEL-agent@STEP`` in the study's games.
+
+    `opponent_models` (by opponent name) make its search opponent-modelling; `search`
+    must then have ``opponent_model`` on."""
     loaded = load_checkpoint(checkpoint)
     model = loaded.build_model()
     name = f"{label}-agent@{loaded.step}"
     playing = TorchEvaluator(model, threads=threads, symmetry="random", seed=seed)
     player = AgentPlayer(
-        playing, search, name=name, add_noise=False, rng=np.random.default_rng(seed)
+        playing,
+        search,
+        name=name,
+        add_noise=False,
+        rng=np.random.default_rng(seed),
+        opponent_models=opponent_models,
     )
     raw = TorchEvaluator(model, threads=threads, symmetry="none")
     return StudyAgent(label, name, checkpoint, loaded.step, search, player, raw)

@@ -37,7 +37,8 @@ from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from crowdzero.net.evaluator import set_torch_threads
-from crowdzero.net.model import PolicyValueNet
+from crowdzero.net.model import NetConfig, PolicyValueNet
+from crowdzero.train.config import TrainConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.replay import ReplayWindow
 from crowdzero.train.run_dir import CHECKPOINT_RE, RunDir
@@ -66,13 +67,15 @@ def member_colour(game: Game) -> int:
     return 0
 
 
-def member_targets(game: Game) -> Game | None:
+def member_targets(game: Game, member: str | None = None) -> Game | None:
     """`game` with a one-hot policy on every member move and none on the agent's moves.
 
-    None for games that are not agent-vs-member (no member moves to learn from).
+    None for games that are not agent-vs-member (no member moves to learn from), and,
+    when `member` names one crowd member, for games against any other member (an
+    opponent model learns one member's moves only).
     """
     colour = member_colour(game)
-    if colour == 0:
+    if colour == 0 or (member is not None and game.player(colour) != member):
         return None
     n = game.rules.size * game.rules.size + 1
     moves = []
@@ -93,15 +96,17 @@ def build_member_window(
     capacity: int,
     *,
     holdout_every: int = HOLDOUT_EVERY,
+    member: str | None = None,
 ) -> ReplayWindow:
-    """A `ReplayWindow` of member positions (newest `capacity` kept), evaluation games out."""
+    """A `ReplayWindow` of member positions (newest `capacity` kept), evaluation games out;
+    only the positions of `member` (a player name as stored) when given."""
     window = ReplayWindow(board_size, history, capacity)
     for game_id, game in games:
         if is_evaluation_game(game_id, holdout_every) or game.rules.size != board_size:
             continue
         if game.result.strip().upper() == "VOID":
             continue
-        rewritten = member_targets(game)
+        rewritten = member_targets(game, member)
         if rewritten is not None:
             window.add_game(rewritten, game_id)
     return window
@@ -123,6 +128,61 @@ class ImitationResult:
     batch_size: int
     reused: bool
     final_loss: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What `fit_to_window` trained: the learner (model and optimiser), its wall time and
+    the last batch's losses (None when no step was taken)."""
+
+    learner: Learner
+    seconds: float
+    final_loss: dict[str, float] | None
+
+
+def fit_to_window(
+    window: ReplayWindow,
+    net: NetConfig,
+    train: TrainConfig,
+    *,
+    steps: int,
+    seconds: float | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, LossReport], None] | None = None,
+) -> Fit:
+    """Supervised learning on `window` with a fresh `PolicyValueNet(net)` and `train`'s
+    optimiser, learning rate, batch size, loss weights and symmetry augmentation, until
+    `steps` gradient steps or `seconds` of wall time (None: no cap), whichever is first."""
+    set_torch_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    learner = Learner(
+        PolicyValueNet(net),
+        optimizer=train.optimizer,
+        learning_rate=train.learning_rate,
+        momentum=train.momentum,
+        weight_decay=train.weight_decay,
+        ownership_weight=train.ownership_weight if net.ownership_head else 0.0,
+    )
+    started = time.monotonic()
+    deadline = None if seconds is None else started + seconds
+    last: LossReport | None = None
+    while learner.step < steps and (deadline is None or time.monotonic() < deadline):
+        batch = window.sample(train.batch_size, rng, augment=train.symmetry_augmentation)
+        last = learner.train_step(batch)
+        if on_step is not None:
+            on_step(learner.step, last)
+    final_loss = None
+    if last is not None:
+        final_loss = {
+            "total": last.total,
+            "policy": last.policy,
+            "value": last.value,
+            "ownership": last.ownership,
+            "policy_entropy": last.policy_entropy,
+        }
+    return Fit(learner, time.monotonic() - started, final_loss)
 
 
 def crowd_compute(run: RunDir) -> tuple[int, float | None]:
@@ -220,35 +280,17 @@ def train_imitation(
             "(is it a crowd-mode run with finished games?)"
         )
 
-    set_torch_threads(threads)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    learner = Learner(
-        PolicyValueNet(cfg.net),
-        optimizer=cfg.train.optimizer,
-        learning_rate=cfg.train.learning_rate,
-        momentum=cfg.train.momentum,
-        weight_decay=cfg.train.weight_decay,
-        ownership_weight=cfg.train.ownership_weight if cfg.net.ownership_head else 0.0,
+    fit = fit_to_window(
+        window,
+        cfg.net,
+        cfg.train,
+        steps=target_steps,
+        seconds=target_seconds,
+        seed=seed,
+        threads=threads,
+        on_step=on_step,
     )
-    started = time.monotonic()
-    deadline = None if target_seconds is None else started + target_seconds
-    last: LossReport | None = None
-    while learner.step < target_steps and (deadline is None or time.monotonic() < deadline):
-        batch = window.sample(cfg.train.batch_size, rng, augment=cfg.train.symmetry_augmentation)
-        last = learner.train_step(batch)
-        if on_step is not None:
-            on_step(learner.step, last)
-    seconds = time.monotonic() - started
-    final_loss = None
-    if last is not None:
-        final_loss = {
-            "total": last.total,
-            "policy": last.policy,
-            "value": last.value,
-            "ownership": last.ownership,
-            "policy_entropy": last.policy_entropy,
-        }
+    learner, seconds, final_loss = fit.learner, fit.seconds, fit.final_loss
     path = out_dir / f"ckpt-{learner.step:08d}.pt"
     save_checkpoint(
         path,

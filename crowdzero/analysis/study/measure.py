@@ -310,6 +310,22 @@ def claims(
                 str(estimate),
             )
         )
+    if "opponent-model" in agent_names:
+        # Does an explicit model of the member add to what the crowd agent already knows?
+        for key in [ALL, *members]:
+            who = "the crowd (all members pooled)" if key == ALL else key
+            if key not in exploitation.get("opponent-model", {}):
+                continue
+            out.append(
+                _claim(
+                    "opponent modelling",
+                    f"searching with a model of the opponent scores better against {who} "
+                    "than the crowd agent's own search",
+                    get(exploitation, "opponent-model", key),
+                    get(exploitation, "crowd", key),
+                    "greater",
+                )
+            )
     crowd_values = values.get("crowd")
     if crowd_values is not None:
         for opponent, estimate in crowd_values.search_overrating_by_opponent.items():

@@ -27,7 +27,12 @@ from crowdzero.analysis.study.metrics import Estimate
 from crowdzero.analysis.study.results import StudyResults, results_json
 
 FIGURES = ("imitation.png", "win_rates.png", "flaws.png", "calibration.png", "out_of_box.png")
-_COLOURS = {"crowd": "#1f77b4", "self": "#ff7f0e", "imitation": "#2ca02c"}
+_COLOURS = {
+    "crowd": "#1f77b4",
+    "self": "#ff7f0e",
+    "imitation": "#2ca02c",
+    "opponent-model": "#d62728",
+}
 _VERDICT_STYLE = {
     "supported": "background:#d4edda",
     "contradicted": "background:#f8d7da",

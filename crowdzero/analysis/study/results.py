@@ -3,7 +3,8 @@
 Everything the report shows and results.json holds is one `StudyResults`; the report is
 drawn from it and nothing else, so the HTML, the PNGs, the terminal summary and the JSON
 can never disagree. Keys of the inner dicts are agent labels ("crowd", "self",
-"imitation") and opponent or member names as stored with the games.
+"imitation", and "opponent-model" when the study includes it) and opponent or member
+names as stored with the games.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from crowdzero.analysis.study.imitation_agent import ImitationResult
 from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, Verdict
 
-AGENT_LABELS = ("crowd", "self", "imitation")
+AGENT_LABELS = ("crowd", "self", "imitation", "opponent-model")
 
 
 @dataclass(frozen=True)
