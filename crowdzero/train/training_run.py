@@ -34,6 +34,7 @@ from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import Player
+from crowdzero.players.crowd import Crowd
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
@@ -115,6 +116,10 @@ class TrainingRun:
         self._rebuild_replay()
         self._credit = 0.0  # training steps owed to the positions that arrived
 
+        self.crowd: Crowd | None = None
+        # Games record the player's own name ("heuristic:greedy"); the curriculum speaks
+        # of members ("greedy").
+        self._member_of: dict[str, str] = {}
         if cfg.train.mode == "crowd":
             # Tests and studies may bring their own crowd; otherwise the config's.
             self._draw_member = draw_member or self._default_crowd()
@@ -154,11 +159,8 @@ class TrainingRun:
             log.info("replay window rebuilt: %d positions", len(self.replay))
 
     def _default_crowd(self) -> Callable[[np.random.Generator], Player]:
-        from crowdzero.players.crowd import Crowd
-
         crowd = Crowd.load(self.config.train.crowd)
         self.crowd = crowd
-        # Games record the player's own name; the curriculum speaks of members.
         self._member_of = {crowd.player(name).name: name for name in crowd.names}
         return lambda rng: crowd.player(crowd.sample(rng))
 
@@ -231,10 +233,9 @@ class TrainingRun:
                 opponent = game.white if game.agent_colour == BLACK else game.black
                 score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
                 self.stats.record(opponent, score)
-                crowd = getattr(self, "crowd", None)
-                member = getattr(self, "_member_of", {}).get(opponent)
-                if crowd is not None and member is not None:
-                    crowd.update([(member, score)])
+                member = self._member_of.get(opponent)
+                if self.crowd is not None and member is not None:
+                    self.crowd.update([(member, score)])
         self.stats.games = self.store.count_games()
 
     def _learn(self) -> None:
@@ -298,9 +299,8 @@ class TrainingRun:
     def close(self) -> None:
         self.runner.close()
         self.agent.close()
-        crowd = getattr(self, "crowd", None)
-        if crowd is not None:
-            crowd.close()
+        if self.crowd is not None:
+            self.crowd.close()
         self.store.close()
 
 
