@@ -221,3 +221,29 @@ def test_crowd_run_goes_on_after_gnugo_is_killed_mid_game(tmp_path: Path, gnugo_
     with GameStore(run.run_dir.games_path) as store:
         assert store.integrity_check(replay=True) == []
         assert all("gnugo:0" in (g.black, g.white) for _, g in store.iter_games())
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path: Path) -> None:
+    run = tmp_path / "interrupted"
+    args = [
+        sys.executable, "-m", "crowdzero.cli", "train", "--run", str(run), "--mode", "self",
+        "--quiet", "--minutes", "10",
+    ] + [f"--set={k}={v}" for k, v in TINY.items()]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 200
+    store_path = run / "games.sqlite"
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        assert proc.poll() is None
+        if store_path.exists():
+            with GameStore(store_path) as store:
+                if store.count_games() >= 2:
+                    break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "SIGINT received" in out + err
+    assert list((run / "checkpoints").glob("ckpt-*.pt")), "no checkpoint written on Ctrl-C"
+    with GameStore(store_path) as store:
+        assert store.integrity_check() == []
