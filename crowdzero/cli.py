@@ -26,7 +26,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -123,7 +123,11 @@ def train(
     from crowdzero.train.progress import progress_panel
     from crowdzero.train.training_run import TrainingRun
 
-    with run_dir.lock():
+    try:
+        lock = run_dir.lock()
+    except RunDirError as exc:
+        raise _fail(str(exc)) from exc
+    with lock:
         training = TrainingRun(run_dir)
         if quiet:
             reason = training.run()
