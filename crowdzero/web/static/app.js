@@ -8,7 +8,15 @@
 (() => {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const COLUMNS = "ABCDEFGHJKLMNOPQRST"; // GTP skips I
-  const CELL = 40;
+  const CELL = 40; // grid spacing, in SVG user units
+  const STONE_R = CELL * 0.47;
+  // Coordinate labels live in a band outside the outermost stones: each side of the board
+  // is the stone's radius, a gap, then room for a two-digit label ("19" at 13px is ~16
+  // units wide), so no label is ever covered by, or touches, a stone on the edge.
+  const LABEL_GAP = 6;
+  const LABEL_BAND = 24;
+  const MARGIN = Math.ceil(STONE_R + LABEL_GAP + LABEL_BAND);
+  const LABEL_AT = (MARGIN - STONE_R) / 2; // label centre: midway from board edge to stone edge
   const STORAGE_GAME = "crowdzero.game";
   const STORAGE_NICK = "crowdzero.nickname";
 
@@ -93,11 +101,11 @@
   // Draw `board` ("B"/"W"/"." per point, row 0 at the bottom) into the <svg> `el`.
   // `onPlay(gtp)` makes empty points clickable; `lastPoint` gets a marker.
   function drawBoard(el, n, board, lastPoint, onPlay) {
-    const size = (n + 1) * CELL;
+    const size = 2 * MARGIN + (n - 1) * CELL;
     el.replaceChildren();
     el.setAttribute("viewBox", `0 0 ${size} ${size}`);
-    const x = (col) => (col + 1) * CELL;
-    const y = (row) => (n - row) * CELL;
+    const x = (col) => MARGIN + col * CELL;
+    const y = (row) => MARGIN + (n - 1 - row) * CELL;
     svg("rect", { x: 0, y: 0, width: size, height: size, class: "wood" }, el);
     const grid = svg("g", { class: "grid" }, el);
     for (let i = 0; i < n; i++) {
@@ -108,14 +116,15 @@
       svg("circle", { cx: x(c), cy: y(r), r: 3.5, class: "star" }, el);
     }
     const labels = svg("g", { class: "coords" }, el);
+    const label = (lx, ly, text) => {
+      const t = svg("text", {
+        x: lx, y: ly, "text-anchor": "middle", "dominant-baseline": "central",
+      }, labels);
+      t.textContent = text;
+    };
     for (let i = 0; i < n; i++) {
-      for (const yy of [CELL * 0.45, size - CELL * 0.3]) {
-        svg("text", { x: x(i), y: yy, "text-anchor": "middle" }, labels).textContent = COLUMNS[i];
-      }
-      for (const xx of [CELL * 0.45, size - CELL * 0.45]) {
-        const t = svg("text", { x: xx, y: y(i) + 5, "text-anchor": "middle" }, labels);
-        t.textContent = String(i + 1);
-      }
+      for (const yy of [LABEL_AT, size - LABEL_AT]) label(x(i), yy, COLUMNS[i]);
+      for (const xx of [LABEL_AT, size - LABEL_AT]) label(xx, y(i), String(i + 1));
     }
     const stones = svg("g", {}, el);
     for (let p = 0; p < n * n; p++) {
@@ -124,7 +133,7 @@
       const ch = board[p];
       if (ch === "B" || ch === "W") {
         svg("circle", {
-          cx: x(col), cy: y(row), r: CELL * 0.47,
+          cx: x(col), cy: y(row), r: STONE_R,
           class: ch === "B" ? "stone black" : "stone white",
           "data-gtp": gtpName(p, n), "data-stone": ch,
         }, stones);
@@ -136,7 +145,7 @@
         }
       } else if (onPlay) {
         const target = svg("circle", {
-          cx: x(col), cy: y(row), r: CELL * 0.47, class: "spot",
+          cx: x(col), cy: y(row), r: STONE_R, class: "spot",
           "data-gtp": gtpName(p, n), tabindex: 0, role: "button",
           "aria-label": `play ${gtpName(p, n)}`,
         }, stones);
