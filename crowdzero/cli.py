@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from crowdzero.train.config import RunConfig
 
 app = typer.Typer(
     name="crowdzero",
@@ -64,7 +67,7 @@ def train(
     current folder. Ctrl-C stops cleanly after writing a checkpoint; after any crash,
     the same command (or --resume) continues from the last checkpoint.
     """
-    from crowdzero.train.config import ConfigError, RunConfig, apply_overrides, load_config
+    from crowdzero.train.config import ConfigError
     from crowdzero.train.run_dir import RunDir, RunDirError
 
     overrides: dict[str, Any] = {}
@@ -85,37 +88,35 @@ def train(
         overrides[key.strip()] = _parse_value(value.strip())
 
     try:
-        target = resume or run
         if resume is not None and not _is_run(resume):
             raise _fail(f"{resume} holds no run to resume (no config.toml)")
-        if target is not None and _is_run(target):
-            if board_size is not None or config is not None:
+        explicit = resume or run
+        target = explicit
+        new_cfg: RunConfig | None = None
+        if target is None:
+            # No run named: runs/<mode>-<N>x<N> here, started or continued. Resuming it
+            # goes through the same path as --run, so the options given still apply.
+            new_cfg = _new_config(config, board_size, overrides)
+            size = new_cfg.board.size
+            target = Path("runs") / f"{new_cfg.train.mode}-{size}x{size}"
+        if _is_run(target):
+            if config is not None or (board_size is not None and explicit is not None):
                 console.print(
                     "[yellow]note:[/] resuming an existing run; --board-size/--config "
                     "apply to new runs only"
                 )
             run_dir = RunDir.open(target)
             # Resuming keeps the run's config; only the knobs that do not change what
-            # is learned may be overridden (time budget, simulations are the user's).
-            cfg = apply_overrides(run_dir.config, overrides) if overrides else run_dir.config
+            # the run is may be overridden (time budget, simulations are the user's).
+            cfg = _resume_config(run_dir.config, overrides, target)
+            _check_crowd(cfg)
             run_dir = RunDir(run_dir.path, cfg)
             console.print(f"resuming [bold]{target}[/]")
         else:
-            cfg = load_config(config) if config is not None else RunConfig()
-            if board_size is not None:
-                overrides["board.size"] = board_size
-            cfg = apply_overrides(cfg, overrides) if overrides else cfg
-            if target is None:
-                target = Path("runs") / f"{cfg.train.mode}-{cfg.board.size}x{cfg.board.size}"
-                if _is_run(target):
-                    run_dir = RunDir.open(target)
-                    console.print(f"resuming [bold]{target}[/]")
-                else:
-                    run_dir = RunDir.create(target, cfg)
-                    console.print(f"new run [bold]{target}[/]")
-            else:
-                run_dir = RunDir.create(target, cfg)
-                console.print(f"new run [bold]{target}[/]")
+            cfg = new_cfg or _new_config(config, board_size, overrides)
+            _check_crowd(cfg)  # before the run exists: no run is left with a crowd it cannot use
+            run_dir = RunDir.create(target, cfg)
+            console.print(f"new run [bold]{target}[/]")
     except (ConfigError, RunDirError, ValueError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -226,9 +227,12 @@ def show_config(
 ) -> None:
     """Print a config file with every key, its default and what it does."""
     from crowdzero.train.config import RunConfig, dump_config
-    from crowdzero.train.run_dir import RunDir
+    from crowdzero.train.run_dir import RunDir, RunDirError
 
-    cfg = RunDir.open(run).config if run is not None else RunConfig()
+    try:
+        cfg = RunDir.open(run).config if run is not None else RunConfig()
+    except RunDirError as exc:
+        raise _fail(str(exc)) from exc
     sys.stdout.write(dump_config(cfg))
 
 
@@ -240,9 +244,12 @@ def export_sgf(
 ) -> None:
     """Write the run's stored games as SGF files."""
     from crowdzero.go.sgf import save_sgf
-    from crowdzero.train.run_dir import RunDir
+    from crowdzero.train.run_dir import RunDir, RunDirError
 
-    run_dir = RunDir.open(run)
+    try:
+        run_dir = RunDir.open(run)
+    except RunDirError as exc:
+        raise _fail(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
     with run_dir.open_store() as store:
         since = max(0, store.last_game_id() - last) if last else 0
@@ -255,6 +262,53 @@ def export_sgf(
 
 def _is_run(path: Path) -> bool:
     return (path / "config.toml").is_file()
+
+
+def _new_config(
+    config: Path | None, board_size: int | None, overrides: dict[str, Any]
+) -> RunConfig:
+    """The config of a new run: the file (or the defaults), then the options given."""
+    from crowdzero.train.config import RunConfig, apply_overrides, load_config
+
+    cfg = load_config(config) if config is not None else RunConfig()
+    if board_size is not None:
+        overrides = {**overrides, "board.size": board_size}
+    return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def _check_crowd(cfg: RunConfig) -> None:
+    """Read the crowd file of a crowd run now (CrowdError), without starting any engine."""
+    if cfg.train.mode == "crowd":
+        from crowdzero.players.crowd import Crowd
+
+        Crowd.load(cfg.train.crowd, build_players=False)
+
+
+#: Settings a resumed run keeps whatever the command line says: the stored games, the
+#: replay window and the checkpoints were made for them.
+_FIXED_ON_RESUME = ("board.", "net.", "train.mode")
+
+
+def _resume_config(stored: RunConfig, overrides: dict[str, Any], path: Path) -> RunConfig:
+    """The stored config with the overrides that may change on resume (ConfigError else)."""
+    from crowdzero.train.config import ConfigError, apply_overrides, iter_fields
+
+    if not overrides:
+        return stored
+    cfg = apply_overrides(stored, overrides)
+    new = {key: value for key, value, _ in iter_fields(cfg)}
+    changed = [
+        f"{key} ({value!r} -> {new[key]!r})"
+        for key, value, _ in iter_fields(stored)
+        if key.startswith(_FIXED_ON_RESUME) and new[key] != value
+    ]
+    if changed:
+        raise ConfigError(
+            f"{path} is an existing run; {', '.join(changed)} cannot change when resuming "
+            "(its games and checkpoints were made for the old value); start a new run "
+            "with --run NEW_FOLDER instead"
+        )
+    return cfg
 
 
 def _parse_value(text: str) -> Any:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from crowdzero.cli import app
@@ -52,3 +55,67 @@ def test_ratings_of_a_run_without_games_is_a_clear_error(tmp_path: Path) -> None
     run = RunDir.create(tmp_path / "r", RunConfig())
     result = runner.invoke(app, ["ratings", str(run.path)])
     assert result.exit_code == 2
+
+
+def _tiny_run(path: Path, **extra: object) -> RunDir:
+    from tiny_run import TINY_RUN
+
+    from crowdzero.train.config import apply_overrides
+
+    return RunDir.create(path, apply_overrides(RunConfig(), {**TINY_RUN, **extra}))
+
+
+@pytest.mark.timeout(300)
+def test_train_with_no_run_continues_the_default_run_with_the_options_given(
+    tmp_path: Path,
+) -> None:
+    """`crowdzero train` in a folder that holds runs/self-5x5 resumes it, and --minutes
+    still applies (the run was started with a 10-minute budget)."""
+    _tiny_run(tmp_path / "runs" / "self-5x5", **{"train.mode": "self", "train.minutes": 10.0})
+    args = ["train", "--mode", "self", "--board-size", "5", "--quiet", "--minutes", "0.01"]
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdzero.cli", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stderr
+    assert "time budget of 0.01 minutes reached" in result.stderr
+
+
+def test_resuming_refuses_to_change_what_the_run_is(tmp_path: Path) -> None:
+    """A crowd run on 5x5 stays one: its checkpoints and stored games depend on it."""
+    run = _tiny_run(tmp_path / "r", **{"train.mode": "crowd", "train.minutes": 0.01})
+    result = runner.invoke(
+        app, ["train", "--run", str(run.path), "--mode", "self", "--set", "board.size=7"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "train.mode" in result.output and "board.size" in result.output
+    assert RunDir.open(run.path).config == run.config
+
+
+def test_a_missing_crowd_file_is_a_clear_error_and_starts_no_run(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    result = runner.invoke(app, ["train", "--run", str(run), "--crowd", str(tmp_path / "no.toml")])
+    assert result.exit_code == 2, result.output
+    assert "cannot read crowd file" in result.output
+    assert not run.exists()  # no run left behind with the unusable crowd in its config
+
+
+def test_showing_or_exporting_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
+    for command in ("config", "export-sgf"):
+        result = runner.invoke(app, [command, str(tmp_path / "nope")])
+        assert result.exit_code == 2, (command, result.output)
+        assert "there is no run" in result.output
+
+
+def test_a_folder_that_holds_no_run_is_not_offered_for_resuming(tmp_path: Path) -> None:
+    """`--resume` would fail on it too: the message must not send the user there."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("buy milk")
+    result = runner.invoke(app, ["train", "--run", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "resume" not in result.output and "no crowdzero run" in result.output

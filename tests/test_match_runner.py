@@ -210,3 +210,36 @@ def test_move_cap_scores_the_game_as_it_stands() -> None:
 def test_runner_rejects_zero_concurrency() -> None:
     with pytest.raises(ValueError):
         MatchRunner(RULES, lambda: Pairing(RandomNoEyePlayer(), RandomNoEyePlayer()), concurrency=0)
+
+
+class BuggyPlayer(Player):
+    """A non-blocking member with a bug (a heuristic that indexes off the board)."""
+
+    name = "buggy"
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        raise IndexError("index 25 is out of bounds for axis 0 with size 25")
+
+
+def test_a_crashing_non_blocking_member_voids_only_its_own_game() -> None:
+    """Like a blocking member's bug, a batched member's bug must not end the run."""
+    agent = CountingBatchPlayer()
+    healthy = RandomNoEyePlayer(seed=13)
+    pairings = iter(
+        [Pairing(agent, BuggyPlayer(), frozenset({BLACK}))]
+        + [Pairing(agent, healthy, frozenset({BLACK})) for _ in range(3)]
+    )
+    runner = MatchRunner(RULES, lambda: next(pairings), concurrency=4, max_moves=20)
+    out = list(runner.play(4))
+    dropped = [g for g in out if isinstance(g, DroppedGame)]
+    assert len(dropped) == 1 and "IndexError" in dropped[0].reason
+    assert dropped[0].pairing.white.name == "buggy"
+    assert sum(not isinstance(g, DroppedGame) for g in out) == 3
+
+
+def test_a_crashing_learner_is_not_hidden() -> None:
+    """The learning agent's own bug stops the runner: dropping every game would hide it."""
+    agent = BuggyPlayer()
+    runner = MatchRunner(RULES, lambda: Pairing(agent, RandomNoEyePlayer(), frozenset({BLACK})))
+    with pytest.raises(IndexError):
+        list(runner.play(2))

@@ -14,10 +14,12 @@ import pytest
 from tiny_run import TINY_RUN
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.net.checkpoint import CheckpointError
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
-from crowdzero.store.game_store import GameStore
+from crowdzero.store.game_store import GameStore, StoreError
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.match_runner import BOTH
+from crowdzero.train.replay import TrainingBatch
 from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun
 
@@ -43,9 +45,15 @@ def _run(tmp_path: Path, mode: str, games: int, member: Player | None = None) ->
     cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": mode})
     run_dir = RunDir.create(tmp_path / mode, cfg)
     run = TrainingRun(run_dir, draw_member=(lambda rng: member) if member else None)
+    return _play(run, games)
+
+
+def _play(run: TrainingRun, games: int) -> TrainingRun:
+    """Run until the store holds `games` more games than now, then stop (and close)."""
+    target = run.store.count_games() + games
 
     def stop_when_done(r: TrainingRun) -> None:
-        if r.store.count_games() >= games:
+        if r.store.count_games() >= target:
             r.request_stop("enough games")
 
     run.runner.concurrency = 4
@@ -217,6 +225,7 @@ def test_crowd_run_goes_on_after_gnugo_is_killed_mid_game(tmp_path: Path, gnugo_
     finally:
         run.request_stop("test over")
         trainer.join(60)
+        gnugo.close()  # the run does not own a member it was handed
     assert not trainer.is_alive()
     with GameStore(run.run_dir.games_path) as store:
         assert store.integrity_check(replay=True) == []
@@ -247,3 +256,135 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path: Path) -> None:
     assert list((run / "checkpoints").glob("ckpt-*.pt")), "no checkpoint written on Ctrl-C"
     with GameStore(store_path) as store:
         assert store.integrity_check() == []
+
+
+def test_a_resumed_run_uses_the_learning_rate_of_its_config(tmp_path: Path) -> None:
+    """The optimizer state comes from the checkpoint, the hyper-parameters from the
+    config: `--set train.learning_rate=...` on resume must take effect."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self"})
+    run_dir = RunDir.create(tmp_path / "r", cfg)
+    first = TrainingRun(run_dir)
+    first.learner.train_step(_batch(first))
+    first.save_checkpoint()
+    first.close()
+    changed = apply_overrides(cfg, {"train.learning_rate": 1e-5, "train.weight_decay": 0.0})
+    resumed = TrainingRun(RunDir(run_dir.path, changed))
+    try:
+        assert resumed.learner.step == 1
+        assert resumed.learner.optimizer.state  # Adam's moments came back...
+        for group in resumed.learner.optimizer.param_groups:  # ...with the new settings
+            assert group["lr"] == 1e-5 and group["weight_decay"] == 0.0
+    finally:
+        resumed.close()
+
+
+def _batch(run: TrainingRun) -> TrainingBatch:
+    """A batch of random targets with the run's shapes (enough for one optimizer step)."""
+    rng = np.random.default_rng(0)
+    b, n, planes = 8, run.config.board.size, 2 * run.config.net.history + 1
+    policy = rng.random((b, n * n + 1), dtype=np.float32)
+    return TrainingBatch(
+        features=(rng.random((b, planes, n, n)) < 0.3).astype(np.float32),
+        policy=policy / policy.sum(axis=1, keepdims=True),
+        value=rng.choice([-1.0, 1.0], size=b).astype(np.float32),
+        ownership=rng.choice([-1.0, 0.0, 1.0], size=(b, n * n)).astype(np.float32),
+    )
+
+
+def test_resume_restores_the_curriculum_and_the_recent_scores(tmp_path: Path) -> None:
+    """The curriculum's draw depends on the agent's last results against each member;
+    a resumed run must draw as the run it continues, not start again from even."""
+    crowd = tmp_path / "crowd.toml"
+    crowd.write_text(
+        "[curriculum]\nenabled = true\n"
+        '[[member]]\nname = "rnd"\nspec = "random:1"\n'
+        '[[member]]\nname = "noeye"\nspec = "random-noeye:2"\n'
+    )
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd", "train.crowd": str(crowd)})
+    run_dir = RunDir.create(tmp_path / "r", cfg)
+    first = _play(TrainingRun(run_dir), games=6)
+    assert first.crowd is not None
+    records = first.crowd.records()
+    assert sum(r.games for r in records.values()) >= 6
+    resumed = TrainingRun(RunDir.open(run_dir.path))
+    try:
+        assert resumed.crowd is not None
+        assert resumed.crowd.records() == records
+        assert resumed.crowd.weights() == first.crowd.weights()
+        assert resumed.stats.win_rates() == first.stats.win_rates()
+    finally:
+        resumed.close()
+
+
+def test_every_resume_draws_a_new_random_stream(tmp_path: Path) -> None:
+    """Two sessions that start from the same checkpoint must not replay the same games.
+
+    Stopping before the first training step writes no new checkpoint (step 0 exists),
+    so the number of checkpoint files alone cannot tell the sessions apart."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self", "train.min_replay": 10_000})
+    run_dir = RunDir.create(tmp_path / "r", cfg)
+    streams = []
+    for _ in range(3):
+        run = TrainingRun(RunDir.open(run_dir.path))
+        streams.append(run.rng.bit_generator.state["state"]["state"])
+        _play(run, games=2)
+    assert [RunDir.checkpoint_step(p) for p in run_dir.checkpoint_paths()] == [0]
+    assert len(set(streams)) == 3
+
+
+def test_a_run_that_cannot_write_its_last_checkpoint_still_closes(tmp_path: Path) -> None:
+    """The error is reported, and the store, engines and threads are released anyway."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self"})
+    run = TrainingRun(RunDir.create(tmp_path / "r", cfg))
+    folder = run.run_dir.checkpoints_dir
+    folder.rmdir()
+    folder.write_text("a file where the checkpoints folder should be")
+    run.request_stop("test")
+    with pytest.raises((CheckpointError, OSError)):
+        run.run()
+    with pytest.raises(StoreError, match="closed"):
+        run.store.count_games()
+
+
+def test_a_frozen_network_in_the_crowd_keeps_the_run_to_its_threads(tmp_path: Path) -> None:
+    """train.threads = 1 lets two runs share two cores; a `checkpoint:` member must not
+    quietly raise the process-wide torch thread count."""
+    import torch
+
+    donor = TrainingRun(RunDir.create(tmp_path / "donor", apply_overrides(RunConfig(), TINY)))
+    checkpoint = donor.save_checkpoint()
+    donor.close()
+    crowd = tmp_path / "crowd.toml"
+    crowd.write_text(f"[[member]]\nname = \"frozen\"\nspec = 'checkpoint:{checkpoint}'\n")
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd", "train.crowd": str(crowd)})
+    before = torch.get_num_threads()
+    try:
+        run = TrainingRun(RunDir.create(tmp_path / "r", cfg))
+        run.close()
+        assert run.config.train.threads == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_corrupt_checkpoint_is_replaced_when_training_reaches_its_step_again(
+    tmp_path: Path,
+) -> None:
+    """Resuming falls back past a corrupt newest checkpoint; reaching that step again
+    must write a good one there, not keep the corrupt file as the run's newest."""
+    run_dir = RunDir.create(tmp_path / "r", apply_overrides(RunConfig(), TINY))
+    first = TrainingRun(run_dir)
+    first.save_checkpoint()
+    first.close()
+    corrupt = run_dir.checkpoint_path(1)
+    corrupt.write_bytes(b"not a checkpoint")
+    resumed = TrainingRun(RunDir.open(run_dir.path))
+    try:
+        assert resumed.learner.step == 0  # fell back to step 0
+        resumed.learner.train_step(_batch(resumed))
+        assert resumed.save_checkpoint() == corrupt
+    finally:
+        resumed.close()
+    from crowdzero.net.checkpoint import load_checkpoint
+
+    assert load_checkpoint(corrupt).step == 1

@@ -62,7 +62,12 @@ class Learner:
         else:
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', not {optimizer!r}")
         if optimizer_state is not None:
+            # The state (moments, step counts) resumes; the hyper-parameters are the
+            # config's, which load_state_dict would otherwise overwrite with the old ones.
+            settings = [dict(g) for g in self.optimizer.param_groups]
             self.optimizer.load_state_dict(optimizer_state)
+            for group, mine in zip(self.optimizer.param_groups, settings, strict=True):
+                group.update({k: v for k, v in mine.items() if k != "params"})
         self.ownership_weight = ownership_weight
         self.step = step
 

@@ -134,6 +134,15 @@ class MatchRunner:
                 for g in games:
                     dropped.append(self._drop(g, f"{player.name} failed: {exc}"))
                 continue
+            except Exception as exc:
+                # A member's bug voids its games, as on the worker threads; the learner's
+                # own bug is raised: dropping all its games would hide it.
+                if any(g.position.to_play in g.pairing.learner_colours for g in games):
+                    raise
+                log.exception("player %s crashed", player.name)
+                for g in games:
+                    dropped.append(self._drop(g, f"{type(exc).__name__}: {exc}"))
+                continue
             for g, choice in zip(games, choices, strict=True):
                 self._apply(g, choice, finished, dropped)
 

@@ -114,6 +114,11 @@ class RunDir:
         if path.is_dir() and any(path.iterdir()):
             if resume:
                 return cls.open(path)
+            if not (path / CONFIG_NAME).is_file():
+                raise RunDirError(
+                    f"{path} is not empty and holds no crowdzero run (no {CONFIG_NAME}); "
+                    "choose a new or empty folder"
+                )
             raise RunDirError(f"{path} already holds a run; resume it or choose another run name")
         path.mkdir(parents=True, exist_ok=True)
         (path / CHECKPOINTS_NAME).mkdir(exist_ok=True)

@@ -30,11 +30,12 @@ import torch
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.net.evaluator import TorchEvaluator, set_torch_threads
 from crowdzero.net.model import PolicyValueNet
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import Player
 from crowdzero.players.crowd import Crowd
+from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
@@ -84,11 +85,12 @@ class TrainingRun:
         self.run_dir = run_dir
         self.config: RunConfig = run_dir.config
         cfg = self.config
-        self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir))
-        torch.manual_seed(cfg.train.seed)
         self.store = run_dir.open_store()
+        self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir, self.store))
+        torch.manual_seed(cfg.train.seed)
         self.stats = RunStats()
         self._stop_reason: str | None = None
+        self._unusable_checkpoints: set[Path] = set()  # replaced when their step comes again
 
         model, optimizer_state, step = self._load_latest_or_new()
         self.learner = Learner(
@@ -112,10 +114,6 @@ class TrainingRun:
         self.searcher = self.agent.searcher
         self.learner.model.train()
 
-        self.replay = ReplayWindow(cfg.board.size, cfg.net.history, cfg.train.replay_window)
-        self._rebuild_replay()
-        self._credit = 0.0  # training steps owed to the positions that arrived
-
         self.crowd: Crowd | None = None
         # Games record the player's own name ("heuristic:greedy"); the curriculum speaks
         # of members ("greedy").
@@ -123,6 +121,14 @@ class TrainingRun:
         if cfg.train.mode == "crowd":
             # Tests and studies may bring their own crowd; otherwise the config's.
             self._draw_member = draw_member or self._default_crowd()
+            # A frozen-network member sets torch's (process-wide) thread count for its
+            # own evaluator; the run's setting wins.
+            set_torch_threads(cfg.train.threads)
+
+        # After the crowd: replaying the stored games also restores its curriculum.
+        self.replay = ReplayWindow(cfg.board.size, cfg.net.history, cfg.train.replay_window)
+        self._rebuild_replay()
+        self._credit = 0.0  # training steps owed to the positions that arrived
         self._games_started = 0
         self.runner = MatchRunner(
             cfg.rules,
@@ -140,6 +146,7 @@ class TrainingRun:
                 ckpt = load_checkpoint(path, board_size=self.config.board.size)
             except CheckpointError as exc:
                 log.warning("skipping unusable checkpoint: %s", exc)
+                self._unusable_checkpoints.add(path)
                 continue
             log.info("resuming from %s (step %d)", path.name, ckpt.step)
             model = ckpt.build_model()
@@ -150,10 +157,14 @@ class TrainingRun:
         """Refill the window from the stored games (the store is the truth).
 
         Games are replayed oldest first into the ring, which keeps the newest; replaying
-        a 9x9 game costs about a millisecond, so even long runs resume in seconds.
+        a 9x9 game costs about a millisecond, so even long runs resume in seconds. The
+        agent's results go back into the recent scores and the curriculum, so a resumed
+        run draws its opponents as the run it continues did. No training credit: these
+        positions were learned from before.
         """
         for game_id, game in self.store.iter_games():
             self.replay.add_game(game, game_id)
+            self._record_result(game)
         self.stats.games = self.store.count_games()
         if self.replay.games_added:
             log.info("replay window rebuilt: %d positions", len(self.replay))
@@ -208,8 +219,10 @@ class TrainingRun:
                     last_progress = now
         finally:
             _restore_signal_handlers(previous)
-            self.save_checkpoint()
-            self.close()
+            try:
+                self.save_checkpoint()
+            finally:
+                self.close()  # engines and threads go even if the checkpoint cannot be written
         return self._stop_reason or "stopped"
 
     def _on_finished(self, game: Game) -> None:
@@ -229,14 +242,19 @@ class TrainingRun:
             added = self.replay.add_game(game, game_id)
             self.stats.positions += added
             self._credit += added * self.config.train.sample_reuse / self.config.train.batch_size
-            if game.agent_colour in (BLACK, WHITE):
-                opponent = game.white if game.agent_colour == BLACK else game.black
-                score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
-                self.stats.record(opponent, score)
-                member = self._member_of.get(opponent)
-                if self.crowd is not None and member is not None:
-                    self.crowd.update([(member, score)])
+            self._record_result(game)
         self.stats.games = self.store.count_games()
+
+    def _record_result(self, game: Game) -> None:
+        """The agent's score in a game against one opponent, for the panel and curriculum."""
+        if game.agent_colour not in (BLACK, WHITE):
+            return
+        opponent = game.white if game.agent_colour == BLACK else game.black
+        score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
+        self.stats.record(opponent, score)
+        member = self._member_of.get(opponent)
+        if self.crowd is not None and member is not None:
+            self.crowd.update([(member, score)])
 
     def _learn(self) -> None:
         cfg = self.config.train
@@ -274,8 +292,9 @@ class TrainingRun:
         """Write the current weights atomically and let the players use them."""
         step = self.learner.step
         path = self.run_dir.checkpoint_path(step)
-        if path.exists():
-            return None
+        if path.exists() and path not in self._unusable_checkpoints:
+            return None  # this step's weights are written (the run resumed from them)
+        self._unusable_checkpoints.discard(path)
         save_checkpoint(
             path,
             self.learner.model,
@@ -304,9 +323,14 @@ class TrainingRun:
         self.store.close()
 
 
-def _resume_salt(run_dir: RunDir) -> int:
-    """A different random stream after each resume, so games are not replayed exactly."""
-    return len(run_dir.checkpoint_paths())
+def _resume_salt(run_dir: RunDir, store: GameStore) -> int:
+    """A different random stream after each resume, so games are not replayed exactly.
+
+    Both counts only grow, and a session that stored a game or wrote a checkpoint grows
+    one of them: the checkpoint count alone stays put when a session stops at a step
+    whose checkpoint exists, and the next session would replay its games move for move.
+    """
+    return len(run_dir.checkpoint_paths()) + store.last_game_id()
 
 
 _Handler = Callable[[int, FrameType | None], object] | int | None
