@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -63,8 +64,15 @@ def train(run_dir: RunDir, marks: list[float]) -> None:
 
 
 def evaluate(
-    run_dir: RunDir, path: Path, opponents: list[str], games: int, concurrency: int
+    run_dir: RunDir,
+    path: Path,
+    opponents: list[str],
+    games: int,
+    concurrency: int,
+    on_row: Callable[[dict], None] = lambda row: None,
 ) -> list[dict]:
+    """Play the checkpoint against each opponent; each row is handed to `on_row` as soon
+    as it is measured, so a long evaluation that is cut short keeps what it finished."""
     ckpt = load_checkpoint(path, board_size=run_dir.config.board.size)
     agent = AgentPlayer(
         TorchEvaluator(ckpt.build_model()), run_dir.config.search, name="agent", add_noise=False
@@ -75,18 +83,18 @@ def evaluate(
         started = time.monotonic()
         result = play_match(agent, opponent, games, run_dir.config.rules, concurrency=concurrency)
         low, high = result.score_interval()
-        rows.append(
-            {
-                "checkpoint": path.name,
-                "step": ckpt.step,
-                "opponent": spec,
-                "games": result.played,
-                "score": result.score,
-                "low": low,
-                "high": high,
-                "seconds": round(time.monotonic() - started, 1),
-            }
-        )
+        row = {
+            "checkpoint": path.name,
+            "step": ckpt.step,
+            "opponent": spec,
+            "games": result.played,
+            "score": result.score,
+            "low": low,
+            "high": high,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        rows.append(row)
+        on_row(row)
         opponent.close()
     return rows
 
@@ -122,24 +130,31 @@ def main() -> int:
     path = mark_path(run_dir, args.mark)
     if not path.exists():
         parser.error(f"{path} does not exist yet: train past {args.mark:g} minutes first")
-    rows = evaluate(run_dir, path, args.opponents.split(","), args.games, args.concurrency)
+    results_path = run_dir.path / "learn_results.jsonl"
+
+    def save(row: dict) -> None:
+        row["minutes"] = args.mark
+        with results_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+    rows = evaluate(
+        run_dir, path, args.opponents.split(","), args.games, args.concurrency, on_row=save
+    )
     console = Console()
     table = Table(title=f"{run_dir.name}: {run_dir.config.train.mode} training, {args.mark:g} min")
     for col in ("minutes", "step", "opponent", "games", "agent score", "95% interval", "eval s"):
         table.add_column(col, justify="right")
-    with (run_dir.path / "learn_results.jsonl").open("a") as f:
-        for row in rows:
-            row["minutes"] = args.mark
-            f.write(json.dumps(row) + "\n")
-            table.add_row(
-                f"{args.mark:g}",
-                str(row["step"]),
-                row["opponent"],
-                str(row["games"]),
-                f"{row['score']:.1%}",
-                f"{row['low']:.1%} - {row['high']:.1%}",
-                f"{row['seconds']:g}",
-            )
+    for row in rows:
+        table.add_row(
+            f"{args.mark:g}",
+            str(row["step"]),
+            row["opponent"],
+            str(row["games"]),
+            f"{row['score']:.1%}",
+            f"{row['low']:.1%} - {row['high']:.1%}",
+            f"{row['seconds']:g}",
+        )
     console.print(table)
     return 0
 
