@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_run import TINY_RUN
+from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study.collect import load_study_agent, raw_outputs
 from crowdzero.analysis.study.imitation_agent import (
@@ -21,13 +21,10 @@ from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position
 from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import load_checkpoint, save_checkpoint
-from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
-from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig, apply_overrides
-from crowdzero.train.match_runner import MatchRunner, Pairing
 from crowdzero.train.run_dir import RunDir
 
 TINY = {
@@ -53,27 +50,8 @@ class CornerLover(Player):
 
 def _crowd_run(root: Path, games: int = 8, steps: int = 5) -> RunDir:
     """A crowd-mode run: a checkpoint at `steps` and agent-vs-member games in its store."""
-    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
-    run = RunDir.create(root / "crowd", cfg)
-    model = PolicyValueNet(cfg.net)
-    save_checkpoint(run.checkpoint_path(steps), model, step=steps)
-    agent = AgentPlayer(TorchEvaluator(model, threads=1), cfg.search, name="agent")
-    member = CornerLover()
-    started = [0]
-
-    def pairing() -> Pairing:
-        k, started[0] = started[0], started[0] + 1
-        if k % 2 == 0:
-            return Pairing(agent, member, frozenset({BLACK}), checkpoint="crowd@5")
-        return Pairing(member, agent, frozenset({WHITE}), checkpoint="crowd@5")
-
-    runner = MatchRunner(cfg.rules, pairing, concurrency=4, max_moves=cfg.max_moves)
-    with run.open_store() as store:
-        for game in runner.play(games):
-            assert isinstance(game, Game)
-            store.add_game(game, source="train")
-    runner.close()
-    return run
+    overrides = {**TINY, "train.mode": "crowd"}
+    return stored_run(root / "crowd", overrides, [CornerLover()], games, step=steps)
 
 
 @pytest.fixture(scope="module")

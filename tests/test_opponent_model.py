@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
-from tiny_run import TINY_RUN
+from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study.cli_study import study_main
 from crowdzero.analysis.study.imitation_agent import build_member_window
@@ -30,7 +30,6 @@ from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import NetConfig, PolicyValueNet
-from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.players.random import RandomPlayer
 from crowdzero.players.registry import make_player
@@ -375,30 +374,9 @@ def test_the_study_models_the_heuristic_members_by_their_stored_names(tmp_path: 
 def _crowd_run(root: Path, games: int) -> RunDir:
     crowd_file = root / "crowd.toml"
     crowd_file.write_text(CROWD)
-    cfg = apply_overrides(
-        RunConfig(), {**TINY_RUN, "train.mode": "crowd", "train.crowd": str(crowd_file)}
-    )
-    run = RunDir.create(root / "crowd", cfg)
-    model = PolicyValueNet(cfg.net)
-    save_checkpoint(run.checkpoint_path(6), model, step=6, metadata={"run": "crowd"})
-    agent = AgentPlayer(TorchEvaluator(model, threads=1), cfg.search, name="agent")
     members = [make_player(s) for s in ("random:1", "heuristic:greedy:2", "heuristic:local:3")]
-    started = [0]
-
-    def pairing() -> Pairing:
-        k, started[0] = started[0], started[0] + 1
-        member = members[k % len(members)]
-        if k % 2 == 0:
-            return Pairing(agent, member, frozenset({BLACK}), checkpoint="crowd@6")
-        return Pairing(member, agent, frozenset({WHITE}), checkpoint="crowd@6")
-
-    runner = MatchRunner(cfg.rules, pairing, concurrency=4, max_moves=cfg.max_moves)
-    with run.open_store() as games_store:
-        for game in runner.play(games):
-            assert isinstance(game, Game)
-            games_store.add_game(game, source="train")
-    runner.close()
-    return run
+    overrides = {**TINY_RUN, "train.mode": "crowd", "train.crowd": str(crowd_file)}
+    return stored_run(root / "crowd", overrides, members, games, step=6)
 
 
 def test_the_study_adds_an_opponent_modelling_agent(tmp_path: Path) -> None:

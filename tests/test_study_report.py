@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from tiny_run import TINY_RUN
+from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study import measure
 from crowdzero.analysis.study.cli_study import StudyError, study_main
@@ -22,16 +22,8 @@ from crowdzero.analysis.study.results import (
     StudyResults,
     ValueCheck,
 )
-from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
-from crowdzero.net.checkpoint import save_checkpoint
-from crowdzero.net.evaluator import TorchEvaluator
-from crowdzero.net.model import PolicyValueNet
-from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import make_player
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import RunConfig, apply_overrides
-from crowdzero.train.match_runner import MatchRunner, Pairing
 from crowdzero.train.run_dir import RunDir
 
 # -- hand-made results -----------------------------------------------------------------
@@ -206,30 +198,9 @@ def _run(root: Path, mode: str, games: int) -> RunDir:
     """A run directory as training leaves it: config, a checkpoint, games in the store."""
     crowd_file = root / "crowd.toml"
     crowd_file.write_text(CROWD)
-    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": mode, "train.crowd": str(crowd_file)})
-    run = RunDir.create(root / mode, cfg)
-    model = PolicyValueNet(cfg.net)
-    save_checkpoint(run.checkpoint_path(6), model, step=6, metadata={"run": mode})
-    agent = AgentPlayer(TorchEvaluator(model, threads=1), cfg.search, name="agent")
     members = [make_player(s) for s in ("random:1", "heuristic:greedy:2", "heuristic:local:3")]
-    started = [0]
-
-    def pairing() -> Pairing:
-        k, started[0] = started[0], started[0] + 1
-        if mode == "self":
-            return Pairing(agent, agent, frozenset({BLACK, WHITE}), checkpoint="self@6")
-        member = members[k % len(members)]
-        if k % 2 == 0:
-            return Pairing(agent, member, frozenset({BLACK}), checkpoint="crowd@6")
-        return Pairing(member, agent, frozenset({WHITE}), checkpoint="crowd@6")
-
-    runner = MatchRunner(cfg.rules, pairing, concurrency=4, max_moves=cfg.max_moves)
-    with run.open_store() as store:
-        for game in runner.play(games):
-            assert isinstance(game, Game)
-            store.add_game(game, source="train")
-    runner.close()
-    return run
+    overrides = {**TINY, "train.mode": mode, "train.crowd": str(crowd_file)}
+    return stored_run(root / mode, overrides, members, games, step=6)
 
 
 def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: Path) -> None:
