@@ -299,39 +299,50 @@ def plot_win_rate_series(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 5.5), dpi=110)
+    # Small multiples, one panel per opponent on shared axes: thirteen overlapping lines
+    # with bands are unreadable, while a grid shows each member's curve and its interval.
+    # Panels run from the opponent the agent scores best against to the worst (roughly
+    # weakest member first, like the matrix's columns).
+    ordered = [
+        s
+        for s in sorted(
+            series.values(),
+            key=lambda s: (-(total(p.record for p in s.points).score or 0.0), s.opponent),
+        )
+        if s.points
+    ]
+    columns = min(4, max(1, len(ordered)))
+    rows = max(1, -(-len(ordered) // columns))
+    figure = Figure(figsize=(3.2 * columns + 0.6, 2.4 * rows + 0.8), dpi=110)
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot(1, 1, 1)
-    drawn = 0
-    # Legend from the opponent the agent scores best against to the one it scores worst
-    # against: roughly weakest member first, like the matrix's columns.
-    ordered = sorted(
-        series.values(),
-        key=lambda s: (-(total(p.record for p in s.points).score or 0.0), s.opponent),
-    )
-    for s in ordered:
-        opponent = s.opponent
-        if not s.points:
+    grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    for index, axes in enumerate(grid.flat):
+        if index >= len(ordered):
+            axes.set_visible(False)
             continue
+        s = ordered[index]
         xs = [p.x for p in s.points]
         ys = [p.score for p in s.points]
         bands = [p.record.interval() for p in s.points]
-        (line,) = axes.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=opponent)
-        if len(xs) > 1:
-            axes.fill_between(
-                xs, [b[0] for b in bands], [b[1] for b in bands], color=line.get_color(), alpha=0.12
-            )
-        drawn += 1
-    axes.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
-    axes.set_ylim(-0.02, 1.02)
-    axes.set_ylabel("agent's score (win = 1, draw = 1/2)")
-    axes.set_xlabel("training step (checkpoint)" if by == "step" else "agent games played")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    if drawn:
-        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
-    else:
-        axes.text(0.5, 0.5, "no games against the crowd yet", ha="center", transform=axes.transAxes)
+        games = sum(p.record.games for p in s.points)
+        axes.fill_between(
+            xs, [b[0] for b in bands], [b[1] for b in bands], color="tab:blue", alpha=0.18
+        )
+        axes.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.4, color="tab:blue")
+        axes.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
+        axes.set_ylim(-0.02, 1.02)
+        axes.set_title(f"{s.opponent} ({games} games)", fontsize="small")
+        axes.grid(alpha=0.3)
+    if not ordered:
+        grid[0, 0].set_visible(True)
+        grid[0, 0].text(
+            0.5, 0.5, "no games against the crowd yet", ha="center", transform=grid[0, 0].transAxes
+        )
+    for axes in grid[:, 0]:
+        axes.set_ylabel("agent's score")
+    for axes in grid[-1, :]:
+        axes.set_xlabel("training step" if by == "step" else "agent games played")
+    figure.suptitle(f"{title} (shaded: 95% interval; dashed: even)")
     figure.tight_layout()
     target = Path(path)
     figure.savefig(target, format="png")
