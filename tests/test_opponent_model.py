@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study.cli_study import study_main
@@ -349,20 +350,6 @@ def test_the_opponent_modelling_agent_searches_with_the_learned_model(
 
 
 # -- the study ---------------------------------------------------------------------------
-
-CROWD = """
-[study]
-held_out = ["heuristic:plain"]
-
-[[member]]
-spec = "random"
-
-[[member]]
-spec = "heuristic:greedy"
-
-[[member]]
-spec = "heuristic:local"
-"""
 
 
 def test_the_study_models_the_heuristic_members_by_their_stored_names(tmp_path: Path) -> None:

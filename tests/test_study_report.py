@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study import measure
@@ -179,19 +180,6 @@ def test_terminal_summary_names_every_agent() -> None:
 TINY = {
     **TINY_RUN,
 }
-CROWD = """
-[study]
-held_out = ["heuristic:plain"]
-
-[[member]]
-spec = "random"
-
-[[member]]
-spec = "heuristic:greedy"
-
-[[member]]
-spec = "heuristic:local"
-"""
 
 
 def _run(root: Path, mode: str, games: int) -> RunDir:

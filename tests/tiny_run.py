@@ -31,6 +31,21 @@ TINY_RUN: dict[str, Any] = {
     "train.threads": 1,
 }
 
+#: A three-member crowd file (random and two heuristic players, one member held out).
+TINY_CROWD = """
+[study]
+held_out = ["heuristic:plain"]
+
+[[member]]
+spec = "random"
+
+[[member]]
+spec = "heuristic:greedy"
+
+[[member]]
+spec = "heuristic:local"
+"""
+
 
 def stored_run(
     path: Path, overrides: dict[str, Any], members: Sequence[Player], games: int, step: int
