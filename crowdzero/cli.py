@@ -86,6 +86,8 @@ def train(
         if not eq:
             raise _fail(f"--set wants KEY=VALUE, got {item!r}")
         overrides[key.strip()] = _parse_value(value.strip())
+    if isinstance(overrides.get("train.crowd"), str):
+        overrides["train.crowd"] = _absolute_crowd(overrides["train.crowd"], Path.cwd())
 
     try:
         if resume is not None and not _is_run(resume):
@@ -271,9 +273,20 @@ def _new_config(
     from crowdzero.train.config import RunConfig, apply_overrides, load_config
 
     cfg = load_config(config) if config is not None else RunConfig()
+    if config is not None:
+        # A crowd file named in a config file is relative to that file, as includes are.
+        cfg = apply_overrides(cfg, {"train.crowd": _absolute_crowd(cfg.train.crowd, config.parent)})
     if board_size is not None:
         overrides = {**overrides, "board.size": board_size}
     return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def _absolute_crowd(crowd: str, base: Path) -> str:
+    """The run stores its crowd file as an absolute path: `crowdzero train --resume` from
+    another folder, the web server and the study must all find the same file."""
+    if crowd == "default" or Path(crowd).is_absolute():
+        return crowd
+    return str((base / crowd).resolve())
 
 
 def _check_crowd(cfg: RunConfig) -> None:

@@ -119,3 +119,47 @@ def test_a_folder_that_holds_no_run_is_not_offered_for_resuming(tmp_path: Path) 
     result = runner.invoke(app, ["train", "--run", str(folder)])
     assert result.exit_code == 2, result.output
     assert "resume" not in result.output and "no crowdzero run" in result.output
+
+
+@pytest.mark.timeout(300)
+def test_a_relative_crowd_file_is_stored_absolute_and_resumes_from_anywhere(
+    tmp_path: Path,
+) -> None:
+    """`--crowd crowd.toml` names a file in the folder the user is in; a resume from
+    another folder (or the web server, or the study) must still find that file."""
+    from tiny_run import TINY_CROWD, TINY_RUN
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    (here / "crowd.toml").write_text(TINY_CROWD)
+    sets = [a for k, v in TINY_RUN.items() if k != "board.size" for a in ("--set", f"{k}={v}")]
+    common = ["--quiet", "--minutes", "0.01"]
+    for cwd, args in (
+        (here, ["--run", "../r", "--crowd", "crowd.toml", "--board-size", "5", *sets]),
+        (elsewhere, ["--resume", "../r"]),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "crowdzero.cli", "train", *args, *common],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
+        assert result.returncode == 0, result.stderr
+    stored = RunDir.open(tmp_path / "r").config.train.crowd
+    assert stored == str((here / "crowd.toml").resolve())
+
+
+def test_a_crowd_file_named_in_a_config_file_is_relative_to_that_file(tmp_path: Path) -> None:
+    from crowdzero.cli import _new_config
+    from crowdzero.train.config import dump_config
+
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    cfg_path = folder / "config.toml"
+    cfg_path.write_text(
+        dump_config(RunConfig()).replace('crowd = "default"', 'crowd = "mine.toml"')
+    )
+    assert _new_config(cfg_path, None, {}).train.crowd == str((folder / "mine.toml").resolve())
+    assert _new_config(None, None, {}).train.crowd == "default"

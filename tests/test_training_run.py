@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -388,3 +389,29 @@ def test_a_corrupt_checkpoint_is_replaced_when_training_reaches_its_step_again(
     from crowdzero.net.checkpoint import load_checkpoint
 
     assert load_checkpoint(corrupt).step == 1
+
+
+def test_a_stored_game_that_does_not_replay_is_skipped_on_resume(tmp_path: Path) -> None:
+    """One bad game (hand-edited, written under other rules) must not stop every later
+    resume: it is skipped, counted, and the run learns from the rest and goes on."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self", "train.min_replay": 10_000})
+    run_dir = RunDir.create(tmp_path / "r", cfg)
+    _play(TrainingRun(run_dir), games=3)
+    store = GameStore(run_dir.games_path)
+    ids = [game_id for game_id, _ in store.iter_games()]
+    store.close()
+    bad = ids[1]
+    with sqlite3.connect(run_dir.games_path) as conn:  # move 2 onto move 1's point
+        (first,) = conn.execute(
+            "SELECT point FROM moves WHERE game_id = ? AND ply = 0", (bad,)
+        ).fetchone()
+        conn.execute("UPDATE moves SET point = ? WHERE game_id = ? AND ply = 1", (first, bad))
+
+    resumed = TrainingRun(RunDir.open(run_dir.path))
+    assert resumed.stats.unplayable == 1
+    assert bad not in set(resumed.replay.game_ids().tolist())
+    assert set(resumed.replay.game_ids().tolist()) == set(ids) - {bad}
+    _play(resumed, games=2)
+    store = GameStore(run_dir.games_path)
+    assert store.count_games() >= len(ids) + 2
+    store.close()

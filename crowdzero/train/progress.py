@@ -30,7 +30,8 @@ def progress_panel(run: TrainingRun) -> Panel:
         "elapsed",
         f"{elapsed / 60:.1f} min",
         "games",
-        f"{s.games:,} (+{s.dropped} dropped)",
+        f"{s.games:,} (+{s.dropped} dropped"
+        + (f", {s.unplayable} unplayable skipped)" if s.unplayable else ")"),
         "moves/s",
         _rate(run.runner.moves_played, elapsed),
         "sims/s",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crowdzero.go.coords import RESIGN
+from crowdzero.go.errors import IllegalMove
 from crowdzero.go.ownership import area_ownership
 from crowdzero.go.position import Position
 from crowdzero.go.record import Game
@@ -30,6 +31,11 @@ class TrainingBatch:
     policy: np.ndarray  # float32 [B, N*N+1], sums to 1
     value: np.ndarray  # float32 [B], game outcome from the mover's view: +1 won, -1 lost
     ownership: np.ndarray  # float32 [B, N*N], final area owner from the mover's view
+
+
+class UnplayableGame(ValueError):
+    """A stored game whose moves the rules engine refuses (written by an older version,
+    by hand, or under other rules). The window skips it rather than stop a resume."""
 
 
 class ReplayWindow:
@@ -59,7 +65,11 @@ class ReplayWindow:
         return self._size
 
     def add_game(self, game: Game, game_id: int = 0) -> int:
-        """Add the searched positions of a finished game; returns how many were added."""
+        """Add the searched positions of a finished game; returns how many were added.
+
+        The game is replayed in full before anything enters the ring, so a game that
+        does not replay (`UnplayableGame`) leaves the window as it was.
+        """
         if game.rules.size != self.board_size:
             raise ValueError(
                 f"game is on {game.rules.size}x{game.rules.size}, "
@@ -70,13 +80,23 @@ class ReplayWindow:
             return 0
         position = Position(game.rules)
         examples: list[tuple[np.ndarray, tuple[float, ...], int]] = []
-        for move in game.moves:
+        for number, move in enumerate(game.moves, start=1):
             if move.policy is not None:
+                if len(move.policy) != self._policy.shape[1]:
+                    self.last_game_id = max(self.last_game_id, game_id)
+                    raise UnplayableGame(
+                        f"game {game_id}, move {number}: a search target of "
+                        f"{len(move.policy)} entries, expected {self._policy.shape[1]}"
+                    )
                 examples.append((position.features(self.history), move.policy, move.colour))
-            if move.point == RESIGN:
-                position.resign()
-            else:
-                position.play(move.point)
+            try:
+                if move.point == RESIGN:
+                    position.resign()
+                else:
+                    position.play(move.point)
+            except (IllegalMove, ValueError) as e:
+                self.last_game_id = max(self.last_game_id, game_id)
+                raise UnplayableGame(f"game {game_id}, move {number}: {e}") from e
         ownership = area_ownership(position)
         for features, policy, colour in examples:
             i = self._next

@@ -39,7 +39,7 @@ from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
-from crowdzero.train.replay import ReplayWindow
+from crowdzero.train.replay import ReplayWindow, UnplayableGame
 from crowdzero.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
     games: int = 0
     dropped: int = 0
+    unplayable: int = 0  # stored games skipped because they do not replay
     moves: int = 0
     positions: int = 0
     steps: int = 0
@@ -163,8 +164,8 @@ class TrainingRun:
         positions were learned from before.
         """
         for game_id, game in self.store.iter_games():
-            self.replay.add_game(game, game_id)
-            self._record_result(game)
+            if self._add_to_window(game_id, game) is not None:
+                self._record_result(game)
         self.stats.games = self.store.count_games()
         if self.replay.games_added:
             log.info("replay window rebuilt: %d positions", len(self.replay))
@@ -239,11 +240,23 @@ class TrainingRun:
         if self.store.last_game_id() <= self.replay.last_game_id:
             return
         for game_id, game in self.store.iter_games(since_id=self.replay.last_game_id):
-            added = self.replay.add_game(game, game_id)
+            added = self._add_to_window(game_id, game)
+            if added is None:
+                continue
             self.stats.positions += added
             self._credit += added * self.config.train.sample_reuse / self.config.train.batch_size
             self._record_result(game)
         self.stats.games = self.store.count_games()
+
+    def _add_to_window(self, game_id: int, game: Game) -> int | None:
+        """Positions added from one stored game, or None when it does not replay: one bad
+        game (hand-edited, older rules) is logged and skipped, never a stopped run."""
+        try:
+            return self.replay.add_game(game, game_id)
+        except UnplayableGame as e:
+            self.stats.unplayable += 1
+            log.warning("skipping a stored game that does not replay: %s", e)
+            return None
 
     def _record_result(self, game: Game) -> None:
         """The agent's score in a game against one opponent, for the panel and curriculum."""
