@@ -24,7 +24,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -65,9 +65,24 @@ from crowdzero.players.crowd import Crowd
 from crowdzero.players.engines import EngineUnavailable
 from crowdzero.players.registry import PlayerSpecError, make_player
 from crowdzero.store.game_store import GameStore
+from crowdzero.train.learner import LossReport
 from crowdzero.train.run_dir import RunDir, RunDirError
 
 log = logging.getLogger(__name__)
+
+
+def _print_every(console: Console, every: int) -> Callable[[int, LossReport], None]:
+    """Training progress for the terminal (and for a log when run under nohup)."""
+    start = time.monotonic()
+
+    def report(step: int, loss: LossReport) -> None:
+        if step % every == 0:
+            console.print(
+                f"  step {step}: loss {loss.total:.3f} (policy {loss.policy:.3f}, "
+                f"value {loss.value:.3f}), {time.monotonic() - start:.0f} s"
+            )
+
+    return report
 
 
 class StudyError(RuntimeError):
@@ -177,6 +192,7 @@ def study_main(
         threads=threads,
         holdout_every=holdout_every,
         retrain=retrain_imitation,
+        on_step=_print_every(console, 100),
     )
     wall["imitation_training"] = time.monotonic() - t
     if imitation.steps < imitation.target_steps:
