@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,12 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crowdzero.analysis.study import metrics as m
-from crowdzero.analysis.study.collect import MemberModels, agent_moves
-from crowdzero.analysis.study.measure import flaw_rates, out_of_box_check
+from crowdzero.analysis.study.collect import MemberModels, StudyAgent, agent_moves
+from crowdzero.analysis.study.measure import flaw_rates, out_of_box_check, value_check
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
 from crowdzero.go.record import Game, Move
 from crowdzero.players.flaws import FlawReport
+from crowdzero.search.config import SearchConfig
 
 RULES = Rules(size=5, komi=0.5)
 
@@ -223,3 +225,56 @@ def test_move_buckets_scale_with_the_board() -> None:
     assert m.move_bucket(25, 9) == "20-39"
     assert m.move_bucket(100, 9) == "80+"
     assert m.move_bucket(0, 5) == "0-2"  # 10 plies on 9x9 is 3 on 5x5
+
+
+class _MoverWins:
+    """An evaluator that says the side to move always wins (value +1)."""
+
+    history = 1
+    board_size = 5
+
+    def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batch = features.shape[0]
+        return np.zeros((batch, 26), dtype=np.float32), np.ones(batch, dtype=np.float32)
+
+
+def test_value_check_reads_the_value_head_on_both_sides_of_the_agents_moves() -> None:
+    """The agent (black) loses. 'The mover wins' is maximally wrong where the agent moves
+    (it predicts 1 for a 0) and exactly right after its moves (the opponent to move wins);
+    the move that ends the game (a second pass) has no position after it."""
+    game = _game("agent", "random", ["c3", "b2", "d4", "pass", "pass"], WHITE)
+    moves = agent_moves([game], "agent")
+    assert [mv.point for mv in moves] == [12, 18, 25]
+    agent = StudyAgent("x", "agent", Path("x.pt"), 0, SearchConfig(), None, _MoverWins())  # type: ignore[arg-type]
+    check = value_check(agent, moves)
+    assert check.brier.value == pytest.approx(1.0) and check.brier.n == 3
+    assert check.reply_brier is not None
+    assert check.reply_brier.value == pytest.approx(0.0) and check.reply_brier.n == 2
+    assert check.reply_overrating_by_opponent["random"].value == pytest.approx(0.0)
+    assert check.net_overrating_by_opponent["random"].value == pytest.approx(1.0)
+    assert check.reply_curve[0].count == 2  # both at predicted 0
+
+
+def test_a_value_head_wrong_only_after_its_moves_is_a_supported_claim() -> None:
+    from crowdzero.analysis.study.measure import claims
+    from crowdzero.analysis.study.results import ValueCheck
+
+    good = m.Estimate(0.05, 0.03, 0.07, 400, 40)
+    bad = m.Estimate(0.40, 0.35, 0.45, 400, 40)
+    check = ValueCheck((), good, {}, {}, {}, (), good, {}, (), bad, {})
+    found = [
+        c
+        for c in claims(
+            members=(),
+            held_out=(),
+            top1={},
+            exploitation={},
+            transfer={},
+            out_of_box={},
+            flaws={},
+            values={"crowd": check},
+            agent_names={"crowd": "crowd-agent@1"},
+        )
+        if "where the opponent is to move" in c.text
+    ]
+    assert [c.verdict for c in found] == ["supported"]

@@ -24,6 +24,7 @@ from crowdzero.analysis.study.collect import (
     spec_kind,
 )
 from crowdzero.analysis.study.results import Claim, OutOfBox, ValueCheck
+from crowdzero.go.position import Position
 from crowdzero.go.record import Game
 from crowdzero.players.flaws import FLAW_DETECTORS, detect
 
@@ -149,7 +150,13 @@ def out_of_box_check(
 
 
 def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0) -> ValueCheck:
-    """The value head's and the search's win probabilities against the results."""
+    """The value head's and the search's win probabilities against the results.
+
+    The value head is read twice: where the agent is to move (the positions it trains on)
+    and after each of its moves, where the opponent is to move. The search evaluates the
+    second kind at every child of its root, so a value head that is only right where the
+    agent moves still misleads the planner; a crowd run trains on the first kind alone.
+    """
     _, values = raw_outputs(agent.evaluator, [move.position for move in moves])
     predicted = m.win_probability(values)
     actual = np.array([move.score for move in moves])
@@ -172,6 +179,14 @@ def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0)
     root = np.array([np.nan if mv.root_value is None else mv.root_value for mv in moves])
     has_root = ~np.isnan(root)
     root_pred = m.win_probability(np.where(has_root, root, 0.0))
+
+    replies = reply_positions(moves)
+    has_reply = np.array([r is not None for r in replies], dtype=bool)
+    reply_pred = np.full(len(moves), np.nan)
+    if has_reply.any():
+        _, reply_values = raw_outputs(agent.evaluator, [r for r in replies if r is not None])
+        # The value is the opponent's (the side to move): the agent's chance is the rest.
+        reply_pred[has_reply] = 1.0 - m.win_probability(reply_values)
     return ValueCheck(
         curve=tuple(m.calibration_curve(predicted, actual)),
         brier=m.brier_score(*grouped(everything, predicted), seed=seed),
@@ -192,7 +207,24 @@ def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0)
             o: m.overrating(*grouped(mask & has_root, root_pred), seed=seed)
             for o, mask in by_opponent.items()
         },
+        reply_curve=tuple(m.calibration_curve(reply_pred[has_reply], actual[has_reply])),
+        reply_brier=m.brier_score(*grouped(has_reply, reply_pred), seed=seed),
+        reply_overrating_by_opponent={
+            o: m.overrating(*grouped(mask & has_reply, reply_pred), seed=seed)
+            for o, mask in by_opponent.items()
+        },
     )
+
+
+def reply_positions(moves: Sequence[AgentMove]) -> list[Position | None]:
+    """The position after each agent move (the opponent to move); None where the move
+    ended the game, since a finished game has no value to predict."""
+    out: list[Position | None] = []
+    for move in moves:
+        after = move.position.copy()
+        after.play(move.point)
+        out.append(None if after.is_over else after)
+    return out
 
 
 # -- claims ----------------------------------------------------------------------------
@@ -326,6 +358,20 @@ def claims(
                     "greater",
                 )
             )
+    for label, check in values.items():
+        if check.reply_brier is None:
+            continue
+        out.append(
+            _claim(
+                "value",
+                f"the {label} agent's value head is less accurate where the opponent is to "
+                "move (the positions its search evaluates after its own moves) than where "
+                "it is to move (Brier score)",
+                check.reply_brier,
+                check.brier,
+                "greater",
+            )
+        )
     crowd_values = values.get("crowd")
     if crowd_values is not None:
         for opponent, estimate in crowd_values.search_overrating_by_opponent.items():

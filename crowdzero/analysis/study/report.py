@@ -148,10 +148,11 @@ def _flaw_figure(results: StudyResults) -> plt.Figure:
 
 
 def _calibration_figure(results: StudyResults) -> plt.Figure:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
     for ax, attribute, title in (
-        (axes[0], "curve", "value head (raw network)"),
-        (axes[1], "search_curve", "search root value"),
+        (axes[0], "curve", "value head, agent to move"),
+        (axes[1], "reply_curve", "value head after its move (opponent to move)"),
+        (axes[2], "search_curve", "search root value"),
     ):
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
         for label, check in results.values.items():
@@ -371,6 +372,17 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
             "opponent",
         ),
         (
+            "Brier score (value head after the agent's move, the opponent to move: the "
+            "positions its search evaluates)",
+            {k: {"all": v.reply_brier} for k, v in values.items() if v.reply_brier is not None},
+            "positions",
+        ),
+        (
+            "value head after the agent's move: mean(predicted - actual)",
+            {k: v.reply_overrating_by_opponent for k, v in values.items()},
+            "opponent",
+        ),
+        (
             "search root value: mean(predicted - actual); > 0 = the planner steers into "
             "positions it overrates",
             {k: v.search_overrating_by_opponent for k, v in values.items()},
@@ -411,6 +423,7 @@ def print_summary(results: StudyResults, console: Console) -> None:
     table.add_column("score vs crowd")
     table.add_column("novel moves")
     table.add_column("Brier (value)")
+    table.add_column("Brier (after its move)")
     for label in results.agents:
         box = results.out_of_box.get(label)
         values = results.values.get(label)
@@ -420,6 +433,7 @@ def print_summary(results: StudyResults, console: Console) -> None:
             _short(results.exploitation.get(label, {}).get("all")),
             _short(box.share if box else None),
             _short(values.brier if values else None),
+            _short(values.reply_brier if values else None),
         )
     console.print(table)
     verdicts = Table(title="claims")

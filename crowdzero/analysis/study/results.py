@@ -66,6 +66,11 @@ class ValueCheck:
     search_curve: tuple[CalibrationBin, ...]
     search_brier: Estimate
     search_overrating_by_opponent: dict[str, Estimate]
+    # The value head at the positions the agent's moves lead to (the opponent to move):
+    # the children its search evaluates. A crowd agent never trains there.
+    reply_curve: tuple[CalibrationBin, ...] = ()
+    reply_brier: Estimate | None = None
+    reply_overrating_by_opponent: dict[str, Estimate] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
