@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from crowdzero.go.coords import RESIGN
-from crowdzero.go.errors import IllegalMove
 from crowdzero.go.ownership import area_ownership
 from crowdzero.go.position import Position
 from crowdzero.go.record import Game
@@ -75,15 +74,16 @@ class ReplayWindow:
                 f"game is on {game.rules.size}x{game.rules.size}, "
                 f"the window holds {self.board_size}x{self.board_size}"
             )
+        # Seen, whether its positions enter or not: the next look at the store starts
+        # after it, so a game without targets or one that does not replay is not retried.
+        self.last_game_id = max(self.last_game_id, game_id)
         if not any(m.policy is not None for m in game.moves):
-            self.last_game_id = max(self.last_game_id, game_id)
             return 0
         position = Position(game.rules)
         examples: list[tuple[np.ndarray, tuple[float, ...], int]] = []
         for number, move in enumerate(game.moves, start=1):
             if move.policy is not None:
                 if len(move.policy) != self._policy.shape[1]:
-                    self.last_game_id = max(self.last_game_id, game_id)
                     raise UnplayableGame(
                         f"game {game_id}, move {number}: a search target of "
                         f"{len(move.policy)} entries, expected {self._policy.shape[1]}"
@@ -94,8 +94,7 @@ class ReplayWindow:
                     position.resign()
                 else:
                     position.play(move.point)
-            except (IllegalMove, ValueError) as e:
-                self.last_game_id = max(self.last_game_id, game_id)
+            except ValueError as e:  # IllegalMove, CoordinateError
                 raise UnplayableGame(f"game {game_id}, move {number}: {e}") from e
         ownership = area_ownership(position)
         for features, policy, colour in examples:
@@ -111,7 +110,6 @@ class ReplayWindow:
             self._size = min(self._size + 1, self.capacity)
         self.positions_added += len(examples)
         self.games_added += 1
-        self.last_game_id = max(self.last_game_id, game_id)
         return len(examples)
 
     def add_games(self, games: Iterable[tuple[int, Game]]) -> int:
