@@ -63,6 +63,11 @@ class Player(ABC):
     def select_move(self, request: MoveRequest) -> MoveChoice:
         """Choose a legal move (pass included) for the side to move."""
 
+    def supports_size(self, size: int) -> bool:
+        """Whether the player can play on a `size` x `size` board; a network-backed player
+        plays the one size its weights were trained for. Default: every size."""
+        return True
+
     def end_game(self, game_id: str) -> None:  # noqa: B027 - optional hook
         """Forget per-game state (search trees, engine sync); default keeps none."""
 
