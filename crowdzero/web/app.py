@@ -37,7 +37,7 @@ import asyncio
 import ipaddress
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,8 +46,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdzero.go.sgf import game_to_sgf
@@ -91,6 +94,9 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+#: FastAPI's 400 detail for a JSON body it cannot decode (bytes that are not UTF-8).
+_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 GameId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -180,7 +186,20 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
     @app.exception_handler(WebGameError)
     async def game_error(request: Request, exc: WebGameError) -> JSONResponse:
         status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": _printable(str(exc))}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which JSON cannot always carry (1e309
+        # parses to inf, "\ud800" is no text): the reason alone, as every other error.
+        return JSONResponse({"detail": validation_reason(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not UTF-8; a malformed body is a 422 here.
+            return JSONResponse({"detail": "the body is not valid UTF-8 JSON"}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(StoredGameNotFound)
     async def stored_game_missing(request: Request, exc: StoredGameNotFound) -> JSONResponse:
@@ -307,6 +326,27 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
+def validation_reason(errors: Sequence[Any]) -> str:
+    """One line saying what is wrong with a request, from pydantic's error list; never
+    quotes the input (it may be huge, non-finite or not text)."""
+    reasons = []
+    for error in errors[:3]:
+        where = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        ]
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+        reasons.append(f"{'.'.join(where)}: {message}" if where else message)
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return _printable("; ".join(reasons) + more) or "invalid request"
+
+
+def _printable(text: str) -> str:
+    """`text` with anything UTF-8 cannot carry (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _client(request: Request) -> str:
     """The client's address (what rate limits and open-game limits count by)."""
     return request.client.host if request.client is not None else "unknown"
@@ -351,10 +391,14 @@ def serve_main(
     host: str = "127.0.0.1",
     port: int = 8000,
     settings: WebSettings | None = None,
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Serve the page for the run at `run_dir_path` until interrupted (Ctrl-C).
 
     Binds to 127.0.0.1 unless told otherwise: putting the page on a network is a choice.
+    X-Forwarded-For is believed only from the proxies in `forwarded_allow_ips` (comma
+    separated addresses, as uvicorn takes them); by default from nobody, or any local
+    client could pose as many and dodge the per-client limits.
     Raises RunDirError if there is no run there.
     """
     import uvicorn
@@ -364,7 +408,14 @@ def serve_main(
         log.warning("serving on %s: the page is reachable from other machines", host)
     display = f"[{host}]" if ":" in host else host
     print(f"crowdzero: people can play the agent at http://{display}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def _is_loopback(host: str) -> bool:

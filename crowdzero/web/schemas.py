@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 NICKNAME_MAX = 32
 #: Unicode general categories a nickname may use (L*, M*, N*, P*, S* and the space).
 _ALLOWED_CATEGORIES = ("L", "M", "N", "P", "S")
+#: Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): a
+#: name made of them looks empty, and mixed into a name they disguise it as another.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 #: Game ids and tokens are server-made `secrets.token_urlsafe` strings.
 UrlSafeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -28,6 +31,15 @@ UrlSafeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z
 
 class NicknameError(ValueError):
     """A nickname that cannot be used; the message says why."""
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean_nickname(raw: str) -> str:
@@ -40,6 +52,11 @@ def clean_nickname(raw: str) -> str:
     for char in name:
         if char == " ":
             continue
+        if char in _BLANK_LOOKING:
+            raise NicknameError(
+                f"the nickname contains {unicodedata.name(char)} (U+{ord(char):04X}), which "
+                "looks blank; use letters, digits, punctuation, symbols and spaces"
+            )
         if not unicodedata.category(char).startswith(_ALLOWED_CATEGORIES):
             raise NicknameError(
                 f"the nickname contains {unicodedata.name(char, repr(char))!s} (U+{ord(char):04X}); "
@@ -53,12 +70,21 @@ def clean_nickname(raw: str) -> str:
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=256)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unicode_text(cls, value: object) -> object:
+        """JSON may carry lone surrogates ("\\ud800"), which are not text: refuse them
+        before they reach a name, a move, a log line or an error message."""
+        if isinstance(value, str) and not is_unicode_text(value):
+            raise ValueError("the text holds a lone surrogate (\\ud800-\\udfff), not Unicode")
+        return value
+
 
 class NewGameBody(_Body):
     """POST /api/games: who plays, on which board, with which colour."""
 
     nickname: str = Field(max_length=4 * NICKNAME_MAX)
-    size: int = Field(ge=5, le=19)
+    size: int = Field(ge=5, le=19, strict=True)  # a JSON integer: not 5.0, "5" or true
     colour: Literal["black", "white", "random"] = "black"
 
     @field_validator("nickname")
