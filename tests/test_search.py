@@ -396,3 +396,78 @@ def test_overlapping_evaluation_with_tree_work_changes_batches_not_results(algor
         np.testing.assert_array_equal(plain.policy, overlapped.policy)
     assert batches[False][1:] == [6] * 16
     assert batches[True][1:] == [3] * 32  # two halves take turns
+
+
+# ---------------------------------------------------------------- per-request budgets
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("overlap", [False, True])
+def test_cheap_searches_spend_cheap_simulations_and_leave_the_batch_early(
+    algorithm: str, overlap: bool
+) -> None:
+    evaluator = CountingEvaluator(UniformEvaluator())
+    config = SearchConfig(
+        algorithm=algorithm,  # type: ignore[arg-type]
+        simulations=12,
+        cheap_simulations=3,
+        overlap_evaluation=overlap,
+    )
+    search = BatchedSearcher(evaluator, config, np.random.default_rng(0))
+    requests = [MoveRequest(f"g{i}", Position(Rules(9))) for i in range(4)]
+    cheap = [True, False, True, False]
+    results = search.search(requests, cheap=cheap)
+    search.close()
+    assert [r.simulations for r in results] == [3, 12, 3, 12]
+    assert [r.cheap for r in results] == cheap
+    assert [int(r.visits.sum()) for r in results] == [3, 12, 3, 12]
+    # The roots, then every leaf once: 4 + 2 * 3 + 2 * 12.
+    assert sum(evaluator.batches) == search.positions_evaluated == 4 + 30
+    if not overlap:
+        # Every game in the first three rounds, then the two full searches alone.
+        assert evaluator.batches == [4] + [4] * 3 + [2] * 9
+
+
+def test_cheap_simulations_are_capped_at_the_full_budget() -> None:
+    config = SearchConfig(simulations=4, cheap_simulations=16)
+    assert config.cheap_budget == 4
+    result = BatchedSearcher(UniformEvaluator(), config).search(
+        [MoveRequest("g", Position(RULES_5))], cheap=[True]
+    )[0]
+    assert result.simulations == 4
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_cheap_search_is_noise_free_whatever_the_seed(algorithm: str) -> None:
+    position = random_position(2, 4)
+    results = []
+    for seed in range(4):
+        search = searcher(algorithm, 16, seed=seed, cheap_simulations=6, temperature_moves=30)
+        results.append(search.search([MoveRequest("g", position)], cheap=[True])[0])
+    exact = searcher(algorithm, 6, seed=9).search([MoveRequest("g", position)], add_noise=False)
+    for result in results:
+        assert result.point == exact[0].point
+        np.testing.assert_array_equal(result.visits, exact[0].visits)
+
+
+def test_cheap_flags_must_match_the_requests() -> None:
+    with pytest.raises(SearchError, match="cheap flags"):
+        searcher("gumbel").search([MoveRequest("g", Position(RULES_5))], cheap=[True, False])
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("full_search_fraction", 0.0, "full_search_fraction"),
+        ("full_search_fraction", 1.5, "full_search_fraction"),
+        ("cheap_simulations", 0, "cheap_simulations"),
+        ("resign_threshold", -1.5, "resign_threshold"),
+        ("resign_threshold", 2.0, "resign_threshold"),
+        ("resign_consecutive", 0, "resign_consecutive"),
+    ],
+)
+def test_bad_playout_cap_and_resignation_settings_are_refused(
+    setting: str, value: float, message: str
+) -> None:
+    with pytest.raises(SearchConfigError, match=message):
+        SearchConfig(**{setting: value})  # type: ignore[arg-type]

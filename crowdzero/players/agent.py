@@ -4,28 +4,41 @@ Every game the agent plays at the same moment is answered by one `BatchedSearche
 call, so the network sees the leaves of all those games in each batch. The search target
 and root value travel back in the `MoveChoice`, where the match runner stores them as the
 training data of the move.
+
+Two things the agent decides per move, on top of the search:
+
+* Playout cap randomisation (KataGo): with noise on (training games), each move is a full
+  search with probability ``full_search_fraction``, else a cheap one whose choice carries
+  no policy target, only the root value. Without noise every move is a full search.
+* Resignation: where the request allows it, the agent resigns once its root value has
+  been below ``resign_threshold`` for ``resign_consecutive`` of its own moves in a row
+  in that game (`crowdzero.search.resignation.would_resign_at`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from crowdzero.go.coords import RESIGN
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.opponent_model import OpponentModel
-from crowdzero.search.searcher import BatchedSearcher, masked_softmax
+from crowdzero.search.resignation import would_resign_at
+from crowdzero.search.searcher import BatchedSearcher, SearchResult, masked_softmax
 
 
 class AgentPlayer(Player):
     """A network-guided tree search (PUCT or Gumbel, see `SearchConfig`).
 
     ``add_noise``: True for self-play and crowd training games (root noise, early
-    temperature), False for evaluation games and play against people.
+    temperature, playout cap randomisation), False for evaluation games and play against
+    people (every move a full, noise-free search).
     ``opponent_models``: models of opponents by name, for opponent-modelling search
     (needs ``config.opponent_model``; see `crowdzero.search.opponent_model`).
     """
@@ -44,18 +57,55 @@ class AgentPlayer(Player):
         self.evaluator = evaluator
         self.add_noise = add_noise
         self.searcher = BatchedSearcher(evaluator, config, rng, opponent_models)
+        # The agent's last root values per game and colour: in self-play one agent holds
+        # both seats of a game, and each seat resigns on its own values.
+        self._recent_values: dict[str, dict[int, deque[float]]] = {}
+
+    @property
+    def config(self) -> SearchConfig:
+        return self.searcher.config
 
     def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
         """One batched search over every request (each must be a different game)."""
-        results = self.searcher.search(requests, add_noise=self.add_noise)
-        return [MoveChoice(r.point, r.policy, r.root_value) for r in results]
+        cheap = self._draw_cheap(len(requests))
+        results = self.searcher.search(requests, add_noise=self.add_noise, cheap=cheap)
+        return [self._choice(q, r) for q, r in zip(requests, results, strict=True)]
+
+    def _draw_cheap(self, count: int) -> list[bool] | None:
+        """Which moves get a cheap search: each with probability 1 - full_search_fraction,
+        in training games only. No draw at all when every move is full, so a run with
+        the fraction at 1.0 sees the same random numbers as before the option existed."""
+        fraction = self.config.full_search_fraction
+        if not self.add_noise or fraction >= 1.0:
+            return None
+        return [bool(u >= fraction) for u in self.searcher.rng.random(count)]
+
+    def _choice(self, request: MoveRequest, result: SearchResult) -> MoveChoice:
+        policy = None if result.cheap else result.policy
+        if self._resigns(request, result.root_value):
+            return MoveChoice(RESIGN, policy, result.root_value)
+        return MoveChoice(result.point, policy, result.root_value)
+
+    def _resigns(self, request: MoveRequest, root_value: float) -> bool:
+        """Record the move's root value; True when the request allows resigning and the
+        rule fires at this move. Values are kept whether or not resigning is allowed."""
+        c = self.config
+        seats = self._recent_values.setdefault(request.game_id, {})
+        colour = request.position.to_play
+        recent = seats.setdefault(colour, deque(maxlen=c.resign_consecutive))
+        recent.append(root_value)
+        if not request.allow_resign:
+            return False
+        fired = would_resign_at(recent, c.resign_threshold, c.resign_consecutive)
+        return fired == c.resign_consecutive - 1
 
     def select_move(self, request: MoveRequest) -> MoveChoice:
         return self.select_moves([request])[0]
 
     def end_game(self, game_id: str) -> None:
-        """Drop the game's search tree."""
+        """Drop the game's search tree and its resignation history."""
         self.searcher.forget(game_id)
+        self._recent_values.pop(game_id, None)
 
     def move_distribution(self, position: Position) -> np.ndarray | None:
         """The raw network policy float32 [N*N+1]: softmax of the logits over the legal

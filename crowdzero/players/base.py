@@ -29,16 +29,26 @@ class MoveRequest:
     `opponent` is the name of the player in the other seat, when the caller knows it (the
     match runner always fills it). Most players ignore it; an opponent-modelling search
     uses it to pick its model of that opponent.
+
+    `allow_resign`: the player may answer RESIGN (`crowdzero.go.coords`). Off unless the
+    caller opts in, so a game meant to be played out is played out; the agent resigns
+    by `SearchConfig.resign_threshold` and `resign_consecutive`.
     """
 
     game_id: str
     position: Position
     opponent: str | None = None
+    allow_resign: bool = False
 
 
 @dataclass(frozen=True)
 class MoveChoice:
-    """A player's answer; `policy`/`root_value` are filled only by searching players."""
+    """A player's answer; `policy`/`root_value` are filled only by searching players.
+
+    `point` is a point, N*N to pass, or RESIGN. `policy` is the search's training target
+    float32 [N*N+1]; the agent leaves it None on its cheap searches (playout cap
+    randomisation), whose `root_value` (the mover's view, in [-1, 1]) is still set.
+    """
 
     point: int
     policy: np.ndarray | None = None

@@ -16,6 +16,14 @@ Notation for one node (values from the view of the player to move there):
 
 v_mix is the value of the node "if the unvisited moves are as good as the policy-weighted
 visited ones", so an unvisited move is neither favoured nor dismissed.
+
+The scale. The paper uses c_visit = 50, c_scale = 1.0 with Q normalised by the known
+value range ([-1, 1] -> [0, 1]), where typical Q gaps of a few hundredths stay a few
+logits. Here, as in mctx's ``qtransform_completed_by_mix_value``, completedQ is rescaled
+by its own min and max at each node, so the best and the worst move are always exactly 1
+apart however small their real gap; mctx pairs that rescale with value_scale (our
+c_scale) 0.1, so the spread is (50 + max N) * 0.1, about 5-6 logits. With c_scale 1.0 the
+spread was 50+ logits and 16-simulation targets came out nearly one-hot (`SearchConfig`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from functools import lru_cache
 
 import numpy as np
 from numba import njit
+
+#: Floor of a prior inside v_mix (mctx uses its dtype's smallest normal number).
+_TINY = 1e-300
 
 
 @njit(cache=True)
@@ -42,7 +53,11 @@ def sigma_completed_q(
 
     child_n, child_w, prior float64 [A]; legal bool [A]; raw_value the node's network
     value. Q is rescaled to [0, 1] by the min and max of the completed values over the
-    legal actions, as mctx does, so c_visit and c_scale mean the same on any value range.
+    legal actions (epsilon 1e-8 on the range, as mctx). mctx takes them over its whole
+    padded action vector, so an illegal action brings v_mix into the range even when
+    every legal move is visited; here only legal moves count, which differs from mctx
+    only in that case. Priors enter v_mix floored at a tiny positive number, as in mctx,
+    so visited moves whose prior underflowed to 0 still give a weighted Q.
     Written as loops (one output array, no temporaries): the descent calls this at
     every level of every simulation.
     """
@@ -56,10 +71,11 @@ def sigma_completed_q(
         if n > 0.0:
             total_n += n
             max_n = max(max_n, n)
-            visited_prior += prior[a]
-            weighted += prior[a] * child_w[a] / n
+            p = max(prior[a], _TINY)
+            visited_prior += p
+            weighted += p * child_w[a] / n
     v_mix = raw_value
-    if total_n > 0.0 and visited_prior > 0.0:
+    if total_n > 0.0:
         v_mix = (raw_value + total_n * weighted / visited_prior) / (1.0 + total_n)
     out = np.zeros(size)
     lo = np.inf

@@ -7,6 +7,11 @@ of ALL games go to the evaluator in one batch; the values are backed up; repeat 
 every game has spent its simulation budget. With ``leaves_per_game > 1`` each game sends
 several leaves per round, kept apart by a virtual loss.
 
+Budgets per game: a search can mark some requests ``cheap`` (playout cap randomisation,
+see `SearchConfig.full_search_fraction`). Those spend ``cheap_simulations`` without root
+noise and drop out of the rounds once spent, while the full searches go on; every round
+still sends the leaves of all games still searching in one batch.
+
 Subtree reuse: after a search the tree of each game is kept under its ``game_id``. The
 next request for that game walks down the moves played since (``position.moves``) and
 continues from that subtree, so the visits the search already spent on the line that
@@ -59,6 +64,8 @@ class SearchResult:
     root_value   W(root) / N(root), the side to move's view, in [-1, 1]
     visits       float32 [N*N+1] N(root, a), visits kept from a reused subtree included
     simulations  leaves evaluated (or terminal positions reached) by this search
+    cheap        a cheap search (fewer simulations, no noise): its policy is a poor
+                 training target, and the agent stores none
     """
 
     point: int
@@ -66,6 +73,7 @@ class SearchResult:
     root_value: float
     visits: np.ndarray
     simulations: int
+    cheap: bool = False
 
 
 @dataclass
@@ -75,6 +83,9 @@ class _GameSearch:
     game_id: str
     tree: SearchTree
     root_prior: np.ndarray  # P(root, a) used for selection: noisy for PUCT self-play
+    budget: int  # simulations this search spends
+    noise: bool  # root noise (Dirichlet or Gumbel) and PUCT's early temperature
+    cheap: bool = False
     gumbel: GumbelRoot | None = None
     done: int = 0  # simulations finished
     pending: int = 0  # leaves waiting for the network this round
@@ -127,26 +138,41 @@ class BatchedSearcher:
 
     # ------------------------------------------------------------------ public
 
-    def search(self, requests: Sequence[MoveRequest], add_noise: bool = True) -> list[SearchResult]:
+    def search(
+        self,
+        requests: Sequence[MoveRequest],
+        add_noise: bool = True,
+        cheap: Sequence[bool] | None = None,
+    ) -> list[SearchResult]:
         """Search every request's position; one result per request, in order.
 
         ``add_noise``: self-play exploration. PUCT mixes Dirichlet noise into the root
         prior and samples the first ``temperature_moves`` moves of a game in proportion to
         visits; Gumbel draws its Gumbel noise. Without it the search is deterministic for
-        a deterministic evaluator. Raises SearchError for a finished game, a game asked
-        twice in one call, or positions of different board sizes.
+        a deterministic evaluator. ``cheap`` (one flag per request, default none): those
+        requests get a cheap search, ``config.cheap_budget`` simulations without noise
+        whatever ``add_noise`` says; the others spend ``config.simulations``. Raises
+        SearchError for a finished game, a game asked twice in one call, positions of
+        different board sizes, or a ``cheap`` of the wrong length.
         """
         if not requests:
             return []
         ids = [request.game_id for request in requests]
         if len(set(ids)) != len(ids):
             raise SearchError("a game appears twice in one search; ask once per game")
-        games = [self._prepare(request) for request in requests]
+        if cheap is None:
+            cheap = [False] * len(requests)
+        elif len(cheap) != len(requests):
+            raise SearchError(f"{len(cheap)} cheap flags for {len(requests)} requests")
+        games = [
+            self._prepare(request, add_noise, bool(flag))
+            for request, flag in zip(requests, cheap, strict=True)
+        ]
         self._evaluate_pending_roots(games)
         for game in games:
-            self._start_root(game, add_noise)
+            self._start_root(game)
         self._simulate(games)
-        results = [self._result(game, add_noise) for game in games]
+        results = [self._result(game) for game in games]
         self.simulations_done += sum(game.done for game in games)
         if self.config.reuse_tree:
             for game in games:
@@ -178,17 +204,26 @@ class BatchedSearcher:
 
     # ------------------------------------------------------------------ set-up
 
-    def _prepare(self, request: MoveRequest) -> _GameSearch:
+    def _prepare(self, request: MoveRequest, add_noise: bool, cheap: bool) -> _GameSearch:
         position = request.position
         if position.is_over:
             raise SearchError(f"game {request.game_id} is over; there is no move to search")
         model = None
         if self.opponent_models and request.opponent is not None:
             model = self.opponent_models.get(request.opponent)
+        budget = self.config.cheap_budget if cheap else self.config.simulations
         tree = self._reused_tree(request.game_id, position, modelled=model is not None)
         if tree is None:
-            tree = SearchTree(position.copy(), capacity=2 * self.config.simulations + 2)
-        return _GameSearch(request.game_id, tree, tree.root_prior, opponent_model=model)
+            tree = SearchTree(position.copy(), capacity=2 * budget + 2)
+        return _GameSearch(
+            request.game_id,
+            tree,
+            tree.root_prior,
+            budget=budget,
+            noise=add_noise and not cheap,
+            cheap=cheap,
+            opponent_model=model,
+        )
 
     def _reused_tree(
         self, game_id: str, position: Position, modelled: bool = False
@@ -230,12 +265,12 @@ class BatchedSearcher:
             logits, values = self._evaluate(self._features(leaves))
             self._apply(leaves, logits, values, simulations=False)
 
-    def _start_root(self, game: _GameSearch, add_noise: bool) -> None:
+    def _start_root(self, game: _GameSearch) -> None:
         tree = game.tree
         c = self.config
         prior, legal = tree.root_prior, tree.root_legal
         if self._algorithm == PUCT:
-            if add_noise:
+            if game.noise:
                 game.root_prior = add_dirichlet_noise(
                     prior, legal, c.dirichlet_alpha, c.dirichlet_fraction, self.rng
                 )
@@ -244,7 +279,7 @@ class BatchedSearcher:
         else:
             game.root_prior = prior.copy()
             game.gumbel = GumbelRoot.start(
-                prior, legal, c.gumbel_considered, c.simulations, self.rng if add_noise else None
+                prior, legal, c.gumbel_considered, game.budget, self.rng if game.noise else None
             )
 
     # ------------------------------------------------------------------ simulation
@@ -266,7 +301,7 @@ class BatchedSearcher:
             if leaves:
                 logits, values = self._evaluate(self._features(leaves))
                 self._apply(leaves, logits, values)
-            active = [g for g in active if g.done < self.config.simulations]
+            active = [g for g in active if g.done < g.budget]
 
     def _simulate_overlapped(self, groups: list[list[_GameSearch]]) -> None:
         if self._worker is None:
@@ -282,7 +317,7 @@ class BatchedSearcher:
                         leaves, future = waiting
                         inflight[i] = None
                         self._apply(leaves, *future.result())
-                    group[:] = [g for g in group if g.done < self.config.simulations]
+                    group[:] = [g for g in group if g.done < g.budget]
                     if group:
                         leaves = self._collect_round(group)
                         if leaves:
@@ -305,7 +340,7 @@ class BatchedSearcher:
         c = self.config
         tree = game.tree
         vl = self._virtual_loss
-        while game.pending < c.leaves_per_game and game.done + game.pending < c.simulations:
+        while game.pending < c.leaves_per_game and game.done + game.pending < game.budget:
             first = -1
             if game.gumbel is not None:
                 first = game.gumbel.select(
@@ -429,7 +464,7 @@ class BatchedSearcher:
 
     # ------------------------------------------------------------------ result
 
-    def _result(self, game: _GameSearch, add_noise: bool) -> SearchResult:
+    def _result(self, game: _GameSearch) -> SearchResult:
         tree = game.tree
         if tree.state(0) != EXPANDED:
             raise SearchError(f"game {game.game_id}: the root was never evaluated")
@@ -441,7 +476,7 @@ class BatchedSearcher:
             point = game.gumbel.winner(sigma_q)
         else:
             policy = visit_policy(visits, legal)
-            sample = add_noise and len(tree.root.moves) < self.config.temperature_moves
+            sample = game.noise and len(tree.root.moves) < self.config.temperature_moves
             point = choose_by_visits(visits, tree.root_prior, legal, sample, self.rng)
         return SearchResult(
             point=point,
@@ -449,4 +484,5 @@ class BatchedSearcher:
             root_value=tree.root_mean_value,
             visits=visits.astype(np.float32),
             simulations=game.done,
+            cheap=game.cheap,
         )
