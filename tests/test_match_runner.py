@@ -243,3 +243,48 @@ def test_a_crashing_learner_is_not_hidden() -> None:
     runner = MatchRunner(RULES, lambda: Pairing(agent, RandomNoEyePlayer(), frozenset({BLACK})))
     with pytest.raises(IndexError):
         list(runner.play(2))
+
+
+def test_the_agent_searches_every_waiting_game_in_one_batch_when_colours_alternate() -> None:
+    """Agent as black in half the games and white in the other half: the crowd's ready
+    moves are applied first, so each agent call covers every live game (the old order,
+    grouping before any move was applied, alternated and covered about half)."""
+    agent = CountingBatchPlayer()
+    crowd = RandomNoEyePlayer(seed=3)
+    seats = iter(range(1000))
+
+    def pairing() -> Pairing:
+        if next(seats) % 2 == 0:
+            return Pairing(agent, crowd, frozenset({BLACK}))
+        return Pairing(crowd, agent, frozenset({WHITE}))
+
+    runner = MatchRunner(RULES, pairing, concurrency=8, max_moves=200)
+    runner._budget = None
+    for _ in range(6):  # the first moves of every game, before any can end
+        runner.step()
+    assert agent.batches[:6] == [8] * 6
+    assert runner.learner_batch_fill == 1.0
+    runner.close()
+
+
+def test_resignation_is_offered_only_to_learner_seats_of_games_that_allow_it() -> None:
+    seen: list[tuple[str, bool]] = []
+
+    class Recorder(RandomNoEyePlayer):
+        def select_move(self, request: MoveRequest) -> MoveChoice:
+            seen.append((self.name, request.allow_resign))
+            return super().select_move(request)
+
+    agent, member = Recorder(seed=1), Recorder(seed=2)
+    agent.name, member.name = "agent", "member"
+    allow = iter([True, False] * 10)
+    runner = MatchRunner(
+        RULES,
+        lambda: Pairing(agent, member, frozenset({BLACK}), allow_resign=next(allow)),
+        concurrency=2,
+        max_moves=6,
+    )
+    games = [g for g in runner.play(2) if not isinstance(g, DroppedGame)]
+    assert {g.metadata["resign_allowed"] for g in games} == {"True", "False"}
+    assert {flag for name, flag in seen if name == "member"} == {False}
+    assert {flag for name, flag in seen if name == "agent"} == {True, False}

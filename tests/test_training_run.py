@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from tiny_run import TINY_RUN
 
-from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import CheckpointError
 from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.store.game_store import GameStore, StoreError
@@ -70,28 +71,53 @@ def _play(run: TrainingRun, games: int) -> TrainingRun:
     return run
 
 
-def test_crowd_mode_never_trains_on_opponent_moves(tmp_path: Path) -> None:
+def test_crowd_mode_never_trains_its_policy_on_opponent_moves(tmp_path: Path) -> None:
     run = _run(tmp_path, "crowd", games=6, member=OddPointPlayer())
     with GameStore(run.run_dir.games_path) as store:
         games = list(store.iter_games())
     assert len(games) >= 6
-    agent_moves = 0
+    targets = moves = 0
     for _, game in games:
         assert game.agent_colour in (BLACK, WHITE)
         assert {game.black, game.white} == {"agent", "odd"}
         for move in game.moves:
-            is_agent = move.colour == game.agent_colour
-            assert (move.policy is not None) == is_agent
-            agent_moves += is_agent and move.point != RESIGN
-    # The window holds exactly the agent's positions, each with the agent to move.
+            if move.colour != game.agent_colour:
+                assert move.policy is None and move.root_value is None
+            else:
+                assert move.root_value is not None  # cheap searches keep a value
+            targets += move.policy is not None
+            moves += 1
+    assert targets > 0
+    # Every position is a row (value, ownership and score learn both seats); exactly the
+    # agent's searched moves carry a policy weight, each with the agent to move.
     replay = run.replay
-    assert replay.positions_added == agent_moves
+    assert replay.positions_added == moves
+    assert replay.policy_rows_added == targets
     colour_plane = 2 * run.config.net.history
     agent_colour = {gid: g.agent_colour for gid, g in games}
+    to_move = {BLACK: 0, WHITE: 0}
     for i in range(len(replay)):
-        black_to_move = replay._features[i, colour_plane].all()
-        expected = agent_colour[int(replay._game_ids[i])] == BLACK
-        assert bool(black_to_move) == expected
+        black_to_move = bool(replay._features[i, colour_plane].all())
+        to_move[BLACK if black_to_move else WHITE] += 1
+        if replay._policy_weight[i] > 0:
+            assert black_to_move == (agent_colour[int(replay._game_ids[i])] == BLACK)
+    assert to_move[BLACK] > 0 and to_move[WHITE] > 0
+
+
+def test_crowd_mode_trains_value_where_the_opponent_is_to_move(tmp_path: Path) -> None:
+    run = _run(tmp_path, "crowd", games=4, member=OddPointPlayer())
+    replay = run.replay
+    opponent_rows = replay._policy_weight[: len(replay)] == 0
+    assert opponent_rows.any()
+    # From the mover's view: in a won game the member's rows say "lost" and vice versa.
+    with GameStore(run.run_dir.games_path) as store:
+        games = dict(store.iter_games())
+    colour_plane = 2 * run.config.net.history
+    for i in np.flatnonzero(opponent_rows):
+        game = games[int(replay._game_ids[i])]
+        mover = BLACK if replay._features[i, colour_plane].all() else WHITE
+        expected = 0.0 if game.winner == 0 else (1.0 if game.winner == mover else -1.0)
+        assert replay._value[i] == expected
 
 
 def test_self_play_learns_from_every_position(tmp_path: Path) -> None:
@@ -99,9 +125,9 @@ def test_self_play_learns_from_every_position(tmp_path: Path) -> None:
     with GameStore(run.run_dir.games_path) as store:
         games = [g for _, g in store.iter_games()]
     assert all(g.agent_colour == BOTH and g.black == g.white == "agent" for g in games)
-    moves = sum(1 for g in games for m in g.moves if m.point != RESIGN)
+    moves = sum(len(g.moves) for g in games)
     assert run.replay.positions_added == moves
-    assert all(m.policy is not None for g in games for m in g.moves)
+    assert all(m.root_value is not None for g in games for m in g.moves)
 
 
 def test_switching_mode_changes_only_the_opponent_schedule(tmp_path: Path) -> None:
@@ -282,7 +308,7 @@ def test_a_resumed_run_uses_the_learning_rate_of_its_config(tmp_path: Path) -> N
 def _batch(run: TrainingRun) -> TrainingBatch:
     """A batch of random targets with the run's shapes (enough for one optimizer step)."""
     rng = np.random.default_rng(0)
-    b, n, planes = 8, run.config.board.size, 2 * run.config.net.history + 1
+    b, n, planes = 8, run.config.board.size, run.config.net.input_planes
     policy = rng.random((b, n * n + 1), dtype=np.float32)
     return TrainingBatch(
         features=(rng.random((b, planes, n, n)) < 0.3).astype(np.float32),
@@ -401,11 +427,15 @@ def test_a_stored_game_that_does_not_replay_is_skipped_on_resume(tmp_path: Path)
     ids = [game_id for game_id, _ in store.iter_games()]
     store.close()
     bad = ids[1]
-    with sqlite3.connect(run_dir.games_path) as conn:  # move 2 onto move 1's point
-        (first,) = conn.execute(
-            "SELECT point FROM moves WHERE game_id = ? AND ply = 0", (bad,)
-        ).fetchone()
-        conn.execute("UPDATE moves SET point = ? WHERE game_id = ? AND ply = 1", (first, bad))
+    pass_point = cfg.board.size * cfg.board.size
+    with sqlite3.connect(run_dir.games_path) as conn:  # a move onto the stone just played
+        rows = conn.execute(
+            "SELECT ply, point FROM moves WHERE game_id = ? ORDER BY ply", (bad,)
+        ).fetchall()
+        ply, point = next((ply, point) for ply, point in rows[:-1] if 0 <= point < pass_point)
+        conn.execute(
+            "UPDATE moves SET point = ? WHERE game_id = ? AND ply = ?", (point, bad, ply + 1)
+        )
 
     resumed = TrainingRun(RunDir.open(run_dir.path))
     assert resumed.stats.unplayable == 1
@@ -415,3 +445,65 @@ def test_a_stored_game_that_does_not_replay_is_skipped_on_resume(tmp_path: Path)
     store = GameStore(run_dir.games_path)
     assert store.count_games() >= len(ids) + 2
     store.close()
+
+
+def test_the_agent_plays_with_new_weights_long_before_a_checkpoint_file(tmp_path: Path) -> None:
+    overrides = {
+        **TINY,
+        "train.mode": "crowd",
+        "train.checkpoint_every": 10_000,
+        "train.refresh_every": 2,
+        "train.learner_thread": False,
+    }
+    run_dir = RunDir.create(tmp_path / "r", apply_overrides(RunConfig(), overrides))
+    run = _play(TrainingRun(run_dir, draw_member=lambda rng: OddPointPlayer()), games=40)
+    assert run.learner.step >= 4
+    with GameStore(run_dir.games_path) as store:
+        games = [g for _, g in store.iter_games()]
+    steps = {int(g.metadata["weights_step"]) for g in games}
+    assert max(steps) >= 2  # played by refreshed weights...
+    assert {g.checkpoint for g in games} == {"r@0"}  # ...while no checkpoint was written
+    metrics = run_dir.read_metrics()
+    assert metrics, "metrics.csv has rows"
+    for column in (
+        "window",
+        "samples_per_position",
+        "mean_sample_age",
+        "target_entropy",
+        "agent_batch_fill",
+        "cores_process",
+        "weights_lag_steps",
+        "false_resign_rate",
+    ):
+        assert column in metrics[-1]
+
+
+def test_the_false_resignation_rate_counts_no_resign_games_the_agent_won(tmp_path: Path) -> None:
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
+    run = TrainingRun(RunDir.create(tmp_path / "r", cfg), draw_member=lambda rng: OddPointPlayer())
+    try:
+        low = cfg.search.resign_threshold - 0.05
+        agent_moves = [Move(BLACK, p, None, low, "agent") for p in (0, 2, 4, 6)]
+        member_moves = [Move(WHITE, p, None, None, "odd") for p in (1, 3, 5, 7)]
+        moves = tuple(m for pair in zip(agent_moves, member_moves, strict=True) for m in pair)
+
+        def game(winner: int, allowed: str) -> Game:
+            return Game(
+                cfg.rules,
+                "agent",
+                "odd",
+                moves,
+                "?",
+                winner,
+                "2026-12-02",
+                agent_colour=BLACK,
+                metadata={"resign_allowed": allowed},
+            )
+
+        run._check_resignation(game(BLACK, "False"))  # would have resigned a win
+        run._check_resignation(game(WHITE, "False"))  # would have resigned a loss
+        run._check_resignation(game(BLACK, "True"))  # resigning was allowed: not a check
+        assert run.stats.resign_checks == 2
+        assert run.stats.false_resign_rate == 0.5
+    finally:
+        run.close()

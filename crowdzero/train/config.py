@@ -164,16 +164,53 @@ class TrainConfig:
         metadata={"doc": "SGD momentum (unused by adamw).", "min": 0.0, "max": 0.999},
     )
     weight_decay: float = field(
-        default=1e-4,
-        metadata={"doc": "L2 weight decay (decoupled for adamw).", "min": 0.0},
+        default=0.05,
+        metadata={
+            "doc": "Weight decay of convolution and linear weights (decoupled for adamw: "
+            "each step shrinks them by learning_rate * weight_decay; biases and batch "
+            "norm are not decayed). 1e-4 in the decoupled form is next to nothing.",
+            "min": 0.0,
+        },
+    )
+    lr_warmup_steps: int = field(
+        default=100,
+        metadata={"doc": "Steps over which the learning rate rises linearly from 0.", "min": 0},
+    )
+    lr_decay_steps: int = field(
+        default=2_000,
+        metadata={
+            "doc": "Learning rate after warm-up: learning_rate / sqrt(1 + step / "
+            "lr_decay_steps) (half at 3x this many steps); 0 keeps it constant.",
+            "min": 0,
+        },
     )
     replay_window: int = field(
-        default=100_000,
+        default=250_000,
         metadata={
-            "doc": "Positions kept for sampling (the newest; each drawn with a random one "
-            "of the 8 board symmetries if symmetry_augmentation is on).",
+            "doc": "Most rows (positions) kept in memory; samples come from the newest "
+            "window_min_rows..replay_window of them (see window_growth), each under a "
+            "random one of the 8 board symmetries if symmetry_augmentation is on.",
             "min": 1,
         },
+    )
+    window_min_rows: int = field(
+        default=20_000,
+        metadata={
+            "doc": "KataGo's growing window: every row is sampled until this many have "
+            "been added; after that the sampled window is the newest "
+            "min * (1 + growth * ((rows / min) ** exponent - 1) / exponent) rows, so data "
+            "of the first, near-random network stops being sampled early. 0 = sample the "
+            "whole replay_window (a fixed window).",
+            "min": 0,
+        },
+    )
+    window_exponent: float = field(
+        default=0.75,
+        metadata={"doc": "Exponent of the growing window (KataGo: 0.75).", "above": 0.0, "max": 1.0},
+    )
+    window_growth: float = field(
+        default=0.4,
+        metadata={"doc": "Growth factor of the growing window (KataGo: 0.4).", "min": 0.0},
     )
     min_replay: int = field(
         default=2_048,
@@ -193,9 +230,41 @@ class TrainConfig:
     )
     checkpoint_every: int = field(
         default=250,
+        metadata={"doc": "Training steps between checkpoint files.", "min": 1},
+    )
+    refresh_every: int = field(
+        default=25,
         metadata={
-            "doc": "Training steps between checkpoints (the players pick up each new one).",
+            "doc": "Training steps between handing the newest weights to the playing "
+            "agent (independent of checkpoint files, so games are played by weights at "
+            "most this many steps old).",
             "min": 1,
+        },
+    )
+    learner_thread: bool = field(
+        default=True,
+        metadata={
+            "doc": "Train on a second thread while games are generated, so both cores "
+            "work (search on one, learning on the other); false trains in the game loop "
+            "between moves (deterministic, for tests).",
+        },
+    )
+    max_steps_behind: int = field(
+        default=40,
+        metadata={
+            "doc": "With learner_thread: game generation pauses when the learner owes "
+            "more than this many steps, so sample_reuse holds however slow learning is.",
+            "min": 1,
+        },
+    )
+    no_resign_fraction: float = field(
+        default=0.1,
+        metadata={
+            "doc": "Share of the agent's games in which it may not resign (its resign "
+            "rule is search.resign_threshold); from them the run measures the false "
+            "resignation rate: games it would have resigned but won.",
+            "min": 0.0,
+            "max": 1.0,
         },
     )
     seed: int = field(default=0, metadata={"doc": "Seed for games, sampling and initial weights."})
@@ -220,6 +289,24 @@ class TrainConfig:
         metadata={
             "doc": "Weight of the ownership loss (per-point, averaged) next to the policy "
             "and value losses; 0 turns it off. Needs net.ownership_head.",
+            "min": 0.0,
+        },
+    )
+    score_weight: float = field(
+        default=0.5,
+        metadata={
+            "doc": "Weight of the final-score loss (Huber on the area margin over N*N, "
+            "from the mover's view; not in resigned games); used when the network has a "
+            "score head.",
+            "min": 0.0,
+        },
+    )
+    opponent_policy_weight: float = field(
+        default=0.15,
+        metadata={
+            "doc": "Weight of the auxiliary opponent-reply loss (the move the other seat "
+            "played next; in crowd mode a free model of each member). It never trains "
+            "the agent's own policy head. Used when the network has that head.",
             "min": 0.0,
         },
     )
@@ -280,6 +367,11 @@ def load_config(path: str | Path) -> RunConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+            "a config file is TOML, which is UTF-8"
+        ) from e
     return loads_config(text, source=str(path))
 
 

@@ -49,6 +49,9 @@ class Pairing:
     white: Player
     learner_colours: frozenset[int] = frozenset()
     checkpoint: str | None = None
+    allow_resign: bool = False
+    #: Training step of the weights the learner started this game with (off-policy lag).
+    weights_step: int | None = None
 
     def player(self, colour: int) -> Player:
         return self.black if colour == BLACK else self.white
@@ -103,31 +106,52 @@ class MatchRunner:
         self._live: dict[str, _LiveGame] = {}
         self._budget: int | None = None  # games still to start; None = no limit
         self.moves_played = 0
+        self.learner_calls = 0  # batched select_moves calls at learning seats
+        self.learner_requests = 0  # games those calls covered
 
     # -- public --------------------------------------------------------------
     def step(self, wait_seconds: float = 0.05) -> tuple[list[Game], list[DroppedGame]]:
-        """Advance every game by at most one move; returns the games that ended.
+        """Advance every game by up to one move of each seat; returns the games that ended.
 
-        One call makes one batched `select_moves` call per non-blocking player and
-        collects whatever blocking players have answered meanwhile.
+        Order matters for the agent's batch: engine answers that arrived are applied
+        first, then every other non-blocking player moves, and only then does the learner
+        search, so its one batched search covers every game where it is now to move
+        (rather than alternating with the crowd and covering about half of them). Blocking
+        players are handed their requests as soon as it is their turn.
         """
         self._fill()
         finished: list[Game] = []
         dropped: list[DroppedGame] = []
+        self._harvest(finished, dropped)
+        served = self._serve(learner=False, finished=finished, dropped=dropped)
+        self._submit_blocking()
+        served += self._serve(learner=True, finished=finished, dropped=dropped)
+        self._submit_blocking()
+        pending = [g.pending for g in self._live.values() if g.pending is not None]
+        if pending and not served:
+            cf.wait(pending, timeout=wait_seconds, return_when=cf.FIRST_COMPLETED)
+            self._harvest(finished, dropped)
+        return finished, dropped
 
+    def _serve(self, *, learner: bool, finished: list[Game], dropped: list[DroppedGame]) -> int:
+        """One batched `select_moves` call per non-blocking player whose seat is (or is
+        not, by `learner`) a learning seat; returns how many moves were asked for."""
         by_player: dict[int, tuple[Player, list[_LiveGame]]] = {}
         for game in self._live.values():
-            if game.pending is not None:
+            colour = game.position.to_play
+            player = game.pairing.player(colour)
+            if game.pending is not None or player.blocking:
                 continue
-            player = game.pairing.player(game.position.to_play)
-            if player.blocking:
-                request = MoveRequest(game.game_id, game.position.copy(), _opponent(game))
-                game.pending = self._pool.submit(player.select_move, request)
-            else:
-                by_player.setdefault(id(player), (player, []))[1].append(game)
-
+            if (colour in game.pairing.learner_colours) != learner:
+                continue
+            by_player.setdefault(id(player), (player, []))[1].append(game)
+        asked = 0
         for player, games in by_player.values():
-            requests = [MoveRequest(g.game_id, g.position, _opponent(g)) for g in games]
+            requests = [self._request(g) for g in games]
+            asked += len(requests)
+            if learner:
+                self.learner_calls += 1
+                self.learner_requests += len(requests)
             try:
                 choices = player.select_moves(requests)
             except PlayerError as exc:
@@ -137,7 +161,7 @@ class MatchRunner:
             except Exception as exc:
                 # A member's bug voids its games, as on the worker threads; the learner's
                 # own bug is raised: dropping all its games would hide it.
-                if any(g.position.to_play in g.pairing.learner_colours for g in games):
+                if learner:
                     raise
                 log.exception("player %s crashed", player.name)
                 for g in games:
@@ -145,10 +169,20 @@ class MatchRunner:
                 continue
             for g, choice in zip(games, choices, strict=True):
                 self._apply(g, choice, finished, dropped)
+        return asked
 
-        pending = [g.pending for g in self._live.values() if g.pending is not None]
-        if pending and not by_player:
-            cf.wait(pending, timeout=wait_seconds, return_when=cf.FIRST_COMPLETED)
+    def _submit_blocking(self) -> None:
+        """Hand every game whose turn is a blocking player's to a worker thread."""
+        for game in self._live.values():
+            if game.pending is not None:
+                continue
+            player = game.pairing.player(game.position.to_play)
+            if player.blocking:
+                request = self._request(game, copy=True)
+                game.pending = self._pool.submit(player.select_move, request)
+
+    def _harvest(self, finished: list[Game], dropped: list[DroppedGame]) -> None:
+        """Apply the answers blocking players have given meanwhile."""
         for g in list(self._live.values()):
             if g.pending is None or not g.pending.done():
                 continue
@@ -163,7 +197,22 @@ class MatchRunner:
                 dropped.append(self._drop(g, f"{type(exc).__name__}: {exc}"))
                 continue
             self._apply(g, choice, finished, dropped)
-        return finished, dropped
+
+    def _request(self, game: _LiveGame, copy: bool = False) -> MoveRequest:
+        colour = game.position.to_play
+        return MoveRequest(
+            game.game_id,
+            game.position.copy() if copy else game.position,
+            _opponent(game),
+            allow_resign=game.pairing.allow_resign and colour in game.pairing.learner_colours,
+        )
+
+    @property
+    def learner_batch_fill(self) -> float:
+        """Mean share of the live games in one learner search (1.0 = every game)."""
+        if not self.learner_calls:
+            return 0.0
+        return self.learner_requests / (self.learner_calls * self.concurrency)
 
     def play(self, games: int) -> Iterator[Game | DroppedGame]:
         """Start exactly `games` more games and yield each as it ends (finished or dropped)."""
@@ -251,7 +300,7 @@ class MatchRunner:
             date=dt.date.today().isoformat(),
             agent_colour=game.pairing.agent_colour,
             checkpoint=game.pairing.checkpoint,
-            metadata={"source": self.source, "capped": str(not position.is_over)},
+            metadata=_metadata(game.pairing, self.source, capped=not position.is_over),
         )
 
     def _drop(self, game: _LiveGame, reason: str) -> DroppedGame:
@@ -266,6 +315,15 @@ class MatchRunner:
                 player.end_game(game.game_id)
             except Exception:
                 log.exception("end_game failed for %s", player.name)
+
+
+def _metadata(pairing: Pairing, source: str, *, capped: bool) -> dict[str, str]:
+    meta = {"source": source, "capped": str(capped)}
+    if pairing.learner_colours:
+        meta["resign_allowed"] = str(pairing.allow_resign)
+    if pairing.weights_step is not None:
+        meta["weights_step"] = str(pairing.weights_step)
+    return meta
 
 
 def _opponent(game: _LiveGame) -> str:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,11 +37,12 @@ from crowdzero.net.model import PolicyValueNet
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.base import Player
 from crowdzero.players.crowd import Crowd
+from crowdzero.search.resignation import would_resign_at
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
-from crowdzero.train.replay import ReplayWindow, UnplayableGame
+from crowdzero.train.replay import ReplayWindow, UnplayableGame, WindowRule
 from crowdzero.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,9 @@ class RunStats:
     positions: int = 0
     steps: int = 0
     last_loss: LossReport | None = None
+    # No-resign games where the agent's resign rule fired, and those of them it won.
+    resign_checks: int = 0
+    false_resigns: int = 0
     # Recent results of the agent against each opponent name: 1 win, 0 loss, 0.5 draw.
     recent: dict[str, collections.deque[float]] = field(default_factory=dict)
 
@@ -72,6 +78,43 @@ class RunStats:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def false_resign_rate(self) -> float | None:
+        """Share of the games the resign rule would have given up that were won."""
+        return self.false_resigns / self.resign_checks if self.resign_checks else None
+
+
+class CoreMeter:
+    """Cores in use since the last reading: this process (search, learner and their
+    threads) and the whole machine (crowd engines included), from /proc/stat."""
+
+    def __init__(self) -> None:
+        self._wall = time.monotonic()
+        self._cpu = time.process_time()
+        self._machine = _machine_busy()
+
+    def read(self) -> tuple[float, float | None]:
+        wall, cpu, machine = time.monotonic(), time.process_time(), _machine_busy()
+        elapsed = max(wall - self._wall, 1e-9)
+        ours = (cpu - self._cpu) / elapsed
+        total = None
+        if machine is not None and self._machine is not None:
+            total = (machine - self._machine) / elapsed
+        self._wall, self._cpu, self._machine = wall, cpu, machine
+        return ours, total
+
+
+def _machine_busy() -> float | None:
+    """Busy CPU seconds of the whole machine so far (None where /proc is missing)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class TrainingRun:
@@ -94,20 +137,16 @@ class TrainingRun:
         self._unusable_checkpoints: set[Path] = set()  # replaced when their step comes again
 
         model, optimizer_state, step = self._load_latest_or_new()
-        self.learner = Learner(
-            model,
-            optimizer=cfg.train.optimizer,
-            learning_rate=cfg.train.learning_rate,
-            momentum=cfg.train.momentum,
-            weight_decay=cfg.train.weight_decay,
-            ownership_weight=cfg.train.ownership_weight if cfg.net.ownership_head else 0.0,
-            optimizer_state=optimizer_state,
-            step=step,
+        self.learner = Learner.from_config(
+            model, cfg.train, optimizer_state=optimizer_state, step=step
         )
         self.stats.steps = step
         self.checkpoint_name = self._checkpoint_label(step)
+        self.weights_step = step  # the step of the weights the agent plays with
+        # With a learner thread the search and the learner each take one core.
+        self._threads = 1 if cfg.train.learner_thread else cfg.train.threads
         self.agent = AgentPlayer(
-            TorchEvaluator(self.learner.model, threads=cfg.train.threads),
+            TorchEvaluator(self.learner.model, threads=self._threads),
             cfg.search,
             name=AGENT_NAME,
             rng=self.rng,
@@ -124,12 +163,29 @@ class TrainingRun:
             self._draw_member = draw_member or self._default_crowd()
             # A frozen-network member sets torch's (process-wide) thread count for its
             # own evaluator; the run's setting wins.
-            set_torch_threads(cfg.train.threads)
+            set_torch_threads(self._threads)
 
         # After the crowd: replaying the stored games also restores its curriculum.
-        self.replay = ReplayWindow(cfg.board.size, cfg.net.history, cfg.train.replay_window)
+        rule = None
+        if cfg.train.window_min_rows > 0:
+            rule = WindowRule(
+                cfg.train.window_min_rows, cfg.train.window_exponent, cfg.train.window_growth
+            )
+        self.replay = ReplayWindow(
+            cfg.board.size, cfg.net.features, cfg.train.replay_window, rule=rule
+        )
+        # Training steps owed to the rows that arrived; the condition guards it and wakes
+        # the learner thread (and a generator waiting for the learner to catch up).
+        self._credit = 0.0
+        self._credit_changed = threading.Condition()
+        self._replay_lock = threading.Lock()
         self._rebuild_replay()
-        self._credit = 0.0  # training steps owed to the positions that arrived
+        self._learn_rng = np.random.default_rng(cfg.train.seed + 7919 + step)
+        self._new_weights_step = step
+        self._new_evaluator: TorchEvaluator | None = None  # weights waiting for the agent
+        self._learner_error: BaseException | None = None
+        self._cores = CoreMeter()
+        self.cores_used: tuple[float, float | None] = (0.0, None)
         self._games_started = 0
         self.runner = MatchRunner(
             cfg.rules,
@@ -141,17 +197,36 @@ class TrainingRun:
 
     # -- set-up --------------------------------------------------------------
     def _load_latest_or_new(self) -> tuple[PolicyValueNet, dict | None, int]:
-        """The newest checkpoint that loads; a corrupt newest one falls back to the one before."""
-        for path in self.run_dir.checkpoint_paths():  # newest first
+        """The newest checkpoint that loads; a corrupt newest one falls back to the one before.
+
+        NoUsableCheckpoint when there are checkpoints and none loads: starting over at
+        step 0 would overwrite later steps' files, so it must be asked for.
+        """
+        from crowdzero.train.run_dir import NoUsableCheckpoint
+
+        paths = self.run_dir.checkpoint_paths()  # newest first
+        reasons = []
+        for path in paths:
             try:
                 ckpt = load_checkpoint(path, board_size=self.config.board.size)
             except CheckpointError as exc:
                 log.warning("skipping unusable checkpoint: %s", exc)
                 self._unusable_checkpoints.add(path)
+                reasons.append(str(exc))
                 continue
             log.info("resuming from %s (step %d)", path.name, ckpt.step)
             model = ckpt.build_model()
             return model, dict(ckpt.optimizer_state) if ckpt.optimizer_state else None, ckpt.step
+        if paths:
+            folder = self.run_dir.checkpoints_dir
+            self.store.close()
+            raise NoUsableCheckpoint(
+                f"none of the {len(paths)} checkpoints in {folder} loads (newest: "
+                f"{reasons[0]}), so the network cannot resume; nothing was changed. To "
+                f"start the network over at step 0 on purpose, keeping the stored games, "
+                f"move them aside (mv {folder} {folder}.unusable) and resume; or start a new "
+                "run with --run NEW_FOLDER"
+            )
         return PolicyValueNet(self.config.net), None, 0
 
     def _rebuild_replay(self) -> None:
@@ -181,14 +256,35 @@ class TrainingRun:
         index = self._games_started
         self._games_started += 1
         if self.config.train.mode == "self":
+            allow_resign = bool(self.rng.random() >= self.config.train.no_resign_fraction)
             return Pairing(
-                self.agent, self.agent, frozenset({BLACK, WHITE}), checkpoint=self.checkpoint_name
+                self.agent,
+                self.agent,
+                frozenset({BLACK, WHITE}),
+                checkpoint=self.checkpoint_name,
+                allow_resign=allow_resign,
+                weights_step=self.weights_step,
             )
         member = self._draw_member(self.rng)
+        allow_resign = bool(self.rng.random() >= self.config.train.no_resign_fraction)
         # Colours alternate so that every member meets the agent as black and as white.
-        if index % 2 == 0:
-            return Pairing(self.agent, member, frozenset({BLACK}), checkpoint=self.checkpoint_name)
-        return Pairing(member, self.agent, frozenset({WHITE}), checkpoint=self.checkpoint_name)
+        black, white, seat = (
+            (self.agent, member, BLACK)
+            if index % 2 == 0
+            else (
+                member,
+                self.agent,
+                WHITE,
+            )
+        )
+        return Pairing(
+            black,
+            white,
+            frozenset({seat}),
+            checkpoint=self.checkpoint_name,
+            allow_resign=allow_resign,
+            weights_step=self.weights_step,
+        )
 
     def _checkpoint_label(self, step: int) -> str:
         return f"{self.run_dir.name}@{step}"
@@ -203,15 +299,24 @@ class TrainingRun:
         deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes > 0 else None
         previous = _install_signal_handlers(self)
         last_progress = 0.0
+        learner = None
+        if cfg.learner_thread:
+            learner = threading.Thread(target=self._learner_loop, name="learner", daemon=True)
+            learner.start()
         try:
             while self._stop_reason is None:
-                finished, dropped = self.runner.step()
-                for game in finished:
-                    self._on_finished(game)
-                for drop in dropped:
-                    self._on_dropped(drop)
-                self._ingest_new_games()
-                self._learn()
+                if learner is not None and self._too_far_behind():
+                    pass  # the learner owes many steps: let it catch up before playing on
+                else:
+                    finished, dropped = self.runner.step()
+                    for game in finished:
+                        self._on_finished(game)
+                    for drop in dropped:
+                        self._on_dropped(drop)
+                    self._ingest_new_games()
+                if learner is None:
+                    self._learn()
+                self._use_new_weights()
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     self._stop_reason = f"time budget of {cfg.minutes:g} minutes reached"
@@ -220,11 +325,26 @@ class TrainingRun:
                     last_progress = now
         finally:
             _restore_signal_handlers(previous)
+            if learner is not None:
+                with self._credit_changed:
+                    self._credit_changed.notify_all()
+                learner.join()
             try:
                 self.save_checkpoint()
             finally:
                 self.close()  # engines and threads go even if the checkpoint cannot be written
+        if self._learner_error is not None:
+            raise RuntimeError("the learner thread failed") from self._learner_error
         return self._stop_reason or "stopped"
+
+    def _too_far_behind(self) -> bool:
+        """Wait (briefly) while the learner owes more steps than allowed; True if it still does."""
+        limit = self.config.train.max_steps_behind
+        with self._credit_changed:
+            if self._credit <= limit:
+                return False
+            self._credit_changed.wait(timeout=0.1)
+            return self._credit > limit
 
     def _on_finished(self, game: Game) -> None:
         # Stored first: what is learned always comes back out of the store.
@@ -244,15 +364,21 @@ class TrainingRun:
             if added is None:
                 continue
             self.stats.positions += added
-            self._credit += added * self.config.train.sample_reuse / self.config.train.batch_size
+            with self._credit_changed:
+                self._credit += (
+                    added * self.config.train.sample_reuse / self.config.train.batch_size
+                )
+                self._credit_changed.notify_all()
             self._record_result(game)
+            self._check_resignation(game)
         self.stats.games = self.store.count_games()
 
     def _add_to_window(self, game_id: int, game: Game) -> int | None:
         """Positions added from one stored game, or None when it does not replay: one bad
         game (hand-edited, older rules) is logged and skipped, never a stopped run."""
         try:
-            return self.replay.add_game(game, game_id)
+            with self._replay_lock:
+                return self.replay.add_game(game, game_id)
         except UnplayableGame as e:
             self.stats.unplayable += 1
             log.warning("skipping a stored game that does not replay: %s", e)
@@ -269,27 +395,104 @@ class TrainingRun:
         if self.crowd is not None and member is not None:
             self.crowd.update([(member, score)])
 
+    def _check_resignation(self, game: Game) -> None:
+        """In a game where the agent could not resign, would its rule have fired, and did
+        it win anyway? (KataGo's way to keep the resign threshold honest.)"""
+        if game.metadata.get("resign_allowed") != "False" or game.agent_colour not in (
+            BLACK,
+            WHITE,
+        ):
+            return
+        values = [
+            m.root_value
+            for m in game.moves
+            if m.colour == game.agent_colour and m.root_value is not None
+        ]
+        search = self.config.search
+        fired = would_resign_at(values, search.resign_threshold, search.resign_consecutive)
+        if fired is None:
+            return
+        self.stats.resign_checks += 1
+        if game.winner == game.agent_colour:
+            self.stats.false_resigns += 1
+
     def _learn(self) -> None:
+        """Inline learning (no learner thread): the steps the new rows paid for."""
+        while self._stop_reason is None and self._credit >= 1.0:
+            if not self._train_one_step():
+                return
+
+    def _learner_loop(self) -> None:
+        """The learner thread: a step whenever one is owed, until the run stops."""
+        set_torch_threads(1)
+        try:
+            while self._stop_reason is None:
+                with self._credit_changed:
+                    if self._credit < 1.0 or len(self.replay) < self.config.train.min_replay:
+                        self._credit_changed.wait(timeout=0.2)
+                        continue
+                self._train_one_step()
+        except BaseException as exc:  # surfaced by run() after the loop stops
+            log.exception("the learner thread failed")
+            self._learner_error = exc
+            self._stop_reason = f"learner failed: {exc}"
+
+    def _train_one_step(self) -> bool:
+        """Sample, step, and do what falls due at this step (metrics, weights for the
+        agent, a checkpoint). False when the window is still too small to train."""
         cfg = self.config.train
         if len(self.replay) < cfg.min_replay:
-            return
-        while self._credit >= 1.0 and self._stop_reason is None:
-            batch = self.replay.sample(cfg.batch_size, self.rng, augment=cfg.symmetry_augmentation)
-            self.stats.last_loss = self.learner.train_step(batch)
-            self.stats.steps = self.learner.step
+            return False
+        with self._replay_lock:
+            batch = self.replay.sample(
+                cfg.batch_size, self._learn_rng, augment=cfg.symmetry_augmentation
+            )
+        self.stats.last_loss = self.learner.train_step(batch)
+        self.stats.steps = self.learner.step
+        with self._credit_changed:
             self._credit -= 1.0
-            if self.learner.step % 10 == 0:
-                self._write_metrics()
-            if self.learner.step % cfg.checkpoint_every == 0:
-                self.save_checkpoint()
+            self._credit_changed.notify_all()
+        step = self.learner.step
+        if step % 10 == 0:
+            self._write_metrics()
+        if step % cfg.refresh_every == 0:
+            self._new_evaluator = TorchEvaluator(self.learner.model, threads=None)
+            self._new_weights_step = step
+            self.learner.model.train()
+        if step % cfg.checkpoint_every == 0:
+            self.save_checkpoint()
+        return True
+
+    def _use_new_weights(self) -> None:
+        """Hand the newest weights to the agent, between moves (the search is not shared)."""
+        evaluator, self._new_evaluator = self._new_evaluator, None
+        if evaluator is not None:
+            self.agent.update_evaluator(evaluator)
+            self.weights_step = self._new_weights_step
 
     def _write_metrics(self) -> None:
         loss = self.stats.last_loss
+        positions = max(self.replay.positions_added, 1)
+        ours, machine = self.cores_used = self._cores.read()
         row: dict[str, float | int | str] = {
             "elapsed_s": round(self.stats.elapsed, 1),
             "step": self.learner.step,
             "games": self.stats.games,
             "positions": len(self.replay),
+            "rows_added": self.replay.positions_added,
+            "window": self.replay.window,
+            # Every step drew batch_size rows; rows rebuilt on resume count as added.
+            "samples_per_position": round(
+                self.learner.step * self.config.train.batch_size / positions, 3
+            ),
+            "agent_batch_fill": round(self.runner.learner_batch_fill, 3),
+            "cores_process": round(ours, 2),
+            "cores_machine": "" if machine is None else round(machine, 2),
+            "weights_lag_steps": self.learner.step - self.weights_step,
+            "resign_checks": self.stats.resign_checks,
+            "false_resign_rate": ""
+            if self.stats.false_resign_rate is None
+            else round(self.stats.false_resign_rate, 3),
         }
         if loss is not None:
             row |= {
@@ -297,7 +500,13 @@ class TrainingRun:
                 "policy_loss": round(loss.policy, 5),
                 "value_loss": round(loss.value, 5),
                 "ownership_loss": round(loss.ownership, 5),
+                "score_loss": round(loss.score, 5),
+                "opponent_policy_loss": round(loss.opponent_policy, 5),
                 "policy_entropy": round(loss.policy_entropy, 5),
+                "target_entropy": round(loss.target_entropy, 5),
+                "policy_rows": round(loss.policy_rows, 3),
+                "mean_sample_age": round(loss.mean_age, 1),
+                "learning_rate": f"{loss.learning_rate:.3g}",
             }
         self.run_dir.append_metrics(row)
 
@@ -320,10 +529,6 @@ class TrainingRun:
             },
         )
         self.store.add_checkpoint(step, str(path), self.replay.games_added)
-        self.agent.update_evaluator(
-            TorchEvaluator(self.learner.model, threads=self.config.train.threads)
-        )
-        self.learner.model.train()
         self.checkpoint_name = self._checkpoint_label(step)
         log.info("checkpoint %s written", path.name)
         return path
