@@ -507,3 +507,16 @@ def test_the_false_resignation_rate_counts_no_resign_games_the_agent_won(tmp_pat
         assert run.stats.false_resign_rate == 0.5
     finally:
         run.close()
+
+
+def test_the_live_panel_shows_what_the_learner_is_doing(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from crowdzero.train.progress import progress_panel
+
+    run = _run(tmp_path, "crowd", games=4, member=OddPointPlayer())
+    console = Console(record=True, width=160)
+    console.print(progress_panel(run))
+    text = console.export_text()
+    for label in ("samples/pos", "sample age", "target H", "agent batch", "cores", "false resign"):
+        assert label in text

@@ -47,6 +47,29 @@ def progress_panel(run: TrainingRun) -> Panel:
         "p/v",
         f"{loss.policy:.2f} / {loss.value:.3f}" if loss else "-",
     )
+    cores, machine = run.cores_used
+    positions = max(run.replay.positions_added, 1)
+    head.add_row(
+        "window",
+        f"{run.replay.window:,} rows",
+        "samples/pos",
+        f"{s.steps * run.config.train.batch_size / positions:.2f}",
+        "sample age",
+        f"{loss.mean_age:,.0f} rows" if loss else "-",
+        "target H",
+        f"{loss.target_entropy:.2f} nats" if loss else "-",
+    )
+    rate = s.false_resign_rate
+    head.add_row(
+        "agent batch",
+        f"{run.runner.learner_batch_fill:.0%} of games",
+        "cores",
+        f"{cores:.1f} run" + (f", {machine:.1f} machine" if machine is not None else ""),
+        "weights lag",
+        f"{run.learner.step - run.weights_step} steps",
+        "false resign",
+        f"{rate:.0%} of {s.resign_checks}" if rate is not None else "-",
+    )
     rates = Table(title="agent's recent score vs each opponent (last 50 games)", expand=False)
     rates.add_column("opponent")
     rates.add_column("score", justify="right")
