@@ -31,7 +31,7 @@ from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import make_player
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
-from crowdzero.train.training_run import TrainingRun
+from crowdzero.train.training_run import TrainingRun, _trained_seconds
 
 
 def mark_path(run_dir: RunDir, minutes: float) -> Path:
@@ -40,13 +40,34 @@ def mark_path(run_dir: RunDir, minutes: float) -> Path:
 
 def train(run_dir: RunDir, marks: list[float]) -> None:
     """Train until the last mark, copying the checkpoint reached at each mark aside."""
-    cfg = apply_overrides(run_dir.config, {"train.minutes": max(marks)})
+    done = _trained_seconds(run_dir) / 60  # earlier sessions of a resumed run
+    if done >= max(marks):
+        print(f"{run_dir.path} has trained {done:.1f} minutes: every mark is reached")
+        return
+    cfg = apply_overrides(run_dir.config, {"train.minutes": max(marks) - done})
     run_dir = RunDir(run_dir.path, cfg)
     pending = [m for m in marks if not mark_path(run_dir, m).exists()]
     (run_dir.path / "marks").mkdir(exist_ok=True)
 
+    last_line = [0.0]
+
     def on_progress(run: TrainingRun) -> None:
-        minutes = run.stats.elapsed / 60
+        minutes = run.stats.wall / 60  # over every session, so a resumed run keeps its marks
+        if run.stats.elapsed - last_line[0] >= 60:
+            last_line[0] = run.stats.elapsed
+            loss = run.stats.last_loss
+            scores = ", ".join(
+                f"{name} {rate:.0%}/{n}" for name, (rate, n) in run.stats.win_rates().items()
+            )
+            print(
+                f"{minutes:6.1f} min  step {run.learner.step}  games {run.stats.games}  "
+                f"rows {run.replay.positions_added}  window {run.replay.window}  "
+                f"fill {run.runner.learner_batch_fill:.0%}  cores {run.cores_used[0]:.1f}/"
+                f"{run.cores_used[1] or 0:.1f}  "
+                + (f"H(target) {loss.target_entropy:.2f}  v {loss.value:.3f}  " if loss else "")
+                + f"| {scores}",
+                flush=True,
+            )
         while pending and minutes >= pending[0]:
             mark = pending.pop(0)
             run.save_checkpoint()

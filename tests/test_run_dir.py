@@ -147,12 +147,15 @@ def test_metrics_header_is_written_once(tmp_path: Path, config: RunConfig) -> No
     assert run.read_metrics()[2] == {"step": "3", "loss": "2.0", "games": "30"}
 
 
-def test_metrics_cannot_grow_a_new_column(tmp_path: Path, config: RunConfig) -> None:
+def test_a_new_metric_widens_the_file_and_keeps_every_old_row(
+    tmp_path: Path, config: RunConfig
+) -> None:
+    """A run made by a version that logged fewer metrics resumes with the new ones."""
     run = RunDir.create(tmp_path / "run", config)
     run.append_metrics({"step": 1})
-    with pytest.raises(RunDirError, match="cannot add elo"):
-        run.append_metrics({"step": 2, "elo": 100})
-    assert run.metrics_path.read_text() == "step\n1\n"
+    RunDir.open(run.path).append_metrics({"step": 2, "elo": 100})
+    assert run.metrics_path.read_text() == "step,elo\n1,\n2,100\n"
+    assert run.read_metrics() == [{"step": "1", "elo": ""}, {"step": "2", "elo": "100"}]
 
 
 def test_a_line_cut_by_a_crash_is_dropped_on_resume(tmp_path: Path, config: RunConfig) -> None:

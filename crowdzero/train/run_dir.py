@@ -17,18 +17,23 @@ stale lock behind, while a second trainer on the same run is refused at once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import fcntl
 import io
 import os
 import re
+import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import ConfigError, RunConfig, dump_config, load_config
+from crowdzero.train.config import DERIVED, ConfigError, RunConfig, dump_config, load_config
 
 PathLike = str | os.PathLike[str]
 
@@ -49,6 +54,15 @@ class RunDirError(Exception):
 
 class RunLocked(RunDirError):
     """Another process holds the run's lock."""
+
+
+class IncompleteConfig(RunDirError):
+    """A run's config.toml lacks keys: read as defaults, they would change the run."""
+
+
+class NoUsableCheckpoint(RunDirError):
+    """The run has checkpoints (on disk or in its store) but none loads; resuming would
+    silently start the network over at step 0."""
 
 
 class RunLock:
@@ -141,7 +155,10 @@ class RunDir:
             config = load_config(config_path)
         except ConfigError as e:
             raise RunDirError(f"cannot resume {path}: {e}") from e
-        (path / CHECKPOINTS_NAME).mkdir(exist_ok=True)
+        _check_complete(config_path)
+        # A read-only run can still be inspected; writing a checkpoint will say why not.
+        with contextlib.suppress(OSError):
+            (path / CHECKPOINTS_NAME).mkdir(exist_ok=True)
         return cls(path, config)
 
     # -- paths ---------------------------------------------------------------------
@@ -231,13 +248,26 @@ class RunDir:
             columns = list(row)
             self._write_metrics_line(columns)
             self._metric_columns = columns
-        unknown = [key for key in row if key not in columns]
+        unknown = [str(key) for key in row if key not in columns]
         if unknown:
-            raise RunDirError(
-                f"{self.metrics_path} has columns {', '.join(columns)}; "
-                f"cannot add {', '.join(map(str, unknown))}"
-            )
+            columns = self._widen_metrics(columns, unknown)
         self._write_metrics_line([row.get(c, "") for c in columns])
+
+    def _widen_metrics(self, columns: list[str], new: list[str]) -> list[str]:
+        """Rewrite metrics.csv with `new` columns appended (empty in the old rows): a run
+        made by an older version that logged fewer metrics resumes with the new ones. The
+        file is replaced atomically, so a crash leaves the old or the new one."""
+        rows = self.read_metrics()
+        widened = columns + new
+        tmp = self.metrics_path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(widened)
+            for old in rows:
+                writer.writerow([old.get(c, "") for c in widened])
+        os.replace(tmp, self.metrics_path)
+        self._metric_columns = widened
+        return widened
 
     def read_metrics(self) -> list[dict[str, str]]:
         """Every metrics row as strings (for reports and tests)."""
@@ -269,6 +299,47 @@ class RunDir:
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
+
+
+def _check_complete(config_path: Path) -> None:
+    """IncompleteConfig unless the run's config.toml sets every key (keys that may be
+    unset, and derived ones, excepted). `RunDir.create` writes every key; a file that
+    lacks some was cut short or emptied, and its defaults are not the run's settings."""
+    data = tomllib.loads(config_path.read_text(encoding="utf-8"))  # load_config read it
+    missing = _missing_keys(data, RunConfig, "")
+    if not missing:
+        return
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    raise IncompleteConfig(
+        f"{config_path} lacks {shown}: a run's config must set every key, or resuming would "
+        "quietly change the run to the defaults. Restore the file if it was cut short; if "
+        "the keys are new in this crowdzero, add them with the values the run used "
+        "(`crowdzero config` prints every key and its default); or start a new run"
+    )
+
+
+def _missing_keys(data: Mapping[str, Any], cls: type, prefix: str) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    missing = []
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        hint = hints[f.name]
+        if not f.init or key in DERIVED:
+            continue
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            table = data.get(f.name)
+            missing += _missing_keys(table if isinstance(table, Mapping) else {}, hint, key)
+        elif f.name not in data and not _may_be_unset(hint):
+            missing.append(key)
+    return missing
+
+
+def _may_be_unset(hint: Any) -> bool:
+    """Whether a field may be None, which config.toml writes as a comment, not a key."""
+    return hint is Any or (
+        typing.get_origin(hint) in (typing.Union, types.UnionType)
+        and type(None) in typing.get_args(hint)
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

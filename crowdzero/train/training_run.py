@@ -56,6 +56,7 @@ class RunStats:
     """Counters the progress display and the metrics file read."""
 
     started: float = field(default_factory=time.monotonic)
+    prior_seconds: float = 0.0  # training time of the sessions this one resumes
     games: int = 0
     dropped: int = 0
     unplayable: int = 0  # stored games skipped because they do not replay
@@ -78,6 +79,11 @@ class RunStats:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def wall(self) -> float:
+        """Training wall time over every session of the run, this one included."""
+        return self.prior_seconds + self.elapsed
 
     @property
     def false_resign_rate(self) -> float | None:
@@ -132,7 +138,7 @@ class TrainingRun:
         self.store = run_dir.open_store()
         self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir, self.store))
         torch.manual_seed(cfg.train.seed)
-        self.stats = RunStats()
+        self.stats = RunStats(prior_seconds=_trained_seconds(run_dir))
         self._stop_reason: str | None = None
         self._unusable_checkpoints: set[Path] = set()  # replaced when their step comes again
 
@@ -476,6 +482,7 @@ class TrainingRun:
         ours, machine = self.cores_used = self._cores.read()
         row: dict[str, float | int | str] = {
             "elapsed_s": round(self.stats.elapsed, 1),
+            "wall_s": round(self.stats.wall, 1),
             "step": self.learner.step,
             "games": self.stats.games,
             "positions": len(self.replay),
@@ -539,6 +546,18 @@ class TrainingRun:
         if self.crowd is not None:
             self.crowd.close()
         self.store.close()
+
+
+def _trained_seconds(run_dir: RunDir) -> float:
+    """Wall time the run has trained in earlier sessions: the last metrics row's wall_s
+    (runs from before that column: its elapsed_s, which counts the last session only)."""
+    for row in reversed(run_dir.read_metrics()):
+        for column in ("wall_s", "elapsed_s"):
+            try:
+                return float(row.get(column) or "")
+            except ValueError:
+                continue
+    return 0.0
 
 
 def _resume_salt(run_dir: RunDir, store: GameStore) -> int:
