@@ -3,6 +3,7 @@
     python -m benchmarks.network                      # 6x64 on 9x9, 2 threads
     python -m benchmarks.network --blocks 10 --channels 128 --seconds 3
     python -m benchmarks.network --no-channels-last --compile --no-fuse
+    python -m benchmarks.network --no-global-pooling   # each new part can be turned off
 
 ``measure_forward(evaluator, batch, seconds)`` is importable (benchmarks/search.py uses it).
 Numbers are for the machine it runs on; nothing here is asserted by the tests.
@@ -22,20 +23,24 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from crowdzero.go.features import FeatureSpec
 from crowdzero.net.evaluator import SYMMETRY_MODES, TorchEvaluator, set_torch_threads
 from crowdzero.net.model import NetConfig, PolicyValueNet
 
 
 def random_features(
-    batch: int, history: int, board_size: int, rng: np.random.Generator
+    batch: int, spec: FeatureSpec, board_size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Plausible feature planes: disjoint stones for each side, a colour plane."""
-    shape = (batch, history, board_size, board_size)
+    """Plausible feature planes: disjoint stones for each side, a colour plane, and (with
+    ``spec.liberties``) random 0/1 liberty and ko planes (the cost does not depend on them)."""
+    shape = (batch, spec.history, board_size, board_size)
     stones = rng.integers(0, 3, size=shape)
     own = (stones == 1).astype(np.float32)
     opp = (stones == 2).astype(np.float32)
     colour = np.full((batch, 1, board_size, board_size), float(rng.integers(2)), np.float32)
-    return np.concatenate((own, opp, colour), axis=1)
+    extra = spec.planes - 2 * spec.history - 1
+    other = rng.integers(0, 2, size=(batch, extra, board_size, board_size)).astype(np.float32)
+    return np.concatenate((own, opp, colour, other), axis=1)
 
 
 def measure_forward(
@@ -43,7 +48,7 @@ def measure_forward(
 ) -> float:
     """Positions per second (wall clock) through ``evaluator.evaluate`` at a fixed batch size.
 
-    Works for any object with the Evaluator protocol (``history`` and ``evaluate``); the board
+    Works for any object with the Evaluator protocol (``feature_spec`` and ``evaluate``); the board
     size is taken from ``evaluator.board_size`` unless given. Two warm-up calls are not timed.
     """
     return _measure_forward(evaluator, batch, seconds, board_size=board_size)[0]
@@ -58,9 +63,9 @@ def _measure_forward(
     wall-clock time but not this process's CPU time.
     """
     size = board_size if board_size is not None else int(getattr(evaluator, "board_size", 9))
-    history = int(getattr(evaluator, "history"))  # noqa: B009 - protocol attribute
+    spec = getattr(evaluator, "feature_spec")  # noqa: B009 - protocol attribute
     evaluate = getattr(evaluator, "evaluate")  # noqa: B009
-    features = random_features(batch, history, size, np.random.default_rng(0))
+    features = random_features(batch, spec, size, np.random.default_rng(0))
     for _ in range(2):
         evaluate(features)
     calls = 0
@@ -81,7 +86,7 @@ def measure_training(
     rng = np.random.default_rng(1)
     net = PolicyValueNet(config).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    x = torch.from_numpy(random_features(batch, config.history, config.board_size, rng))
+    x = torch.from_numpy(random_features(batch, config.features, config.board_size, rng))
     if channels_last:
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         x = x.contiguous(memory_format=torch.channels_last)
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--size", type=int, default=9)
     parser.add_argument("--history", type=int, default=4)
+    for flag in ("liberty-features", "global-pooling", "score-head", "opponent-policy-head"):
+        parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64, 256])
@@ -128,7 +135,14 @@ def main(argv: list[str] | None = None) -> None:
 
     set_torch_threads(args.threads)
     config = NetConfig(
-        board_size=args.size, history=args.history, blocks=args.blocks, channels=args.channels
+        board_size=args.size,
+        history=args.history,
+        blocks=args.blocks,
+        channels=args.channels,
+        liberty_features=args.liberty_features,
+        global_pooling=args.global_pooling,
+        score_head=args.score_head,
+        opponent_policy_head=args.opponent_policy_head,
     )
     torch.manual_seed(0)
     net = PolicyValueNet(config)
@@ -144,7 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"net {config.describe()}, {net.parameter_count():,} parameters, "
         f"threads {args.threads}, channels_last {args.channels_last}, fuse {args.fuse}, "
-        f"compile {args.compile}, symmetry {args.symmetry}, torch {torch.__version__}"
+        f"compile {args.compile}, symmetry {args.symmetry}, torch {torch.__version__}; "
+        f"{config.input_planes} planes, global pooling {config.global_pooling}, "
+        f"score head {config.score_head}, opponent policy head {config.opponent_policy_head}"
     )
     print(f"{'batch':>6} {'positions/s':>12} {'ms/call':>9} {'positions/CPU-s':>16}")
     for batch in args.batches:

@@ -64,7 +64,7 @@ class TimedEvaluator:
 
     def __init__(self, inner: TorchEvaluator) -> None:
         self.inner = inner
-        self.history = inner.history
+        self.feature_spec = inner.feature_spec
         self.board_size = inner.board_size
         self.calls: list[tuple[float, float, int]] = []
 
@@ -128,7 +128,7 @@ class AzgStyleSearch:
 
     def __init__(self, net: PolicyValueNet, simulations: int, cpuct: float = 1.0) -> None:
         self.net = net.eval()
-        self.history = net.config.history
+        self.feature_spec = net.config.features
         self.simulations = simulations
         self.cpuct = cpuct
         self.Qsa: dict[tuple[bytes, int], float] = {}
@@ -146,7 +146,7 @@ class AzgStyleSearch:
         )
 
     def predict(self, position: Position) -> tuple[np.ndarray, float]:
-        board = torch.tensor(position.features(self.history)[None], dtype=torch.float32)
+        board = torch.tensor(position.features(self.feature_spec)[None], dtype=torch.float32)
         with torch.no_grad():
             out = self.net(board)
         return torch.softmax(out.policy_logits, 1)[0].numpy(), float(out.value[0])
@@ -289,7 +289,7 @@ def main() -> None:
     )
 
     rng = np.random.default_rng(0)
-    features = random_features(batch, net.config.history, args.size, rng)
+    features = random_features(batch, net.config.features, args.size, rng)
     raw = measure_forward(evaluator, batch, args.seconds, board_size=args.size)
     print(f"(a) raw network, batch {batch}:           {raw:8.0f} positions/s (alone)")
 

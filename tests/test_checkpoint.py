@@ -20,10 +20,10 @@ from crowdzero.net.checkpoint import (
 )
 from crowdzero.net.model import NetConfig, PolicyValueNet
 
-TINY = NetConfig(
+TINY = NetConfig(  # the new parts on (the defaults); block 1 is a global pooling block
     board_size=9,
     history=2,
-    blocks=1,
+    blocks=2,
     channels=8,
     policy_channels=4,
     value_channels=4,
@@ -246,8 +246,8 @@ def test_board_size_mismatch_says_both_sizes(saved) -> None:
 def test_config_that_does_not_match_the_weights_is_reported(saved) -> None:
     path, _, _ = saved
     payload = torch.load(path, weights_only=True)
-    rewrite(path, config={**payload["config"], "blocks": 2, "channels": 16})
-    with pytest.raises(CheckpointError, match=r"weights do not match its config \(2x16 on 9x9"):
+    rewrite(path, config={**payload["config"], "blocks": 3, "channels": 16})
+    with pytest.raises(CheckpointError, match=r"weights do not match its config \(3x16 on 9x9"):
         load_checkpoint(path)
 
 
@@ -294,3 +294,69 @@ def test_a_compiled_net_saves_under_its_plain_weight_names(tmp_path: Path) -> No
     compiled = torch.compile(net)  # lazy: nothing is compiled until it is called
     path = save_checkpoint(tmp_path / "a.pt", compiled, step=1)  # type: ignore[arg-type]
     assert set(load_checkpoint(path).model_state) == set(net.state_dict())
+
+
+# --- checkpoints from before the liberty planes, global pooling and auxiliary heads ---------
+
+DATA = Path(__file__).parent / "data"
+NEW_KEYS = ("liberty_features", "global_pooling", "score_head", "opponent_policy_head")
+
+
+def test_a_checkpoint_written_before_the_new_net_parts_loads_and_answers_as_before() -> None:
+    """tests/data/legacy_v1_*.pt were written by the network and checkpoint code of commit
+    9344357 (2 blocks x 8 channels, history 2), with that net's outputs on a fixed input."""
+    payload = torch.load(DATA / "legacy_v1_checkpoint.pt", weights_only=True)
+    assert not set(NEW_KEYS) & set(payload["config"])  # really the old format
+    checkpoint = load_checkpoint(DATA / "legacy_v1_checkpoint.pt", board_size=9)
+    config = checkpoint.config
+    assert not any(getattr(config, key) for key in NEW_KEYS)
+    assert config.input_planes == 2 * config.history + 1 == 5
+    assert config.features.planes == 5 and not config.features.liberties
+    expected = torch.load(DATA / "legacy_v1_outputs.pt", weights_only=True)
+    net = checkpoint.build_model()
+    with torch.no_grad():
+        out = net(expected["input"])
+    # The same weights and ops; only float summation order may differ (thread counts).
+    assert out.ownership is not None
+    for name, got in (
+        ("policy_logits", out.policy_logits),
+        ("value", out.value),
+        ("ownership", out.ownership),
+    ):
+        torch.testing.assert_close(got, expected[name], rtol=0.0, atol=1e-6)
+    assert out.score is None and out.opponent_policy_logits is None
+
+
+def test_an_old_checkpoint_saved_again_keeps_its_old_shape(tmp_path: Path) -> None:
+    old = load_checkpoint(DATA / "legacy_v1_checkpoint.pt")
+    path = save_checkpoint(tmp_path / "again.pt", old.build_model(), step=old.step + 1)
+    again = load_checkpoint(path)
+    assert again.config == old.config
+    stored = torch.load(path, weights_only=True)["config"]
+    assert all(stored[key] is False for key in NEW_KEYS)
+
+
+def test_a_config_without_the_new_keys_builds_the_old_weight_names(tmp_path: Path) -> None:
+    """The same check without the stored file: drop the new keys from a saved config and
+    the weights of the matching old-style net load; the new defaults' weights do not."""
+    old_style = replace(TINY, **{key: False for key in NEW_KEYS})
+    path = save_checkpoint(tmp_path / "a.pt", PolicyValueNet(old_style), step=1)
+    config = {k: v for k, v in old_style.to_dict().items() if k not in NEW_KEYS}
+    rewrite(path, config=config)
+    assert load_checkpoint(path).config == old_style
+    new_style = save_checkpoint(tmp_path / "b.pt", PolicyValueNet(TINY), step=1)
+    rewrite(new_style, config=config)
+    with pytest.raises(CheckpointError, match=r"do not match its config.*global pooling off"):
+        load_checkpoint(new_style)
+
+
+def test_a_new_checkpoint_round_trips_every_head(saved) -> None:
+    path, net, _ = saved
+    assert all(getattr(TINY, key) for key in NEW_KEYS)
+    restored = load_checkpoint(path).build_model()
+    x = torch.rand(3, TINY.input_planes, 9, 9)
+    with torch.no_grad():
+        a, b = net(x), restored(x)
+    assert a.score is not None and b.score is not None and torch.equal(a.score, b.score)
+    assert a.opponent_policy_logits is not None and b.opponent_policy_logits is not None
+    assert torch.equal(a.opponent_policy_logits, b.opponent_policy_logits)

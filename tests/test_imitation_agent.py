@@ -111,7 +111,8 @@ def test_the_member_seat_is_the_side_to_move_in_every_window_position(crowd_run:
         if len(one) == 0:
             continue
         batch = one.sample(200, np.random.default_rng(1), augment=False)
-        black_to_move = batch.features[:, -1].reshape(len(batch.features), -1).all(axis=1)
+        colour = one.feature_spec.colour_plane
+        black_to_move = batch.features[:, colour].reshape(len(batch.features), -1).all(axis=1)
         assert np.all(black_to_move == (game.agent_colour == WHITE))
 
 

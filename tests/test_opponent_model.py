@@ -108,7 +108,7 @@ def test_opponent_nodes_carry_the_modelled_members_prior(algorithm: str) -> None
     member = Favourite("fav", C1)
     config = SearchConfig(algorithm=algorithm, simulations=48, opponent_model=True)  # type: ignore[arg-type]
     searcher = BatchedSearcher(
-        UniformEvaluator(history=1),
+        UniformEvaluator(),
         config,
         np.random.default_rng(0),
         opponent_models={"fav": DistributionOpponentModel(member)},

@@ -59,7 +59,7 @@ class CountingEvaluator:
 
     def __init__(self, inner: UniformEvaluator | AreaScoreEvaluator) -> None:
         self.inner = inner
-        self.history = inner.history
+        self.feature_spec = inner.feature_spec
         self.batches: list[int] = []
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from crowdzero.analysis.study import metrics as m
 from crowdzero.analysis.study.collect import MemberModels, StudyAgent, agent_moves
 from crowdzero.analysis.study.measure import flaw_rates, out_of_box_check, value_check
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
+from crowdzero.go.features import FeatureSpec
 from crowdzero.go.position import Position, Rules
 from crowdzero.go.record import Game, Move
 from crowdzero.players.flaws import FlawReport
@@ -230,7 +231,7 @@ def test_move_buckets_scale_with_the_board() -> None:
 class _MoverWins:
     """An evaluator that says the side to move always wins (value +1)."""
 
-    history = 1
+    feature_spec = FeatureSpec(history=1, liberties=False)
     board_size = 5
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -338,6 +338,54 @@ def area_counts(board, nbr):
     return black, white
 
 
+@njit(cache=True)
+def liberty_planes(board, colour, nbr, out):
+    """Mark every stone by its group's liberty count in ``out`` float32 [6, N*N] (zeroed
+    by the caller): rows 0, 1, 2 hold ``colour``'s stones in groups with 1, 2 and 3 or
+    more liberties, rows 3, 4, 5 the other colour's. Each group is flood-filled once."""
+    n2 = board.size
+    group = np.full(n2, -1, np.int32)
+    libmark = np.full(n2, -1, np.int32)
+    stack = np.empty(n2, np.int32)
+    members = np.empty(n2, np.int32)
+    ngroups = 0
+    for s in range(n2):
+        c = board[s]
+        if c == 0 or group[s] >= 0:
+            continue
+        g = ngroups
+        ngroups += 1
+        group[s] = g
+        stack[0] = s
+        top = 1
+        count = 0
+        libs = 0
+        while top > 0:
+            top -= 1
+            p = stack[top]
+            members[count] = p
+            count += 1
+            for k in range(4):
+                q = nbr[p, k]
+                if q < 0:
+                    break
+                v = board[q]
+                if v == 0:
+                    if libmark[q] != g:
+                        libmark[q] = g
+                        libs += 1
+                elif v == c and group[q] < 0:
+                    group[q] = g
+                    stack[top] = q
+                    top += 1
+        if libs == 0:
+            continue  # only a board the rules could not reach; leave it unmarked
+        row = min(libs, 3) - 1 + (0 if c == colour else 3)
+        for i in range(count):
+            out[row, members[i]] = 1.0
+    return ngroups
+
+
 # --------------------------------------------------------------------------- play-outs
 
 

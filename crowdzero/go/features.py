@@ -1,52 +1,132 @@
-"""Network input planes.
+"""Network input planes, described by a `FeatureSpec`.
 
-For ``history = H``: planes ``0..H-1`` hold the side to move's stones at t, t-1, ...,
-planes ``H..2H-1`` the opponent's stones at t, t-1, ..., and plane ``2H`` is all ones
-when black is to move (zeros when white is). Stones are always seen from the side to
-move, so one network serves both colours; the colour plane lets it learn komi. Boards
-before the game's start are empty planes.
+For ``FeatureSpec(history=H, liberties=L)`` the planes are, in this order:
+
+- ``0..H-1``: the side to move's stones at t, t-1, ...;
+- ``H..2H-1``: the opponent's stones at t, t-1, ...;
+- ``2H``: all ones when black is to move (zeros when white is);
+- only when ``L``: ``2H+1..2H+3`` the side to move's stones in groups with 1, 2 and 3 or
+  more liberties, ``2H+4..2H+6`` the same for the opponent's stones, and ``2H+7`` the ko
+  point (the one point the side to move may not play because of simple ko; empty when
+  there is none).
+
+Stones are always seen from the side to move, so one network serves both colours; the
+colour plane lets it learn komi. Boards before the game's start are empty planes. The
+liberty and ko planes come after the older planes, so a net without them reads the same
+first ``2H+1`` planes as before (and cheap evaluators can read stones and colour at the
+same indices whichever spec built the planes). Every plane is spatial, so the 8 board
+symmetries (`crowdzero.net.symmetry`) map all of them alike.
+
+Liberty counts are computed for the current board only (not the history boards): they
+say "this group can be captured next move", which a few convolutions cannot see for a
+long group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from crowdzero.go import _kernels as k
 from crowdzero.go.coords import BLACK
 from crowdzero.go.position import Position
 
+LIBERTY_PLANES = 6  # own stones with 1, 2, 3+ liberties, then the opponent's
+KO_PLANES = 1
 
-def _fill(out: np.ndarray, position: Position, history: int) -> None:
-    """Write one position's planes into ``out`` [2H+1, N*N] (zeroed by the caller)."""
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which planes a network reads: ``history`` boards, and the liberty and ko planes.
+
+    A net's spec is ``NetConfig.features``; whatever builds planes for a net (search,
+    agent, replay window, study) must use that net's spec.
+    """
+
+    history: int = 4
+    liberties: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.history, bool) or not isinstance(self.history, int):
+            raise TypeError(f"history must be an int, not {self.history!r}")
+        if self.history < 1:
+            raise ValueError(f"history must be at least 1, not {self.history}")
+
+    def describe(self) -> str:
+        """Short human label, e.g. 'history 4 with liberty and ko planes'."""
+        return f"history {self.history}" + (" with liberty and ko planes" if self.liberties else "")
+
+    @property
+    def planes(self) -> int:
+        """Planes per position: ``2H+1``, plus 7 with liberties (6 liberty + 1 ko)."""
+        extra = LIBERTY_PLANES + KO_PLANES if self.liberties else 0
+        return 2 * self.history + 1 + extra
+
+    @property
+    def opponent_plane(self) -> int:
+        """Index of the opponent's current stones (the side to move's are plane 0)."""
+        return self.history
+
+    @property
+    def colour_plane(self) -> int:
+        """Index of the plane that is all ones when black is to move."""
+        return 2 * self.history
+
+    @property
+    def liberty_plane(self) -> int:
+        """Index of the first liberty plane (own stones in atari); -1 without them."""
+        return 2 * self.history + 1 if self.liberties else -1
+
+    @property
+    def ko_plane(self) -> int:
+        """Index of the ko point plane; -1 without it."""
+        return 2 * self.history + 1 + LIBERTY_PLANES if self.liberties else -1
+
+
+def _check_spec(spec: FeatureSpec) -> None:
+    if not isinstance(spec, FeatureSpec):
+        raise TypeError(
+            f"features need a FeatureSpec (a net's is NetConfig.features), not {spec!r}"
+        )
+
+
+def _fill(out: np.ndarray, position: Position, spec: FeatureSpec) -> None:
+    """Write one position's planes into ``out`` [C, N*N] (zeroed by the caller)."""
+    history = spec.history
     me = position.to_play
     for t, board in enumerate(position.recent_boards(history)):
         out[t] = board == me
         out[history + t] = board == -me
     if me == BLACK:
         out[2 * history] = 1.0
+    if spec.liberties:
+        first = spec.liberty_plane
+        nbr = k.tables(position.size).nbr
+        k.liberty_planes(position.board, me, nbr, out[first : first + LIBERTY_PLANES])
+        if position.ko_point >= 0:
+            out[spec.ko_plane, position.ko_point] = 1.0
 
 
-def position_features(position: Position, history: int = 4) -> np.ndarray:
-    """float32 [2H+1, N, N] planes for one position."""
-    if history < 1:
-        raise ValueError(f"history must be at least 1, not {history}")
+def position_features(position: Position, spec: FeatureSpec) -> np.ndarray:
+    """float32 [C, N, N] planes for one position (C = ``spec.planes``)."""
+    _check_spec(spec)
     n = position.size
-    out = np.zeros((2 * history + 1, n * n), dtype=np.float32)
-    _fill(out, position, history)
-    return out.reshape(2 * history + 1, n, n)
+    out = np.zeros((spec.planes, n * n), dtype=np.float32)
+    _fill(out, position, spec)
+    return out.reshape(spec.planes, n, n)
 
 
-def batch_features(positions: Sequence[Position], history: int = 4) -> np.ndarray:
-    """float32 [B, 2H+1, N, N] planes for positions of one board size."""
-    if history < 1:
-        raise ValueError(f"history must be at least 1, not {history}")
+def batch_features(positions: Sequence[Position], spec: FeatureSpec) -> np.ndarray:
+    """float32 [B, C, N, N] planes for positions of one board size (C = ``spec.planes``)."""
+    _check_spec(spec)
     if not positions:
         raise ValueError("batch_features needs at least one position")
     n = positions[0].size
-    out = np.zeros((len(positions), 2 * history + 1, n * n), dtype=np.float32)
+    out = np.zeros((len(positions), spec.planes, n * n), dtype=np.float32)
     for i, position in enumerate(positions):
         if position.size != n:
             raise ValueError(f"mixed board sizes in one batch ({n} and {position.size})")
-        _fill(out[i], position, history)
-    return out.reshape(len(positions), 2 * history + 1, n, n)
+        _fill(out[i], position, spec)
+    return out.reshape(len(positions), spec.planes, n, n)

@@ -10,6 +10,10 @@ Layout (FORMAT_VERSION 1)::
      "config": NetConfig.to_dict(), "model": state_dict, "weights_sha256": str,
      "optimizer": state_dict | None, "step": int, "metadata": {...}, "torch_version": str}
 
+``config`` may lack keys added to `NetConfig` later (the liberty planes, global pooling,
+the score and opponent-reply heads): `NetConfig.from_dict` reads a missing one as off, which
+is what the net that wrote the file had, so old checkpoints load and answer as before.
+
 The zip container torch writes does not verify its CRCs on reading, so a flipped byte inside
 the weights would load silently; ``weights_sha256`` catches that.
 
@@ -30,7 +34,7 @@ from typing import Any
 
 import torch
 
-from crowdzero.net.model import NetConfig, PolicyValueNet
+from crowdzero.net.model import LEGACY_DEFAULTS, NetConfig, PolicyValueNet
 
 FORMAT_NAME = "crowdzero-checkpoint"
 FORMAT_VERSION = 1
@@ -268,9 +272,13 @@ def load_checkpoint(path: PathLike, board_size: int | None = None) -> Checkpoint
     try:
         checkpoint.build_model()
     except RuntimeError as e:
+        switches = ", ".join(
+            f"{name.replace('_', ' ')} {'on' if getattr(config, name) else 'off'}"
+            for name in ("ownership_head", *LEGACY_DEFAULTS)
+        )
         raise CheckpointError(
-            f"{path}: the weights do not match its config ({config.describe()}, "
-            f"ownership head {'on' if config.ownership_head else 'off'}): {_summarise(e)}"
+            f"{path}: the weights do not match its config ({config.describe()}, {switches}): "
+            f"{_summarise(e)}"
         ) from e
     return checkpoint
 

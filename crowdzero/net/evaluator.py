@@ -4,18 +4,23 @@ The search calls ``evaluate`` hundreds of times a second, so everything that can
 once is decided in ``__init__``: eval mode, batch norms folded into the convolutions, memory
 format, thread count, optional ``torch.compile``. A call is then one tensor wrap, one forward
 pass under ``torch.inference_mode`` and two ``.numpy()`` views.
+
+``evaluate`` gives what the search needs (policy and value); ``predict`` gives every head
+the net has (ownership, score margin, the opponent's reply) for analysis.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from crowdzero.go.features import FeatureSpec
 from crowdzero.net.checkpoint import PathLike, load_checkpoint
 from crowdzero.net.model import NetConfig, NetOutput, PolicyValueNet
 from crowdzero.net.symmetry import (
@@ -29,6 +34,29 @@ from crowdzero.net.symmetry import (
 SymmetryMode = Literal["none", "random", "average"]
 SYMMETRY_MODES: tuple[str, ...] = ("none", "random", "average")
 DEFAULT_THREADS = 2
+
+
+@dataclass(frozen=True)
+class NetPrediction:
+    """Every head's answer for a batch, as numpy arrays in board orientation.
+
+    policy_logits           float32 [B, N*N+1]
+    value                   float32 [B] in [-1, 1], the side to move's expected outcome
+    ownership               float32 [B, N*N] in [-1, 1] (+1: the side to move's) | None
+    score_margin            float32 [B]: the final area margin in points (komi included)
+                            from the side to move's view, ``score * score_scale`` | None
+    opponent_policy_logits  float32 [B, N*N+1]: the opponent's reply to the side to move's
+                            move | None
+
+    A field is None when the net has no such head. With symmetry "average" the policies
+    are log-probabilities (log of the mean probability over the 8 symmetries).
+    """
+
+    policy_logits: np.ndarray
+    value: np.ndarray
+    ownership: np.ndarray | None
+    score_margin: np.ndarray | None
+    opponent_policy_logits: np.ndarray | None
 
 
 def set_torch_threads(threads: int) -> None:
@@ -66,7 +94,8 @@ class TorchEvaluator:
         if threads is not None:
             set_torch_threads(threads)
         self.config: NetConfig = model.config
-        self.history: int = model.config.history
+        # The planes this net reads: callers build them with batch_features(..., spec).
+        self.feature_spec: FeatureSpec = model.config.features
         self.board_size: int = model.config.board_size
         self.symmetry: SymmetryMode = symmetry
         self.channels_last = channels_last
@@ -88,7 +117,7 @@ class TorchEvaluator:
         if features.ndim != 4 or features.shape[1:] != self._shape:
             c, n, _ = self._shape
             raise ValueError(
-                f"expected features [B, {c}, {n}, {n}] (history {self.history}, {n}x{n}), "
+                f"expected features [B, {c}, {n}, {n}] ({self.feature_spec.describe()}, {n}x{n}), "
                 f"got {list(features.shape)}"
             )
         x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
@@ -113,27 +142,39 @@ class TorchEvaluator:
                 transform_policy(out.policy_logits, back),
                 out.value,
                 None if out.ownership is None else transform_points(out.ownership, back),
+                out.score,
+                None
+                if out.opponent_policy_logits is None
+                else transform_policy(out.opponent_policy_logits, back),
             )
         return self._average(x)
 
     def _average(self, x: torch.Tensor) -> NetOutput:
         batch = x.shape[0]
+        count = len(SYMMETRIES)
         out = self._run(torch.cat([transform_planes(x, s) for s in SYMMETRIES]))
-        actions = out.policy_logits.shape[1]
-        log_p = F.log_softmax(out.policy_logits, dim=1).view(len(SYMMETRIES), batch, actions)
-        log_p = torch.stack([transform_policy(log_p[s], INVERSE[s]) for s in SYMMETRIES])
-        policy = torch.logsumexp(log_p, dim=0) - math.log(len(SYMMETRIES))
-        value = out.value.view(len(SYMMETRIES), batch).mean(dim=0)
+        points = out.policy_logits.shape[1] - 1
+
+        def mean_policy(logits: torch.Tensor) -> torch.Tensor:
+            log_p = F.log_softmax(logits, dim=1).view(count, batch, points + 1)
+            log_p = torch.stack([transform_policy(log_p[s], INVERSE[s]) for s in SYMMETRIES])
+            return torch.logsumexp(log_p, dim=0) - math.log(count)
+
         ownership = None
         if out.ownership is not None:
-            own = out.ownership.view(len(SYMMETRIES), batch, actions - 1)
-            ownership = torch.stack(
-                [transform_points(own[s], INVERSE[s]) for s in SYMMETRIES]
-            ).mean(0)
-        return NetOutput(policy, value, ownership)
+            own = out.ownership.view(count, batch, points)
+            ownership = torch.stack([transform_points(own[s], INVERSE[s]) for s in SYMMETRIES])
+            ownership = ownership.mean(0)
+        return NetOutput(
+            mean_policy(out.policy_logits),
+            out.value.view(count, batch).mean(dim=0),
+            ownership,
+            None if out.score is None else out.score.view(count, batch).mean(dim=0),
+            None if out.opponent_policy_logits is None else mean_policy(out.opponent_policy_logits),
+        )
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """features float32 [B, 2H+1, N, N] -> (policy logits float32 [B, N*N+1],
+        """features float32 [B, C, N, N] -> (policy logits float32 [B, N*N+1],
         value float32 [B] in [-1, 1] from the side to move's view)."""
         with torch.inference_mode():
             out = self._outputs(features)
@@ -147,6 +188,23 @@ class TorchEvaluator:
             out = self._outputs(features)
             own = None if out.ownership is None else out.ownership.numpy()
             return out.policy_logits.numpy(), out.value.numpy(), own
+
+    def predict(self, features: np.ndarray) -> NetPrediction:
+        """Every head's answer for features float32 [B, C, N, N] (see `NetPrediction`)."""
+        with torch.inference_mode():
+            out = self._outputs(features)
+            score = None
+            if out.score is not None:
+                score = (out.score * self.config.score_scale).numpy()
+            return NetPrediction(
+                policy_logits=out.policy_logits.numpy(),
+                value=out.value.numpy(),
+                ownership=None if out.ownership is None else out.ownership.numpy(),
+                score_margin=score,
+                opponent_policy_logits=None
+                if out.opponent_policy_logits is None
+                else out.opponent_policy_logits.numpy(),
+            )
 
 
 def load_evaluator(

@@ -113,7 +113,7 @@ class AgentPlayer(Player):
         game is over."""
         if position.is_over:
             return None
-        features = batch_features([position], self.evaluator.history)
+        features = batch_features([position], self.evaluator.feature_spec)
         logits, _ = self.evaluator.evaluate(features)
         legal = position.legal_mask()[None, :]
         return masked_softmax(logits, legal)[0].astype(np.float32)

@@ -5,8 +5,8 @@ positions) to an `Evaluator` and gets back policy logits and a value, so the sam
 runs on the real network (`crowdzero.net.TorchEvaluator`), on the cheap evaluators below in
 the tests, and on anything a benchmark wants to try.
 
-Shapes (B = batch, H = history, N = board size):
-    features  float32 [B, 2H+1, N, N]   planes as in ``Position.features``
+Shapes (B = batch, C = ``feature_spec.planes``, N = board size):
+    features  float32 [B, C, N, N]      ``batch_features(positions, evaluator.feature_spec)``
     logits    float32 [B, N*N+1]        unnormalised; the search masks illegal moves itself
     value     float32 [B] in [-1, 1]    the side to move's expected outcome
 """
@@ -17,24 +17,33 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from crowdzero.go.features import FeatureSpec
+
+#: The planes the cheap evaluators below read by default: one board, no liberties.
+PLAIN_FEATURES = FeatureSpec(history=1, liberties=False)
+
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Policy logits and value for a batch of positions given as feature planes."""
+    """Policy logits and value for a batch of positions given as feature planes.
 
-    history: int
+    ``feature_spec`` says which planes it reads; the caller builds them with
+    ``batch_features(positions, evaluator.feature_spec)``.
+    """
+
+    feature_spec: FeatureSpec
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """features float32 [B, 2H+1, N, N] -> (logits float32 [B, N*N+1], value float32 [B])."""
+        """features float32 [B, C, N, N] -> (logits float32 [B, N*N+1], value float32 [B])."""
         ...
 
 
-def _check_features(features: np.ndarray, history: int) -> tuple[int, int]:
+def _check_features(features: np.ndarray, spec: FeatureSpec) -> tuple[int, int]:
     """Return (batch, board size) or raise ValueError naming the expected shape."""
-    planes = 2 * history + 1
+    planes = spec.planes
     if features.ndim != 4 or features.shape[1] != planes or features.shape[2] != features.shape[3]:
         raise ValueError(
-            f"expected features [B, {planes}, N, N] for history {history}, "
+            f"expected features [B, {planes}, N, N] for {spec.describe()}, "
             f"got {list(features.shape)}"
         )
     return features.shape[0], features.shape[2]
@@ -47,18 +56,18 @@ class UniformEvaluator:
     baseline for tests of the tree mechanics (visit counts, masking, reuse, batching).
     """
 
-    def __init__(self, history: int = 1) -> None:
-        self.history = history
+    def __init__(self, feature_spec: FeatureSpec = PLAIN_FEATURES) -> None:
+        self.feature_spec = feature_spec
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch, size = _check_features(features, self.history)
+        batch, size = _check_features(features, self.feature_spec)
         return (
             np.zeros((batch, size * size + 1), np.float32),
             np.zeros(batch, np.float32),
         )
 
 
-def area_scores(features: np.ndarray, history: int) -> np.ndarray:
+def area_scores(features: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Tromp-Taylor area of the side to move minus the opponent's, float32 [B] (no komi).
 
     A point counts for a colour if it holds that colour's stone, or if it is empty and
@@ -66,7 +75,7 @@ def area_scores(features: np.ndarray, history: int) -> np.ndarray:
     repeated dilation inside the empty points, all boards of the batch at once.
     """
     own = features[:, 0] > 0.5
-    opp = features[:, history] > 0.5
+    opp = features[:, spec.opponent_plane] > 0.5
     empty = ~(own | opp)
 
     def reach(colour: np.ndarray) -> np.ndarray:
@@ -101,15 +110,17 @@ class AreaScoreEvaluator:
     ``scale`` sets how many points make a position nearly decided.
     """
 
-    def __init__(self, komi: float = 0.0, history: int = 1, scale: float = 4.0) -> None:
-        self.history = history
+    def __init__(
+        self, komi: float = 0.0, feature_spec: FeatureSpec = PLAIN_FEATURES, scale: float = 4.0
+    ) -> None:
+        self.feature_spec = feature_spec
         self.komi = komi
         self.scale = scale
 
     def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch, size = _check_features(features, self.history)
-        score = area_scores(features, self.history)
-        black_to_play = features[:, 2 * self.history, 0, 0] > 0.5
+        batch, size = _check_features(features, self.feature_spec)
+        score = area_scores(features, self.feature_spec)
+        black_to_play = features[:, self.feature_spec.colour_plane, 0, 0] > 0.5
         score = score - np.where(black_to_play, self.komi, -self.komi)
         return (
             np.zeros((batch, size * size + 1), np.float32),

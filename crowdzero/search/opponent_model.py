@@ -63,14 +63,14 @@ class NetworkOpponentModel:
 
     ``evaluator`` is any `Evaluator` (usually a `TorchEvaluator` of a checkpoint written
     by `train_opponent_model`); its value output is ignored. It computes its own feature
-    planes, so its history need not match the agent's network.
+    planes (its own `feature_spec`), so they need not match the agent's network.
     """
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
 
     def policy_logits(self, positions: Sequence[Position]) -> np.ndarray:
-        logits, _ = self.evaluator.evaluate(batch_features(positions, self.evaluator.history))
+        logits, _ = self.evaluator.evaluate(batch_features(positions, self.evaluator.feature_spec))
         return logits
 
 

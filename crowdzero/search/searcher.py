@@ -395,7 +395,7 @@ class BatchedSearcher:
         size = positions[0].size
         if any(p.size != size for p in positions):
             raise SearchError("positions of different board sizes cannot share one search")
-        return batch_features(positions, self.evaluator.history), size * size + 1
+        return batch_features(positions, self.evaluator.feature_spec), size * size + 1
 
     def _evaluate(self, batch: tuple[np.ndarray, int]) -> _Evaluation:
         """(logits, values) for the features, shapes checked (runs in the worker thread

@@ -118,7 +118,7 @@ def raw_outputs(
     policies, values = [], []
     for start in range(0, len(positions), _BATCH):
         chunk = positions[start : start + _BATCH]
-        logits, value = evaluator.evaluate(batch_features(chunk, evaluator.history))
+        logits, value = evaluator.evaluate(batch_features(chunk, evaluator.feature_spec))
         legal = np.stack([p.legal_mask() for p in chunk])
         policies.append(masked_softmax(logits, legal))
         values.append(value.astype(np.float64))

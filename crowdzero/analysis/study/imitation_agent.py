@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
+from crowdzero.go.features import FeatureSpec
 from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from crowdzero.net.evaluator import set_torch_threads
@@ -92,14 +93,15 @@ def member_targets(game: Game, member: str | None = None) -> Game | None:
 def build_member_window(
     games: Iterable[tuple[int, Game]],
     board_size: int,
-    history: int,
+    history: int | FeatureSpec,
     capacity: int,
     *,
     holdout_every: int = HOLDOUT_EVERY,
     member: str | None = None,
 ) -> ReplayWindow:
     """A `ReplayWindow` of member positions (newest `capacity` kept), evaluation games out;
-    only the positions of `member` (a player name as stored) when given."""
+    only the positions of `member` (a player name as stored) when given. ``history`` is
+    the planes of the net to fit (``NetConfig.features``; see `ReplayWindow`)."""
     window = ReplayWindow(board_size, history, capacity)
     for game_id, game in games:
         if is_evaluation_game(game_id, holdout_every) or game.rules.size != board_size:
@@ -270,7 +272,7 @@ def train_imitation(
         window = build_member_window(
             store.iter_games(),
             cfg.board.size,
-            cfg.net.history,
+            cfg.net.features,
             cfg.train.replay_window,
             holdout_every=holdout_every,
         )

@@ -120,7 +120,7 @@ def train_opponent_model(
     window = build_member_window(
         store.iter_games(player=member),
         net.board_size,
-        net.history,
+        net.features,
         train.replay_window,
         holdout_every=holdout_every,
         member=member,
