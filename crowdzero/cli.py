@@ -7,8 +7,11 @@ Heavy imports (torch, numba kernels) happen inside the commands so `--help` is i
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,8 +32,73 @@ console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
     return typer.Exit(code)
+
+
+#: Exceptions that say in their message what is wrong with the user's input, files or
+#: disk, by (module, class). Looked up in sys.modules: a module never imported cannot
+#: have raised its error, and `--help` stays free of torch.
+_USER_ERRORS = (
+    ("crowdzero.train.config", "ConfigError"),
+    ("crowdzero.train.run_dir", "RunDirError"),
+    ("crowdzero.store.game_store", "StoreError"),
+    ("crowdzero.players.crowd", "CrowdError"),
+    ("crowdzero.players.registry", "PlayerSpecError"),
+    ("crowdzero.players.engines", "EngineUnavailable"),
+    ("crowdzero.net.checkpoint", "CheckpointError"),
+    ("crowdzero.go.errors", "SgfError"),
+)
+
+#: What to do about an OSError, by errno.
+_DISK_ADVICE = {
+    errno.ENOSPC: "the disk is full; free some space",
+    errno.EDQUOT: "the disk quota is used up; free some space",
+    errno.EFBIG: "the file grew past the size limit (ulimit -f)",
+    errno.EROFS: "the file system is read-only; use a writable folder",
+    errno.EACCES: "permission denied; use a folder you may write to",
+    errno.EPERM: "the operation is not permitted on this file",
+    errno.EIO: "the disk reported an I/O error",
+}
+
+
+def _describe_error(exc: BaseException, also: tuple[type[Exception], ...] = ()) -> str | None:
+    """One line for an error the user can act on, else None (a bug: let it show)."""
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        advice = _DISK_ADVICE.get(exc.errno or 0)
+        reason = exc.strerror or str(exc)
+        return f"{where}{reason}" + (f" ({advice})" if advice else "")
+    if isinstance(exc, sqlite3.Error):
+        return f"the game store failed: {exc} (check the run folder is writable and has space)"
+    if isinstance(exc, also):
+        return str(exc)
+    for module_name, class_name in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return str(exc)
+    return None
+
+
+@contextlib.contextmanager
+def _one_line_errors(
+    after: str | Callable[[], str] = "", also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
+    """Turn an error the user can act on (or of a type in `also`) into one line on
+    stderr and exit code 2; `after` (or what it returns) is appended: what still holds,
+    how to go on."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        message = _describe_error(exc, also)
+        if message is None:
+            raise
+        tail = after() if callable(after) else after
+        raise _fail(message + (f". {tail}" if tail else "")) from None
 
 
 @app.command()
@@ -67,8 +135,7 @@ def train(
     current folder. Ctrl-C stops cleanly after writing a checkpoint; after any crash,
     the same command (or --resume) continues from the last checkpoint.
     """
-    from crowdzero.train.config import ConfigError
-    from crowdzero.train.run_dir import RunDir, RunDirError
+    from crowdzero.train.run_dir import RunDir
 
     overrides: dict[str, Any] = {}
     if mode is not None:
@@ -89,7 +156,7 @@ def train(
     if isinstance(overrides.get("train.crowd"), str):
         overrides["train.crowd"] = _absolute_crowd(overrides["train.crowd"], Path.cwd())
 
-    try:
+    with _one_line_errors(also=(ValueError,)):
         if resume is not None and not _is_run(resume):
             raise _fail(f"{resume} holds no run to resume (no config.toml)")
         explicit = resume or run
@@ -113,32 +180,36 @@ def train(
             cfg = _resume_config(run_dir.config, overrides, target)
             _check_crowd(cfg)
             run_dir = RunDir(run_dir.path, cfg)
-            console.print(f"resuming [bold]{target}[/]")
+            _check_writable(run_dir.path)
+            started = f"resuming [bold]{target}[/]"
         else:
             cfg = new_cfg or _new_config(config, board_size, overrides)
             _check_crowd(cfg)  # before the run exists: no run is left with a crowd it cannot use
             run_dir = RunDir.create(target, cfg)
-            console.print(f"new run [bold]{target}[/]")
-    except (ConfigError, RunDirError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+            started = f"new run [bold]{target}[/]"
 
-    _setup_logging(run_dir.log_path, quiet)
     from crowdzero.train.progress import progress_panel
     from crowdzero.train.training_run import TrainingRun
 
-    try:
+    with _one_line_errors():
         lock = run_dir.lock()
-    except RunDirError as exc:
-        raise _fail(str(exc)) from exc
+        _setup_logging(run_dir.log_path, quiet)
+    after = (
+        f"Every finished game is stored; once that is fixed, continue with: "
+        f"crowdzero train --resume {run_dir.path}"
+    )
     with lock:
-        training = TrainingRun(run_dir)
-        if quiet:
-            reason = training.run()
-        else:
-            from rich.live import Live
+        with _one_line_errors():
+            training = TrainingRun(run_dir)
+        console.print(started)
+        with _one_line_errors(after):
+            if quiet:
+                reason = training.run()
+            else:
+                from rich.live import Live
 
-            with Live(progress_panel(training), console=console, refresh_per_second=2) as live:
-                reason = training.run(on_progress=lambda r: live.update(progress_panel(r)))
+                with Live(progress_panel(training), console=console, refresh_per_second=2) as live:
+                    reason = training.run(on_progress=lambda r: live.update(progress_panel(r)))
     console.print(f"stopped: {reason}. Resume with: crowdzero train --resume {run_dir.path}")
 
 
@@ -147,7 +218,10 @@ def gtp(
     player: Annotated[
         str, typer.Option(help="Who plays: random, random-noeye, gnugo:5, checkpoint:PATH ...")
     ] = "random",
-    size: Annotated[int, typer.Option(help="Initial board size.")] = 9,
+    size: Annotated[
+        int | None,
+        typer.Option(help="Initial board size (default 9, or the network's own size)."),
+    ] = None,
     komi: Annotated[float, typer.Option(help="Initial komi.")] = 7.5,
 ) -> None:
     """Serve a player over GTP v2 on stdin/stdout (load it in Sabaki or GoGui)."""
@@ -163,15 +237,19 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies (comma separated IPs) whose X-Forwarded-For names the client; "
+            "by default the header is ignored."
+        ),
+    ] = None,
 ) -> None:
     """Serve the web page where people play the run's latest agent; their games train it."""
-    from crowdzero.train.run_dir import RunDirError
     from crowdzero.web.app import serve_main
 
-    try:
-        serve_main(run, host=host, port=port)
-    except RunDirError as exc:
-        raise _fail(str(exc)) from exc
+    with _one_line_errors():
+        serve_main(run, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @app.command()
@@ -181,7 +259,9 @@ def ratings(
     """Bradley-Terry ratings (GnuGo 10 = 1800) and the agent's win-rate matrix."""
     from crowdzero.analysis.ratings import ratings_main
 
-    raise typer.Exit(ratings_main(run))
+    with _one_line_errors():
+        code = ratings_main(run)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -229,12 +309,10 @@ def show_config(
 ) -> None:
     """Print a config file with every key, its default and what it does."""
     from crowdzero.train.config import RunConfig, dump_config
-    from crowdzero.train.run_dir import RunDir, RunDirError
+    from crowdzero.train.run_dir import RunDir
 
-    try:
+    with _one_line_errors():
         cfg = RunDir.open(run).config if run is not None else RunConfig()
-    except RunDirError as exc:
-        raise _fail(str(exc)) from exc
     sys.stdout.write(dump_config(cfg))
 
 
@@ -246,24 +324,30 @@ def export_sgf(
 ) -> None:
     """Write the run's stored games as SGF files."""
     from crowdzero.go.sgf import save_sgf
-    from crowdzero.train.run_dir import RunDir, RunDirError
+    from crowdzero.train.run_dir import RunDir
 
-    try:
+    n = 0
+    with _one_line_errors(after=lambda: f"{n} SGF files were written to {out} before that"):
         run_dir = RunDir.open(run)
-    except RunDirError as exc:
-        raise _fail(str(exc)) from exc
-    out.mkdir(parents=True, exist_ok=True)
-    with run_dir.open_store() as store:
-        since = max(0, store.last_game_id() - last) if last else 0
-        n = 0
-        for game_id, game in store.iter_games(since_id=since):
-            save_sgf(game, out / f"game-{game_id:07d}.sgf")
-            n += 1
+        out.mkdir(parents=True, exist_ok=True)
+        with run_dir.open_store() as store:
+            since = max(0, store.last_game_id() - last) if last else 0
+            for game_id, game in store.iter_games(since_id=since):
+                save_sgf(game, out / f"game-{game_id:07d}.sgf")
+                n += 1
     console.print(f"wrote {n} SGF files to {out}")
 
 
 def _is_run(path: Path) -> bool:
     return (path / "config.toml").is_file()
+
+
+def _check_writable(path: Path) -> None:
+    """OSError now, before any work, if the run folder cannot be written."""
+    import tempfile
+
+    with tempfile.TemporaryFile(dir=path):
+        pass
 
 
 def _new_config(
@@ -290,11 +374,12 @@ def _absolute_crowd(crowd: str, base: Path) -> str:
 
 
 def _check_crowd(cfg: RunConfig) -> None:
-    """Read the crowd file of a crowd run now (CrowdError), without starting any engine."""
+    """Read the crowd file of a crowd run now and check every member in full (CrowdError),
+    without starting any engine."""
     if cfg.train.mode == "crowd":
         from crowdzero.players.crowd import Crowd
 
-        Crowd.load(cfg.train.crowd, build_players=False)
+        Crowd.load(cfg.train.crowd, build_players=False, board_size=cfg.board.size)
 
 
 #: Settings a resumed run keeps whatever the command line says: the stored games, the
@@ -334,10 +419,24 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+class _LogFile(logging.FileHandler):
+    """train.log; when the disk refuses a line, says so once on stderr instead of
+    printing a traceback per log line (the error itself reaches the user anyway)."""
+
+    _warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self._warned:
+            self._warned = True
+            error = sys.exc_info()[1]
+            reason = error.strerror if isinstance(error, OSError) else error
+            sys.stderr.write(f"warning: cannot write {self.baseFilename}: {reason}\n")
+
+
 def _setup_logging(path: Path | None, quiet: bool) -> None:
     handlers: list[logging.Handler] = []
     if path is not None:
-        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+        handlers.append(_LogFile(path, encoding="utf-8"))
     if quiet:
         handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(

@@ -32,6 +32,7 @@ import argparse
 import io
 import math
 import os
+import stat
 import sys
 import traceback
 from collections.abc import Callable
@@ -40,10 +41,19 @@ from typing import IO
 import numpy as np
 
 import crowdzero
-from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point, point_to_gtp
+from crowdzero.go.coords import (
+    BLACK,
+    MAX_SIZE,
+    MIN_SIZE,
+    RESIGN,
+    WHITE,
+    gtp_to_point,
+    point_to_gtp,
+)
 from crowdzero.go.errors import CoordinateError, IllegalMove, SgfError
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.sgf import load_sgf
+from crowdzero.go.record import Game
+from crowdzero.go.sgf import MAX_SGF_BYTES, sgf_to_game
 from crowdzero.players.base import MoveRequest, Player, PlayerError
 
 MAX_LINE_BYTES = 4096
@@ -52,6 +62,10 @@ PlayerFactory = Callable[[Rules], Player]
 
 class GtpRefusal(Exception):
     """A command that cannot be carried out; its message becomes the ``?`` reply."""
+
+
+class GtpStartError(ValueError):
+    """The engine cannot start as asked (unknown player, bad size or komi); one line."""
 
 
 def clean_line(raw: str) -> str:
@@ -204,6 +218,12 @@ class GtpEngine:
         assert self._player is not None
         return self._player
 
+    def supports_size(self, size: int) -> bool:
+        """Whether the player can play on a `size` board (a factory builds one per size)."""
+        return self._factory is not None or (
+            self._player is not None and self._player.supports_size(size)
+        )
+
     def close(self) -> None:
         if self._player is not None:
             self._player.close()
@@ -272,6 +292,8 @@ class GtpEngine:
             rules = Rules(size=size, komi=self.rules.komi, ko=self.rules.ko)
         except ValueError:
             raise GtpRefusal("unacceptable size") from None
+        if not self.supports_size(size):
+            raise GtpRefusal("unacceptable size")  # the words GTP v2 prescribes
         self._new_game(rules, [])
         return ""
 
@@ -362,10 +384,10 @@ class GtpEngine:
     def _loadsgf(self, args: list[str]) -> str:
         if len(args) not in (1, 2):
             raise GtpRefusal("syntax error: usage is loadsgf FILE [MOVE_NUMBER]")
-        try:
-            game = load_sgf(args[0])
-        except SgfError as exc:
-            raise GtpRefusal(f"cannot load file: {exc}") from None
+        game = _read_sgf_file(args[0])
+        if not self.supports_size(game.rules.size):
+            size = game.rules.size
+            raise GtpRefusal(f"cannot load file: the player cannot play {size}x{size}")
         points = [move.point for move in game.moves if move.point != RESIGN]
         if len(args) == 2:
             number = _parse_int(args[1], "move number")
@@ -388,6 +410,31 @@ class GtpEngine:
         _parse_int(args[1], "time")
         _parse_int(args[2], "stones")
         return ""
+
+
+def _read_sgf_file(name: str) -> Game:
+    """The game in the regular file `name`; anything else (a FIFO, /dev/stdin, a
+    directory) is refused without reading, so loadsgf can never block the engine."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise GtpRefusal(f"cannot load file: {name}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GtpRefusal(f"cannot load file: {name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_SGF_BYTES + 1)
+    except OSError as exc:
+        raise GtpRefusal(f"cannot load file: {name}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SGF_BYTES:
+        raise GtpRefusal(f"cannot load file: {name} is larger than {MAX_SGF_BYTES} bytes")
+    try:
+        return sgf_to_game(data)
+    except SgfError as exc:
+        raise GtpRefusal(f"cannot load file: {name}: {exc}") from None
 
 
 # ------------------------------------------------------------------------ streams
@@ -445,15 +492,51 @@ def _writer(stream: IO[bytes] | IO[str]) -> Callable[[str], None]:
 # ------------------------------------------------------------------------ entry points
 
 
-def gtp_main(
-    player_spec: str, size: int = 9, komi: float = 7.5, ko: str = KoRule.POSITIONAL.value
-) -> int:
-    """Serve `player_spec` (see crowdzero.players.registry) over GTP on stdin/stdout."""
-    from crowdzero.players.registry import make_player
+def start_engine(
+    player_spec: str,
+    size: int | None = None,
+    komi: float = 7.5,
+    ko: str = KoRule.POSITIONAL.value,
+) -> GtpEngine:
+    """The engine for `player_spec` (see crowdzero.players.registry), or GtpStartError
+    saying in one line what is wrong and what to give instead.
 
-    rules = Rules(size=size, komi=komi, ko=KoRule(ko))
-    player = make_player(player_spec)
-    engine = GtpEngine(player, rules, name=f"crowdzero ({player.name})")
+    `size` None starts on 9x9, or on the player's own size if it plays only others.
+    """
+    from crowdzero.players.engines import EngineUnavailable
+    from crowdzero.players.registry import PlayerSpecError, make_player
+
+    try:
+        rules = Rules(size=size or 9, komi=komi, ko=KoRule(ko))
+    except ValueError as exc:
+        raise GtpStartError(
+            f"{exc} (--size takes {MIN_SIZE}..{MAX_SIZE}, --komi a finite number)"
+        ) from None
+    try:
+        player = make_player(player_spec)
+    except (PlayerSpecError, EngineUnavailable) as exc:
+        raise GtpStartError(str(exc)) from None
+    sizes = [n for n in range(MIN_SIZE, MAX_SIZE + 1) if player.supports_size(n)]
+    if not player.supports_size(rules.size):
+        if size is None and sizes:
+            rules = Rules(size=sizes[0], komi=rules.komi, ko=rules.ko)
+        else:
+            player.close()
+            can = ", ".join(f"{n}x{n}" for n in sizes) or "no board size"
+            raise GtpStartError(f"{player.name} plays {can} only, not {rules.size}x{rules.size}")
+    return GtpEngine(player, rules, name=f"crowdzero ({player.name})")
+
+
+def gtp_main(
+    player_spec: str, size: int | None = None, komi: float = 7.5, ko: str = KoRule.POSITIONAL.value
+) -> int:
+    """Serve `player_spec` over GTP on stdin/stdout; 2 (and one line on stderr) when it
+    cannot start."""
+    try:
+        engine = start_engine(player_spec, size, komi, ko)
+    except GtpStartError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     try:
         engine.serve(sys.stdin.buffer, sys.stdout.buffer)
     finally:
@@ -466,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m crowdzero.go.gtp_engine", description="Serve a player over GTP."
     )
     parser.add_argument("--player", default="random", help="player spec, e.g. random")
-    parser.add_argument("--size", type=int, default=9, help="initial board size")
+    parser.add_argument("--size", type=int, default=None, help="initial board size")
     parser.add_argument("--komi", type=float, default=7.5, help="initial komi")
     parser.add_argument(
         "--ko", default=KoRule.POSITIONAL.value, choices=[rule.value for rule in KoRule]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
-from crowdzero.net.checkpoint import CheckpointError, load_checkpoint
+from crowdzero.net.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import PlayerSpecError
@@ -55,23 +56,44 @@ def resolve_checkpoint(path: Path) -> Path:
     return path
 
 
-def checkpoint_player(argument: str | None, *, threads: int | None = 2) -> AgentPlayer:
-    """The network in a checkpoint behind a noise-free search."""
+class CheckpointPlayer(AgentPlayer):
+    """An `AgentPlayer` whose network came from a checkpoint: it plays only the board
+    size the network was trained for."""
+
+    def __init__(self, *args: Any, board_size: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.board_size = board_size
+
+    def supports_size(self, size: int) -> bool:
+        return size == self.board_size
+
+
+def load_checkpoint_spec(argument: str | None, board_size: int | None = None) -> Checkpoint:
+    """The checkpoint a ``checkpoint:`` argument names, loaded and checked (for
+    `board_size` when given); PlayerSpecError saying what is wrong."""
     if not argument:
         raise PlayerSpecError("checkpoint needs a path: checkpoint:runs/NAME or checkpoint:FILE.pt")
-    text, simulations = _split_simulations(argument)
+    text, _ = _split_simulations(argument)
     path = resolve_checkpoint(Path(text))
     try:
-        checkpoint = load_checkpoint(path)
+        return load_checkpoint(path, board_size=board_size)
     except CheckpointError as exc:
         raise PlayerSpecError(str(exc)) from exc
+
+
+def checkpoint_player(argument: str | None, *, threads: int | None = 2) -> CheckpointPlayer:
+    """The network in a checkpoint behind a noise-free search."""
+    checkpoint = load_checkpoint_spec(argument)
+    path = checkpoint.path
+    _, simulations = _split_simulations(argument or "")
     config = _run_search_config(path)
     if simulations is not None:
         config = dataclasses.replace(config, simulations=simulations)
     run = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
-    return AgentPlayer(
+    return CheckpointPlayer(
         TorchEvaluator(checkpoint.build_model(), threads=threads),
         config,
         name=f"net:{run}@{checkpoint.step}",
         add_noise=False,
+        board_size=checkpoint.config.board_size,
     )

@@ -55,7 +55,12 @@ import numpy as np
 
 from crowdzero.players.base import Player
 from crowdzero.players.engines import EngineUnavailable
-from crowdzero.players.registry import PlayerSpecError, known_kinds, make_player
+from crowdzero.players.registry import (
+    PlayerSpecError,
+    check_player_spec,
+    known_kinds,
+    make_player,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +221,7 @@ class Crowd:
         *,
         build_players: bool = True,
         source: str = "<memory>",
+        board_size: int | None = None,
     ) -> None:
         self.source = source
         self.curriculum = curriculum or Curriculum()
@@ -238,6 +244,14 @@ class Crowd:
         for spec in self.held_out:
             if any(member.spec == spec for member in listed):
                 raise CrowdError(f"{source}: {spec!r} is held out for the study but is a member")
+        if not build_players:
+            # Every argument now (a GnuGo level, a checkpoint that loads and plays this
+            # size), so a run is never created with a member that cannot be built.
+            for member in listed:
+                try:
+                    check_player_spec(member.spec, board_size)
+                except PlayerSpecError as exc:
+                    raise CrowdError(f"{source}: member {member.name!r}: {exc}") from exc
 
         self._players: dict[str, Player] = {}
         kept: list[CrowdMember] = []
@@ -245,7 +259,12 @@ class Crowd:
             for member in listed:
                 if build_players:
                     try:
-                        self._players[member.name] = make_player(member.spec)
+                        player = make_player(member.spec)
+                        self._players[member.name] = player
+                        if board_size is not None and not player.supports_size(board_size):
+                            raise PlayerSpecError(
+                                f"{member.spec} cannot play {board_size}x{board_size}"
+                            )
                     except PlayerSpecError as exc:
                         raise CrowdError(f"{source}: member {member.name!r}: {exc}") from exc
                     except EngineUnavailable as exc:
@@ -272,8 +291,17 @@ class Crowd:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, path: str | Path = "default", *, build_players: bool = True) -> Crowd:
-        """A crowd from a TOML file; "default" is the packaged `default_crowd.toml`."""
+    def load(
+        cls,
+        path: str | Path = "default",
+        *,
+        build_players: bool = True,
+        board_size: int | None = None,
+    ) -> Crowd:
+        """A crowd from a TOML file; "default" is the packaged `default_crowd.toml`.
+
+        With `board_size`, every member must play that size (CrowdError otherwise).
+        """
         if str(path) == "default":
             text = resources.files("crowdzero.players").joinpath(DEFAULT_CROWD).read_text()
             source = DEFAULT_CROWD
@@ -282,11 +310,25 @@ class Crowd:
                 text = Path(path).read_text(encoding="utf-8")
             except OSError as exc:
                 raise CrowdError(f"cannot read crowd file {path}: {exc}") from exc
+            except UnicodeDecodeError as exc:
+                raise CrowdError(
+                    f"crowd file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+                    f"at offset {exc.start}); save it as UTF-8"
+                ) from exc
             source = str(path)
-        return cls.from_toml(text, build_players=build_players, source=source)
+        return cls.from_toml(
+            text, build_players=build_players, source=source, board_size=board_size
+        )
 
     @classmethod
-    def from_toml(cls, text: str, *, build_players: bool = True, source: str = "<string>") -> Crowd:
+    def from_toml(
+        cls,
+        text: str,
+        *,
+        build_players: bool = True,
+        source: str = "<string>",
+        board_size: int | None = None,
+    ) -> Crowd:
         """A crowd from TOML text (the format in the module docstring)."""
         try:
             data = tomllib.loads(text)
@@ -302,7 +344,14 @@ class Crowd:
             held_out = _parse_held_out(data.get("study", {}))
         except CrowdError as exc:
             raise CrowdError(f"{source}: {exc}") from exc
-        return cls(members, curriculum, held_out, build_players=build_players, source=source)
+        return cls(
+            members,
+            curriculum,
+            held_out,
+            build_players=build_players,
+            source=source,
+            board_size=board_size,
+        )
 
     # ------------------------------------------------------------------ drawing
 

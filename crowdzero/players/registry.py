@@ -32,19 +32,32 @@ from collections.abc import Callable
 from crowdzero.players.base import Player
 
 PlayerFactory = Callable[[str | None], Player]
+#: Checks a spec's argument for a board size (None: any) without building the player,
+#: raising ValueError (or PlayerSpecError) saying what is wrong.
+SpecCheck = Callable[[str | None, int | None], None]
 
 _FACTORIES: dict[str, PlayerFactory] = {}
+_CHECKS: dict[str, SpecCheck] = {}
 
 
 class PlayerSpecError(ValueError):
     """A player spec that names no registered kind or has a bad argument."""
 
 
-def register(kind: str, factory: PlayerFactory) -> None:
-    """Make ``kind[:argument]`` specs build players with `factory(argument)`."""
+def register(kind: str, factory: PlayerFactory, check: SpecCheck | None = None) -> None:
+    """Make ``kind[:argument]`` specs build players with `factory(argument)`.
+
+    `check` validates an argument without building the player; kinds that start a
+    process or load a file need one. Without it, `check_player_spec` builds the player
+    and closes it again, which must then be cheap and side-effect free.
+    """
     if not kind or ":" in kind or kind != kind.strip():
         raise ValueError(f"player kind {kind!r} must be a non-empty word without ':'")
     _FACTORIES[kind] = factory
+    if check is None:
+        _CHECKS.pop(kind, None)
+    else:
+        _CHECKS[kind] = check
 
 
 def known_kinds() -> list[str]:
@@ -64,6 +77,53 @@ def make_player(spec: str) -> Player:
         raise
     except ValueError as exc:
         raise PlayerSpecError(f"bad player spec {spec!r}: {exc}") from exc
+
+
+def check_player_spec(spec: str, board_size: int | None = None) -> None:
+    """PlayerSpecError unless `spec` names a player that can be built (and, given
+    `board_size`, plays that size). Starts no engine and leaves nothing behind, so a
+    crowd can be checked in full before a run is created."""
+    kind, colon, argument = spec.strip().partition(":")
+    if kind not in _FACTORIES:
+        raise PlayerSpecError(f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}")
+    check = _CHECKS.get(kind)
+    try:
+        if check is not None:
+            check(argument if colon else None, board_size)
+            return
+        player = make_player(spec)
+        try:
+            if board_size is not None and not player.supports_size(board_size):
+                raise PlayerSpecError(f"{spec} cannot play {board_size}x{board_size}")
+        finally:
+            player.close()
+    except PlayerSpecError:
+        raise
+    except ValueError as exc:
+        raise PlayerSpecError(f"bad player spec {spec!r}: {exc}") from exc
+
+
+def _integer_in(argument: str | None, what: str, allowed: range) -> None:
+    if argument is None or argument == "":
+        return
+    try:
+        value = int(argument)
+    except ValueError:
+        raise PlayerSpecError(f"{what} {argument!r} is not an integer") from None
+    if value not in allowed:
+        raise PlayerSpecError(f"{what} must be {allowed.start}..{allowed.stop - 1}, not {value}")
+
+
+def _check_gnugo(argument: str | None, board_size: int | None) -> None:
+    from crowdzero.players.engines import GNUGO_LEVELS
+
+    _integer_in(argument, "gnugo level", GNUGO_LEVELS)
+
+
+def _check_pachi(argument: str | None, board_size: int | None) -> None:
+    from crowdzero.players.engines import MAX_PACHI_PLAYOUTS, MIN_PACHI_PLAYOUTS
+
+    _integer_in(argument, "pachi play-outs", range(MIN_PACHI_PLAYOUTS, MAX_PACHI_PLAYOUTS + 1))
 
 
 def _seed(argument: str | None) -> int | None:
@@ -101,15 +161,15 @@ def _gnugo(argument: str | None) -> Player:
 
 register("random", _random)
 register("random-noeye", _random_noeye)
-register("gnugo-single", _gnugo)
+register("gnugo-single", _gnugo, _check_gnugo)
 
 # Crowd engines behind a shared pool of processes (crowdzero.players.engine_pool):
 # ``gnugo:LEVEL`` names the pooled GnuGo (many concurrent games share a few
 # processes); ``gnugo-single:LEVEL`` above is one process; ``pachi:PLAYOUTS`` is Pachi.
 from crowdzero.players.engine_pool import pooled_gnugo, pooled_pachi  # noqa: E402
 
-register("gnugo", pooled_gnugo)
-register("pachi", pooled_pachi)
+register("gnugo", pooled_gnugo, _check_gnugo)
+register("pachi", pooled_pachi, _check_pachi)
 
 
 def _heuristic(argument: str | None) -> Player:
@@ -134,4 +194,10 @@ def _checkpoint(argument: str | None) -> Player:
     return checkpoint_player(argument)
 
 
-register("checkpoint", _checkpoint)
+def _check_checkpoint(argument: str | None, board_size: int | None) -> None:
+    from crowdzero.players.checkpoint import load_checkpoint_spec
+
+    load_checkpoint_spec(argument, board_size)
+
+
+register("checkpoint", _checkpoint, _check_checkpoint)

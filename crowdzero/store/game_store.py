@@ -90,6 +90,23 @@ class PairResult:
         return self.black_wins + self.white_wins + self.draws
 
 
+#: SQLite's names for "these bytes are not a database", as against a file it cannot use.
+_NOT_A_DATABASE = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def _open_error(path: Path, error: sqlite3.Error) -> StoreError:
+    """What went wrong opening the store: a file that is not a game store, or one the
+    disk will not let SQLite use (read-only folder, full disk, I/O error)."""
+    name = str(getattr(error, "sqlite_errorname", ""))
+    if name.startswith(_NOT_A_DATABASE):
+        return StoreError(f"{path} is not a crowdzero game store (not an SQLite database): {error}")
+    return StoreError(
+        f"cannot use the game store {path}: {error}. SQLite must be able to write the file and "
+        f"its -wal and -shm files beside it: check that {path.parent} is writable and the "
+        "disk has space"
+    )
+
+
 def player_kind(name: str) -> str:
     """The kind of a player from its name: "gnugo:5" -> "gnugo", "agent" -> "agent"."""
     return name.split(":", 1)[0]
@@ -114,7 +131,7 @@ class GameStore:
             raise StoreError(str(e)) from e
         except sqlite3.DatabaseError as e:
             self.close()
-            raise StoreError(f"{self.path} is not a usable game store: {e}") from e
+            raise _open_error(self.path, e) from e
 
     # -- connections ---------------------------------------------------------------
 
@@ -143,7 +160,7 @@ class GameStore:
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as e:
-            raise StoreError(f"cannot open the game store {self.path}: {e}") from e
+            raise _open_error(self.path, e) from e
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -151,9 +168,7 @@ class GameStore:
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise StoreError(
-                f"{self.path} is not a crowdzero game store (not an SQLite database?): {e}"
-            ) from e
+            raise _open_error(self.path, e) from e
         if str(mode).lower() != "wal":
             conn.close()
             raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
