@@ -63,7 +63,23 @@ _DISK_ADVICE = {
 
 
 def _describe_error(exc: BaseException, also: tuple[type[Exception], ...] = ()) -> str | None:
-    """One line for an error the user can act on, else None (a bug: let it show)."""
+    """One line for an error the user can act on, else None (a bug: let it show).
+
+    An error raised while handling one of those (torch turns a full disk into a
+    RuntimeError about its zip writer) is described by the one it hides.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        message = _describe_one(cause, also)
+        if message is not None:
+            return message
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _describe_one(exc: BaseException, also: tuple[type[Exception], ...]) -> str | None:
     import sqlite3
 
     if isinstance(exc, OSError):
@@ -208,8 +224,14 @@ def train(
             else:
                 from rich.live import Live
 
-                with Live(progress_panel(training), console=console, refresh_per_second=2) as live:
-                    reason = training.run(on_progress=lambda r: live.update(progress_panel(r)))
+                try:
+                    with Live(
+                        progress_panel(training), console=console, refresh_per_second=2
+                    ) as live:
+                        reason = training.run(on_progress=lambda r: live.update(progress_panel(r)))
+                finally:
+                    if not console.is_terminal:
+                        console.line()  # the last frame ends without one
     console.print(f"stopped: {reason}. Resume with: crowdzero train --resume {run_dir.path}")
 
 
@@ -258,8 +280,14 @@ def ratings(
 ) -> None:
     """Bradley-Terry ratings (GnuGo 10 = 1800) and the agent's win-rate matrix."""
     from crowdzero.analysis.ratings import ratings_main
+    from crowdzero.train.run_dir import RunDir
 
     with _one_line_errors():
+        # Opened here first so that a run or store that cannot be read is one line on
+        # stderr (ratings_main prints on stdout); a run without games is its message.
+        run_dir = RunDir.open(run)
+        if run_dir.games_path.exists():
+            run_dir.open_store().close()
         code = ratings_main(run)
     raise typer.Exit(code)
 
@@ -327,10 +355,10 @@ def export_sgf(
     from crowdzero.train.run_dir import RunDir
 
     n = 0
-    with _one_line_errors(after=lambda: f"{n} SGF files were written to {out} before that"):
+    with _one_line_errors(after=lambda: f"{n} SGF files were written to {out} first" if n else ""):
         run_dir = RunDir.open(run)
-        out.mkdir(parents=True, exist_ok=True)
         with run_dir.open_store() as store:
+            out.mkdir(parents=True, exist_ok=True)
             since = max(0, store.last_game_id() - last) if last else 0
             for game_id, game in store.iter_games(since_id=since):
                 save_sgf(game, out / f"game-{game_id:07d}.sgf")
@@ -346,8 +374,13 @@ def _check_writable(path: Path) -> None:
     """OSError now, before any work, if the run folder cannot be written."""
     import tempfile
 
-    with tempfile.TemporaryFile(dir=path):
-        pass
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot write in the run folder: {exc.strerror}", str(path)
+        ) from None
 
 
 def _new_config(
