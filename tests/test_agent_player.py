@@ -188,6 +188,11 @@ def test_noise_free_agents_always_search_in_full(algorithm: str) -> None:
     assert evaluator.positions == 30 * (1 + 6)
 
 
+def test_no_move_is_cheap_when_a_cheap_search_would_cost_as_much() -> None:
+    player = agent("gumbel", 4, {"full_search_fraction": 0.25, "cheap_simulations": 4})
+    assert all(c.policy is not None for c in player.select_moves(fresh_requests(20)))
+
+
 @pytest.mark.parametrize("algorithm", ["puct", "gumbel"])
 def test_with_every_move_full_the_agent_plays_exactly_as_its_search(algorithm: str) -> None:
     # full_search_fraction 1.0 draws no random numbers: same noise, same moves as before.

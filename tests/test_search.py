@@ -438,16 +438,30 @@ def test_cheap_simulations_are_capped_at_the_full_budget() -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_a_cheap_search_is_noise_free_whatever_the_seed(algorithm: str) -> None:
-    position = random_position(2, 4)
-    results = []
+def test_a_cheap_search_is_noise_free_and_greedy_after_the_opening(algorithm: str) -> None:
+    position = random_position(2, 4)  # past temperature_moves = 2
+    exact = searcher(algorithm, 6).search([MoveRequest("g", position)], add_noise=False)[0]
     for seed in range(4):
-        search = searcher(algorithm, 16, seed=seed, cheap_simulations=6, temperature_moves=30)
-        results.append(search.search([MoveRequest("g", position)], cheap=[True])[0])
-    exact = searcher(algorithm, 6, seed=9).search([MoveRequest("g", position)], add_noise=False)
-    for result in results:
-        assert result.point == exact[0].point
-        np.testing.assert_array_equal(result.visits, exact[0].visits)
+        search = searcher(algorithm, 16, seed=seed, cheap_simulations=6, temperature_moves=2)
+        result = search.search([MoveRequest("g", position)], cheap=[True])[0]
+        assert result.point == exact.point
+        np.testing.assert_array_equal(result.visits, exact.visits)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_cheap_search_samples_the_opening_moves_of_a_training_game(algorithm: str) -> None:
+    # As KataGo: no root noise in the search, but early moves are still chosen with a
+    # temperature, else every game would open (and, untrained, often pass) alike.
+    position = random_position(2, 4)
+    exact = searcher(algorithm, 12).search([MoveRequest("g", position)], add_noise=False)[0]
+    assert np.count_nonzero(exact.visits) > 1
+    points = set()
+    for seed in range(12):
+        search = searcher(algorithm, 16, seed=seed, cheap_simulations=12, temperature_moves=30)
+        result = search.search([MoveRequest("g", position)], cheap=[True])[0]
+        np.testing.assert_array_equal(result.visits, exact.visits)
+        points.add(result.point)
+    assert len(points) > 1
 
 
 def test_cheap_flags_must_match_the_requests() -> None:

@@ -73,10 +73,12 @@ class AgentPlayer(Player):
 
     def _draw_cheap(self, count: int) -> list[bool] | None:
         """Which moves get a cheap search: each with probability 1 - full_search_fraction,
-        in training games only. No draw at all when every move is full, so a run with
-        the fraction at 1.0 sees the same random numbers as before the option existed."""
-        fraction = self.config.full_search_fraction
-        if not self.add_noise or fraction >= 1.0:
+        in training games only, and only when a cheap search is cheaper. No draw at all
+        when every move is full, so a run with the fraction at 1.0 sees the same random
+        numbers as before the option existed."""
+        c = self.config
+        fraction = c.full_search_fraction
+        if not self.add_noise or fraction >= 1.0 or c.cheap_budget >= c.simulations:
             return None
         return [bool(u >= fraction) for u in self.searcher.rng.random(count)]
 

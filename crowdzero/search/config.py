@@ -77,9 +77,11 @@ class SearchConfig:
     temperature_moves: int = field(
         default=8,
         metadata={
-            "doc": "PUCT only: for the first this-many moves of a game the move is sampled "
-            "in proportion to root visits (temperature 1), after that the most visited "
-            "move is played. Gumbel explores through its Gumbel noise instead."
+            "doc": "For the first this-many moves of a training game the move is sampled: "
+            "PUCT in proportion to root visits (temperature 1), after that the most "
+            "visited move is played. Gumbel samples through its Gumbel noise on every "
+            "move; only its cheap searches (see full_search_fraction), which have no "
+            "noise, use this, sampling from their improved policy."
         },
     )
     fpu_reduction: float = field(
@@ -157,11 +159,12 @@ class SearchConfig:
             "doc": "Playout cap randomisation (KataGo): the share of the agent's "
             "training moves (those searched with noise) that get a full search of "
             "`simulations` and a policy target. The other moves get a cheap search of "
-            "`cheap_simulations`, without root noise and played greedily; they store a "
+            "`cheap_simulations` without root noise (sampled in the first "
+            "`temperature_moves` moves of a game, greedy after, as KataGo); they store a "
             "root value but no policy target, so the games move on at a fraction of the "
             "cost and the value head sees more games. Evaluation play (no noise) always "
-            "searches in full. 1.0 turns it off: every move is a full search. KataGo "
-            "uses 0.25."
+            "searches in full, and so does every move when cheap_simulations is not below "
+            "simulations (nothing to save). 1.0 turns it off. KataGo uses 0.25."
         },
     )
     cheap_simulations: int = field(

@@ -10,7 +10,11 @@ several leaves per round, kept apart by a virtual loss.
 Budgets per game: a search can mark some requests ``cheap`` (playout cap randomisation,
 see `SearchConfig.full_search_fraction`). Those spend ``cheap_simulations`` without root
 noise and drop out of the rounds once spent, while the full searches go on; every round
-still sends the leaves of all games still searching in one batch.
+still sends the leaves of all games still searching in one batch. As in KataGo, a cheap
+search in a training game still samples the game's first ``temperature_moves`` moves
+(PUCT by visits, Gumbel from its improved policy) and plays greedily after that:
+without it, a noise-free search of an untrained network plays the same opening, often
+a pass, in every game.
 
 Subtree reuse: after a search the tree of each game is kept under its ``game_id``. The
 next request for that game walks down the moves played since (``position.moves``) and
@@ -64,7 +68,7 @@ class SearchResult:
     root_value   W(root) / N(root), the side to move's view, in [-1, 1]
     visits       float32 [N*N+1] N(root, a), visits kept from a reused subtree included
     simulations  leaves evaluated (or terminal positions reached) by this search
-    cheap        a cheap search (fewer simulations, no noise): its policy is a poor
+    cheap        a cheap search (fewer simulations, no root noise): its policy is a poor
                  training target, and the agent stores none
     """
 
@@ -84,7 +88,8 @@ class _GameSearch:
     tree: SearchTree
     root_prior: np.ndarray  # P(root, a) used for selection: noisy for PUCT self-play
     budget: int  # simulations this search spends
-    noise: bool  # root noise (Dirichlet or Gumbel) and PUCT's early temperature
+    noise: bool  # root noise (Dirichlet or Gumbel)
+    temperature: bool  # a training game: its first temperature_moves moves are sampled
     cheap: bool = False
     gumbel: GumbelRoot | None = None
     done: int = 0  # simulations finished
@@ -150,8 +155,10 @@ class BatchedSearcher:
         prior and samples the first ``temperature_moves`` moves of a game in proportion to
         visits; Gumbel draws its Gumbel noise. Without it the search is deterministic for
         a deterministic evaluator. ``cheap`` (one flag per request, default none): those
-        requests get a cheap search, ``config.cheap_budget`` simulations without noise
-        whatever ``add_noise`` says; the others spend ``config.simulations``. Raises
+        requests get a cheap search, ``config.cheap_budget`` simulations without root
+        noise (with ``add_noise`` their first ``temperature_moves`` moves of a game are
+        still sampled, see the module docstring); the others spend
+        ``config.simulations``. Raises
         SearchError for a finished game, a game asked twice in one call, positions of
         different board sizes, or a ``cheap`` of the wrong length.
         """
@@ -221,6 +228,7 @@ class BatchedSearcher:
             tree.root_prior,
             budget=budget,
             noise=add_noise and not cheap,
+            temperature=add_noise,
             cheap=cheap,
             opponent_model=model,
         )
@@ -470,14 +478,20 @@ class BatchedSearcher:
             raise SearchError(f"game {game.game_id}: the root was never evaluated")
         legal = tree.root_legal
         visits = tree.root_visits.copy()
+        early = game.temperature and len(tree.root.moves) < self.config.temperature_moves
         if game.gumbel is not None:
             sigma_q = self._root_sigma_q(tree)
             policy = improved_policy(game.gumbel.logits, sigma_q, legal)
-            point = game.gumbel.winner(sigma_q)
+            if early and not game.noise:
+                # No Gumbel noise drew this move: sample it from the improved policy, as
+                # the Gumbel-max trick would have.
+                p = policy.astype(np.float64)
+                point = int(self.rng.choice(p.size, p=p / p.sum()))
+            else:
+                point = game.gumbel.winner(sigma_q)
         else:
             policy = visit_policy(visits, legal)
-            sample = game.noise and len(tree.root.moves) < self.config.temperature_moves
-            point = choose_by_visits(visits, tree.root_prior, legal, sample, self.rng)
+            point = choose_by_visits(visits, tree.root_prior, legal, early, self.rng)
         return SearchResult(
             point=point,
             policy=policy,
