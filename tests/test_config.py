@@ -117,7 +117,7 @@ def test_setting_net_board_size_points_at_board_size() -> None:
         ("[train]\nmode = 'both'\n", r"run.toml: train.mode must be one of 'crowd', 'self'"),
         ("[train]\nsymmetry_augmentation = 1\n", r"train.symmetry_augmentation must be true"),
         ("[train]\nlearning_rate = 0\n", r"\[train\] learning_rate must be more than 0"),
-        ("[train]\nmin_replay = 200000\n", r"\[train\] min_replay \(200000\) cannot exceed"),
+        ("[train]\nmin_replay = 300000\n", r"\[train\] min_replay \(300000\) cannot exceed"),
         ("[search]\nsimulations = 0\n", r"run.toml: \[search\] simulations must be at least 1"),
         ("[net]\nblocks = 'six'\n", r"run.toml: net.blocks must be an integer"),
         ("board = 9\n", r"run.toml: board must be a table"),

@@ -178,9 +178,11 @@ def test_full_game_is_stored_as_a_crowd_game_with_the_agents_search_targets(
         assert sum(m.policy) == pytest.approx(1.0, abs=1e-4)
         assert m.root_value is not None and -1.0 <= m.root_value <= 1.0
     assert all(m.policy is None and m.player == "human:alice" for m in human_moves)
-    # A trainer polling this store learns from exactly the agent's moves.
-    window = ReplayWindow(SIZE, run.config.net.history, capacity=1000)
-    assert window.add_game(stored, store_id) == len(agent_moves)
+    # A trainer polling this store learns its value from every position and its policy
+    # from exactly the agent's moves.
+    window = ReplayWindow(SIZE, run.config.net.features, capacity=1000)
+    assert window.add_game(stored, store_id) == len(stored.moves)
+    assert window.policy_rows_added == len(agent_moves)
 
 
 def test_person_playing_white_sees_the_agent_move_first(client: TestClient, run: RunDir) -> None:

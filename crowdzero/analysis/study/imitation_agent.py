@@ -102,7 +102,8 @@ def build_member_window(
     """A `ReplayWindow` of member positions (newest `capacity` kept), evaluation games out;
     only the positions of `member` (a player name as stored) when given. ``history`` is
     the planes of the net to fit (``NetConfig.features``; see `ReplayWindow`)."""
-    window = ReplayWindow(board_size, history, capacity)
+    # Only rows with a target: the member's moves (`member_targets` gives no others one).
+    window = ReplayWindow(board_size, history, capacity, rows="policy")
     for game_id, game in games:
         if is_evaluation_game(game_id, holdout_every) or game.rules.size != board_size:
             continue
@@ -159,14 +160,7 @@ def fit_to_window(
     set_torch_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    learner = Learner(
-        PolicyValueNet(net),
-        optimizer=train.optimizer,
-        learning_rate=train.learning_rate,
-        momentum=train.momentum,
-        weight_decay=train.weight_decay,
-        ownership_weight=train.ownership_weight if net.ownership_head else 0.0,
-    )
+    learner = Learner.from_config(PolicyValueNet(net), train)
     started = time.monotonic()
     deadline = None if seconds is None else started + seconds
     last: LossReport | None = None
