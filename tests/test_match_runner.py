@@ -288,3 +288,24 @@ def test_resignation_is_offered_only_to_learner_seats_of_games_that_allow_it() -
     assert {g.metadata["resign_allowed"] for g in games} == {"True", "False"}
     assert {flag for name, flag in seen if name == "member"} == {False}
     assert {flag for name, flag in seen if name == "agent"} == {True, False}
+
+
+def test_serving_every_seat_in_one_pass_halves_the_agent_batch() -> None:
+    """The old order, kept as an ablation switch: the agent's searches cover about half
+    the games when colours alternate."""
+    agent = CountingBatchPlayer()
+    crowd = RandomNoEyePlayer(seed=3)
+    seats = iter(range(1000))
+
+    def pairing() -> Pairing:
+        if next(seats) % 2 == 0:
+            return Pairing(agent, crowd, frozenset({BLACK}))
+        return Pairing(crowd, agent, frozenset({WHITE}))
+
+    runner = MatchRunner(RULES, pairing, concurrency=8, max_moves=200, agent_moves_last=False)
+    runner._budget = None
+    for _ in range(6):
+        runner.step()
+    assert agent.batches[:6] == [4] * 6
+    assert runner.learner_batch_fill == 0.5
+    runner.close()

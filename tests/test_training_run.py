@@ -520,3 +520,12 @@ def test_the_live_panel_shows_what_the_learner_is_doing(tmp_path: Path) -> None:
     text = console.export_text()
     for label in ("samples/pos", "sample age", "target H", "agent batch", "cores", "false resign"):
         assert label in text
+
+
+def test_the_old_value_rows_are_an_ablation_switch(tmp_path: Path) -> None:
+    cfg = apply_overrides(
+        RunConfig(), {**TINY, "train.mode": "crowd", "train.value_on_all_positions": False}
+    )
+    run = TrainingRun(RunDir.create(tmp_path / "r", cfg), draw_member=lambda rng: OddPointPlayer())
+    run = _play(run, games=3)
+    assert run.replay.positions_added == run.replay.policy_rows_added > 0

@@ -206,7 +206,11 @@ class TrainConfig:
     )
     window_exponent: float = field(
         default=0.75,
-        metadata={"doc": "Exponent of the growing window (KataGo: 0.75).", "above": 0.0, "max": 1.0},
+        metadata={
+            "doc": "Exponent of the growing window (KataGo: 0.75).",
+            "above": 0.0,
+            "max": 1.0,
+        },
     )
     window_growth: float = field(
         default=0.4,
@@ -290,6 +294,24 @@ class TrainConfig:
             "doc": "Weight of the ownership loss (per-point, averaged) next to the policy "
             "and value losses; 0 turns it off. Needs net.ownership_head.",
             "min": 0.0,
+        },
+    )
+    value_on_all_positions: bool = field(
+        default=True,
+        metadata={
+            "doc": "Train value, ownership and score on every position of the agent's "
+            "games, from the mover's view (the search evaluates positions with the "
+            "opponent to move at every child of its root). false keeps only the rows with "
+            "a policy target, as crowdzero did before: an ablation switch.",
+        },
+    )
+    agent_moves_last: bool = field(
+        default=True,
+        metadata={
+            "doc": "Each runner step applies the crowd's ready moves before the agent "
+            "searches, so one batched search covers every game where the agent is to "
+            "move. false serves every seat in one pass, as crowdzero did before (about "
+            "half the games per search): an ablation switch.",
         },
     )
     score_weight: float = field(

@@ -93,6 +93,7 @@ class MatchRunner:
         max_moves: int | None = None,
         workers: int = 4,
         source: str = "train",
+        agent_moves_last: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -101,6 +102,7 @@ class MatchRunner:
         self.concurrency = concurrency
         self.max_moves = max_moves if max_moves is not None else 2 * rules.size * rules.size
         self.source = source
+        self.agent_moves_last = agent_moves_last
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crowd")
         self._ids = itertools.count()
         self._live: dict[str, _LiveGame] = {}
@@ -123,9 +125,12 @@ class MatchRunner:
         finished: list[Game] = []
         dropped: list[DroppedGame] = []
         self._harvest(finished, dropped)
-        served = self._serve(learner=False, finished=finished, dropped=dropped)
-        self._submit_blocking()
-        served += self._serve(learner=True, finished=finished, dropped=dropped)
+        if self.agent_moves_last:
+            served = self._serve(learner=False, finished=finished, dropped=dropped)
+            self._submit_blocking()
+            served += self._serve(learner=True, finished=finished, dropped=dropped)
+        else:
+            served = self._serve(learner=None, finished=finished, dropped=dropped)
         self._submit_blocking()
         pending = [g.pending for g in self._live.values() if g.pending is not None]
         if pending and not served:
@@ -133,25 +138,30 @@ class MatchRunner:
             self._harvest(finished, dropped)
         return finished, dropped
 
-    def _serve(self, *, learner: bool, finished: list[Game], dropped: list[DroppedGame]) -> int:
+    def _serve(
+        self, *, learner: bool | None, finished: list[Game], dropped: list[DroppedGame]
+    ) -> int:
         """One batched `select_moves` call per non-blocking player whose seat is (or is
-        not, by `learner`) a learning seat; returns how many moves were asked for."""
+        not, by `learner`; any seat for None) a learning seat; returns how many moves
+        were asked for."""
         by_player: dict[int, tuple[Player, list[_LiveGame]]] = {}
         for game in self._live.values():
             colour = game.position.to_play
             player = game.pairing.player(colour)
             if game.pending is not None or player.blocking:
                 continue
-            if (colour in game.pairing.learner_colours) != learner:
+            at_learner_seat = colour in game.pairing.learner_colours
+            if learner is not None and at_learner_seat != learner:
                 continue
             by_player.setdefault(id(player), (player, []))[1].append(game)
         asked = 0
         for player, games in by_player.values():
             requests = [self._request(g) for g in games]
             asked += len(requests)
-            if learner:
+            learner_games = sum(g.position.to_play in g.pairing.learner_colours for g in games)
+            if learner_games:
                 self.learner_calls += 1
-                self.learner_requests += len(requests)
+                self.learner_requests += learner_games
             try:
                 choices = player.select_moves(requests)
             except PlayerError as exc:
@@ -161,7 +171,7 @@ class MatchRunner:
             except Exception as exc:
                 # A member's bug voids its games, as on the worker threads; the learner's
                 # own bug is raised: dropping all its games would hide it.
-                if learner:
+                if learner_games:
                     raise
                 log.exception("player %s crashed", player.name)
                 for g in games:

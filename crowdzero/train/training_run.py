@@ -178,7 +178,11 @@ class TrainingRun:
                 cfg.train.window_min_rows, cfg.train.window_exponent, cfg.train.window_growth
             )
         self.replay = ReplayWindow(
-            cfg.board.size, cfg.net.features, cfg.train.replay_window, rule=rule
+            cfg.board.size,
+            cfg.net.features,
+            cfg.train.replay_window,
+            rows="all" if cfg.train.value_on_all_positions else "policy",
+            rule=rule,
         )
         # Training steps owed to the rows that arrived; the condition guards it and wakes
         # the learner thread (and a generator waiting for the learner to catch up).
@@ -199,6 +203,7 @@ class TrainingRun:
             concurrency=cfg.train.concurrent_games,
             max_moves=cfg.max_moves,
             source="train",
+            agent_moves_last=cfg.train.agent_moves_last,
         )
 
     # -- set-up --------------------------------------------------------------
