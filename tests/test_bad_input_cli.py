@@ -8,6 +8,7 @@ checkpoints, a config.toml that is not UTF-8 or is empty, a FIFO given to `loads
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,11 +116,12 @@ def test_boardsize_refuses_sizes_the_network_cannot_play(checkpoint_5x5: Path) -
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stdout
     replies = gtp_replies(result.stdout)
-    assert replies[0].startswith("= ") and replies[0] != "= pass"
+    on_5x5 = re.compile(r"= ([A-E][1-5]|pass|resign)", re.IGNORECASE)  # no I column
+    assert on_5x5.fullmatch(replies[0])
     assert replies[1] == "? unacceptable size"
-    assert replies[2].startswith("= ")  # still on 5x5
+    assert on_5x5.fullmatch(replies[2])  # still on 5x5
     assert replies[3:5] == ["=", "="]
-    assert replies[5].startswith("= ")
+    assert on_5x5.fullmatch(replies[5])
 
 
 def test_loadsgf_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:

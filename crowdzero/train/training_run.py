@@ -195,7 +195,8 @@ class TrainingRun:
         self._new_evaluator: TorchEvaluator | None = None  # weights waiting for the agent
         self._learner_error: BaseException | None = None
         self._cores = CoreMeter()
-        self.cores_used: tuple[float, float | None] = (0.0, None)
+        self.cores_used: tuple[float, float | None] = (0.0, None)  # over the last 10 s
+        self._cores_read = time.monotonic()
         self._games_started = 0
         self.runner = MatchRunner(
             cfg.rules,
@@ -331,6 +332,8 @@ class TrainingRun:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     self._stop_reason = f"time budget of {cfg.minutes:g} minutes reached"
+                if now - self._cores_read >= 10.0:
+                    self.cores_used, self._cores_read = self._cores.read(), now
                 if on_progress is not None and now - last_progress > 0.5:
                     on_progress(self)
                     last_progress = now
@@ -484,7 +487,7 @@ class TrainingRun:
     def _write_metrics(self) -> None:
         loss = self.stats.last_loss
         positions = max(self.replay.positions_added, 1)
-        ours, machine = self.cores_used = self._cores.read()
+        ours, machine = self.cores_used
         row: dict[str, float | int | str] = {
             "elapsed_s": round(self.stats.elapsed, 1),
             "wall_s": round(self.stats.wall, 1),
