@@ -171,3 +171,39 @@ def test_metrics_values_with_commas_are_quoted(tmp_path: Path, config: RunConfig
     run = RunDir.create(tmp_path / "run", config)
     run.append_metrics({"step": 1, "note": "crowd: random, gnugo:1"})
     assert run.read_metrics() == [{"step": "1", "note": "crowd: random, gnugo:1"}]
+
+
+def test_a_run_from_before_the_new_keys_resumes_as_it_trained(tmp_path: Path) -> None:
+    """The 9x9 crowd run of the first study was made before the learner's new keys: it
+    opens with the values it trained with (not the new defaults), and its checkpoint
+    loads into a training run whose window builds that network's planes."""
+    from crowdzero.train.training_run import TrainingRun
+
+    shipped = Path(__file__).parent.parent / "docs/results/crowd-9x9"
+    run_path = tmp_path / "old"
+    (run_path / "checkpoints").mkdir(parents=True)
+    (run_path / "config.toml").write_text((shipped / "config.toml").read_text())
+    checkpoint = run_path / "checkpoints" / "ckpt-00001674.pt"
+    checkpoint.write_bytes((shipped / "final-ckpt-00001674.pt").read_bytes())
+    run = RunDir.open(run_path)
+    cfg = run.config
+    assert not cfg.net.liberty_features and not cfg.net.score_head
+    assert cfg.search.full_search_fraction == 1.0 and cfg.search.resign_threshold == -1.0
+    assert cfg.search.gumbel_c_scale == 1.0  # written in the old file: kept
+    assert not cfg.train.value_on_all_positions and not cfg.train.learner_thread
+    assert cfg.train.refresh_every == cfg.train.checkpoint_every == 100
+    training = TrainingRun(run)
+    try:
+        assert training.learner.step == 1674
+        assert training.replay.feature_spec == cfg.net.features
+        assert training.replay.feature_spec.planes == 9
+    finally:
+        training.close()
+
+
+def test_a_config_missing_a_key_that_is_not_new_is_still_refused(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path / "r", RunConfig())
+    text = run.config_path.read_text()
+    run.config_path.write_text(text.replace("batch_size = 256\n", ""))
+    with pytest.raises(RunDirError, match="batch_size"):
+        RunDir.open(run.path)

@@ -43,6 +43,59 @@ T = TypeVar("T")
 #: Keys whose value is derived from another key (key -> its source of truth).
 DERIVED: dict[str, str] = {"net.board_size": "board.size"}
 
+#: Keys added after runs were first made, with the value that reproduces how a run made
+#: before them trained (a string "=KEY" copies that key of the same run). A run's
+#: config.toml that lacks one is read with this value, not the new default, so an old run
+#: resumes as it ran and its checkpoints keep matching its network; any other missing key
+#: makes the config incomplete (see `RunDir.open`).
+INTRODUCED: dict[str, Any] = {
+    "net.liberty_features": False,
+    "net.global_pooling": False,
+    "net.score_head": False,
+    "net.opponent_policy_head": False,
+    "search.full_search_fraction": 1.0,
+    "search.cheap_simulations": 8,
+    "search.resign_threshold": -1.0,
+    "search.resign_consecutive": 3,
+    "search.opponent_model": False,
+    "train.window_min_rows": 0,
+    "train.window_exponent": 0.75,
+    "train.window_growth": 0.4,
+    "train.lr_warmup_steps": 0,
+    "train.lr_decay_steps": 0,
+    "train.refresh_every": "=train.checkpoint_every",
+    "train.learner_thread": False,
+    "train.max_steps_behind": 40,
+    "train.no_resign_fraction": 1.0,
+    "train.value_on_all_positions": False,
+    "train.agent_moves_last": False,
+    "train.score_weight": 0.0,
+    "train.opponent_policy_weight": 0.0,
+}
+
+
+def with_introduced_keys(data: Mapping[str, Any], missing: list[str]) -> tuple[dict, list[str]]:
+    """`data` (parsed TOML) with each missing key of `INTRODUCED` set to its old-run value;
+    returns the new data and the keys still missing."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    still = []
+    for key in missing:
+        if key not in INTRODUCED:
+            still.append(key)
+            continue
+        value = INTRODUCED[key]
+        if isinstance(value, str) and value.startswith("="):
+            section, _, name = value[1:].partition(".")
+            source = out.get(section, {})
+            if name not in source:
+                still.append(key)
+                continue
+            value = source[name]
+        section, _, name = key.partition(".")
+        out.setdefault(section, {})[name] = value
+    return out, still
+
+
 #: Docs for fields of sections owned elsewhere that do not (yet) carry metadata["doc"].
 #: A field's own metadata["doc"] always wins.
 _FALLBACK_DOCS: dict[str, str] = {
@@ -602,8 +655,9 @@ def _doc(f: dataclasses.Field[Any], key: str) -> str:
 def dump_config(cfg: RunConfig) -> str:
     """TOML for `cfg` with each key's doc as a comment above it; loads back equal."""
     lines = [
-        "# crowdzero run configuration. Every key is optional: a key left out takes the",
-        "# default shown here. Load with crowdzero.train.config.load_config.",
+        "# crowdzero run configuration, every key with what it does. In a config passed",
+        "# with --config a key left out takes its default; a run's own config.toml must",
+        "# keep every key (keys newer than the run are read as the run trained).",
     ]
     _dump_table(cfg, "", lines)
     return "\n".join(lines).rstrip() + "\n"

@@ -33,7 +33,15 @@ from types import TracebackType
 from typing import Any
 
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import DERIVED, ConfigError, RunConfig, dump_config, load_config
+from crowdzero.train.config import (
+    DERIVED,
+    ConfigError,
+    RunConfig,
+    config_from_dict,
+    dump_config,
+    load_config,
+    with_introduced_keys,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -153,9 +161,9 @@ class RunDir:
             )
         try:
             config = load_config(config_path)
+            config = _complete(config_path, config)
         except ConfigError as e:
             raise RunDirError(f"cannot resume {path}: {e}") from e
-        _check_complete(config_path)
         # A read-only run can still be inspected; writing a checkpoint will say why not.
         with contextlib.suppress(OSError):
             (path / CHECKPOINTS_NAME).mkdir(exist_ok=True)
@@ -301,14 +309,18 @@ class RunDir:
         return f"RunDir({str(self.path)!r})"
 
 
-def _check_complete(config_path: Path) -> None:
-    """IncompleteConfig unless the run's config.toml sets every key (keys that may be
-    unset, and derived ones, excepted). `RunDir.create` writes every key; a file that
-    lacks some was cut short or emptied, and its defaults are not the run's settings."""
+def _complete(config_path: Path, config: RunConfig) -> RunConfig:
+    """The run's config with keys newer than the run read as the run trained
+    (`INTRODUCED`); IncompleteConfig if any other key is missing (keys that may be unset,
+    and derived ones, excepted). `RunDir.create` writes every key; a file that lacks some
+    was cut short or emptied, and its defaults are not the run's settings."""
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))  # load_config read it
     missing = _missing_keys(data, RunConfig, "")
     if not missing:
-        return
+        return config
+    data, missing = with_introduced_keys(data, missing)
+    if not missing:
+        return config_from_dict(data, str(config_path))
     shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
     raise IncompleteConfig(
         f"{config_path} lacks {shown}: a run's config must set every key, or resuming would "
