@@ -77,8 +77,10 @@ def train(run_dir: RunDir, marks: list[float]) -> None:
             print(f"mark {mark:g} min: {latest.name} -> {mark_path(run_dir, mark)}", flush=True)
 
     with run_dir.lock():
-        TrainingRun(run_dir).run(on_progress=on_progress)
-    if pending:  # the last mark is the end of the run
+        run = TrainingRun(run_dir)
+        reason = run.run(on_progress=on_progress)
+    print(f"stopped after {run.stats.wall / 60:.1f} min in all: {reason}", flush=True)
+    if pending and "time budget" in reason:  # the last mark is the end of the run
         latest = run_dir.latest_checkpoint_path()
         assert latest is not None
         shutil.copyfile(latest, mark_path(run_dir, pending[-1]))
