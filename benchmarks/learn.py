@@ -8,7 +8,8 @@ noise off (it can run while training goes on; it then shares the cores).
     python benchmarks/learn.py train --run runs/learn-self-9x9 --marks 30,120
     python benchmarks/learn.py eval --run runs/learn-self-9x9 --mark 30 --games 200
 
-`eval` prints a table and appends its rows (JSON lines) to RUN/learn_results.jsonl.
+`eval` prints a table and appends its rows (JSON lines) to RUN/learn_results.jsonl;
+`report` turns those rows into evaluation.md and evaluation.png (--out FOLDER).
 """
 
 from __future__ import annotations
@@ -122,9 +123,63 @@ def evaluate(
     return rows
 
 
+def write_report(run_dir: RunDir, out: Path) -> str:
+    """evaluation.md (a table) and evaluation.png (score against training minutes, one line
+    per opponent, with 95% intervals) from RUN/learn_results.jsonl; the newest row of each
+    (mark, opponent) counts."""
+    rows: dict[tuple[float, str], dict] = {}
+    for line in (run_dir.path / "learn_results.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        rows[(float(row["minutes"]), row["opponent"])] = row
+    out.mkdir(parents=True, exist_ok=True)
+    mode = run_dir.config.train.mode
+    lines = [
+        f"# {run_dir.name}: {mode} training, evaluated with search noise off",
+        "",
+        "| training minutes | step | opponent | games | agent score | 95% interval |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for (minutes, opponent), row in sorted(rows.items()):
+        lines.append(
+            f"| {minutes:g} | {row['step']} | {opponent} | {row['games']} | "
+            f"{row['score']:.1%} | {row['low']:.1%} - {row['high']:.1%} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (out / "evaluation.md").write_text(text)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for opponent in sorted({o for _, o in rows}):
+        points = sorted((m, r) for (m, o), r in rows.items() if o == opponent)
+        xs = [m for m, _ in points]
+        ax.errorbar(
+            xs,
+            [r["score"] for _, r in points],
+            yerr=[
+                [r["score"] - r["low"] for _, r in points],
+                [r["high"] - r["score"] for _, r in points],
+            ],
+            marker="o",
+            capsize=3,
+            label=opponent,
+        )
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training minutes (wall clock, 2 cores)")
+    ax.set_ylabel("agent score (95% interval)")
+    ax.set_title(f"{run_dir.name}: {mode} training")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "evaluation.png", dpi=120)
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("train", "eval"))
+    parser.add_argument("action", choices=("train", "eval", "report"))
     parser.add_argument("--run", type=Path, default=Path("runs/learn-self-9x9"))
     parser.add_argument("--mode", choices=("self", "crowd"), default="self")
     parser.add_argument("--marks", default="30,120", help="training minutes to snapshot at")
@@ -133,6 +188,7 @@ def main() -> int:
     parser.add_argument("--opponents", default="random,gnugo:0")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
+    parser.add_argument("--out", help="report: folder for evaluation.md and evaluation.png")
     args = parser.parse_args()
 
     if (args.run / "config.toml").is_file():
@@ -146,6 +202,11 @@ def main() -> int:
 
     if args.action == "train":
         train(run_dir, sorted(float(m) for m in args.marks.split(",")))
+        return 0
+
+    if args.action == "report":
+        out = Path(args.out) if args.out else run_dir.path
+        print(write_report(run_dir, out))
         return 0
 
     if args.mark is None:
