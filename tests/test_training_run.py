@@ -529,3 +529,34 @@ def test_the_old_value_rows_are_an_ablation_switch(tmp_path: Path) -> None:
     run = TrainingRun(RunDir.create(tmp_path / "r", cfg), draw_member=lambda rng: OddPointPlayer())
     run = _play(run, games=3)
     assert run.replay.positions_added == run.replay.policy_rows_added > 0
+
+
+def test_checkpoints_saved_from_the_game_loop_while_the_learner_trains_are_whole(
+    tmp_path: Path,
+) -> None:
+    """The learn benchmark saves its marks from the game loop while the learner thread
+    steps; a checkpoint hashed at one step and written at the next fails its checksum
+    (this happened to a real 9x9 mark). Every file written here must load."""
+    from crowdzero.net.checkpoint import load_checkpoint
+
+    overrides = {**TINY, "train.mode": "crowd", "train.learner_thread": True}
+    overrides |= {"train.checkpoint_every": 10_000, "train.sample_reuse": 50.0}
+    run_dir = RunDir.create(tmp_path / "r", apply_overrides(RunConfig(), overrides))
+    run = TrainingRun(run_dir, draw_member=lambda rng: OddPointPlayer())
+    original_step = run.runner.step
+    saved: set[int] = set()
+
+    def step(wait_seconds: float = 0.05):  # type: ignore[no-untyped-def]
+        out = original_step(wait_seconds)
+        if run.learner.step not in saved and run.save_checkpoint() is not None:
+            saved.add(run.learner.step)
+        if len(saved) >= 30 or run.store.count_games() >= 400:
+            run.request_stop("enough")
+        return out
+
+    run.runner.step = step  # type: ignore[method-assign]
+    run.run()
+    paths = run_dir.checkpoint_paths()
+    assert len(paths) >= 10
+    for path in paths:
+        load_checkpoint(path)  # raises CheckpointError for a torn file

@@ -189,6 +189,8 @@ class TrainingRun:
         self._credit = 0.0
         self._credit_changed = threading.Condition()
         self._replay_lock = threading.Lock()
+        # Held while the weights change (an optimiser step) or are written to a file.
+        self._model_lock = threading.RLock()
         self._rebuild_replay()
         self._learn_rng = np.random.default_rng(cfg.train.seed + 7919 + step)
         self._new_weights_step = step
@@ -461,7 +463,8 @@ class TrainingRun:
             batch = self.replay.sample(
                 cfg.batch_size, self._learn_rng, augment=cfg.symmetry_augmentation
             )
-        self.stats.last_loss = self.learner.train_step(batch)
+        with self._model_lock:
+            self.stats.last_loss = self.learner.train_step(batch)
         self.stats.steps = self.learner.step
         with self._credit_changed:
             self._credit -= 1.0
@@ -526,7 +529,16 @@ class TrainingRun:
         self.run_dir.append_metrics(row)
 
     def save_checkpoint(self) -> Path | None:
-        """Write the current weights atomically and let the players use them."""
+        """Write the current weights atomically, from any thread.
+
+        The model lock keeps the learner thread's optimiser step out while the weights are
+        hashed and written: without it a checkpoint saved from the game loop (a mark, the
+        benchmark's snapshots) could mix two steps' weights and fail its checksum.
+        """
+        with self._model_lock:
+            return self._save_checkpoint()
+
+    def _save_checkpoint(self) -> Path | None:
         step = self.learner.step
         path = self.run_dir.checkpoint_path(step)
         if path.exists() and path not in self._unusable_checkpoints:

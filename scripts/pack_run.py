@@ -1,0 +1,98 @@
+"""Carry a run from one machine to the next through the repository.
+
+A run longer than a working session is stopped with the session and resumed in the next,
+often on a fresh machine where `runs/` (not in git) is gone. `pack` writes what `--resume`
+needs into a results folder, small enough to commit; `unpack` rebuilds the run directory.
+
+    python scripts/pack_run.py pack runs/crowd-9x9-v2 docs/results/crowd-9x9-v2
+    python scripts/pack_run.py unpack docs/results/crowd-9x9-v2 runs/crowd-9x9-v2
+
+Packed (in OUT/resume/): config.toml, metrics.csv, learn_results.jsonl if any, the newest
+checkpoint with its optimizer state, and games.sqlite as a consistent SQLite backup,
+xz-compressed. The mark checkpoints (RUN/marks/*.pt) go to OUT/marks/ without their
+optimizer state (a third of the size; they are only played, never trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import lzma
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+from crowdzero.net.checkpoint import load_checkpoint, save_checkpoint
+from crowdzero.train.run_dir import RunDir
+
+RESUME = "resume"
+STORE = "games.sqlite.xz"
+
+
+def pack(run: Path, out: Path) -> None:
+    run_dir = RunDir.open(run)
+    resume = out / RESUME
+    resume.mkdir(parents=True, exist_ok=True)
+    for name in ("config.toml", "metrics.csv", "learn_results.jsonl"):
+        if (run / name).exists():
+            shutil.copyfile(run / name, resume / name)
+    latest = run_dir.latest_checkpoint_path()
+    for old in resume.glob("ckpt-*.pt"):
+        old.unlink()
+    if latest is not None:
+        shutil.copyfile(latest, resume / latest.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "games.sqlite"
+        source = sqlite3.connect(f"file:{run / 'games.sqlite'}?mode=ro", uri=True)
+        target = sqlite3.connect(copy)
+        source.backup(target)  # consistent even with a WAL beside it
+        source.close()
+        target.execute("PRAGMA journal_mode = DELETE")
+        target.close()
+        with copy.open("rb") as f, lzma.open(resume / STORE, "wb", preset=9) as g:
+            shutil.copyfileobj(f, g, length=1 << 20)
+    marks = run / "marks"
+    if marks.is_dir():
+        (out / "marks").mkdir(parents=True, exist_ok=True)
+        for path in sorted(marks.glob("*.pt")):
+            ckpt = load_checkpoint(path)
+            save_checkpoint(
+                out / "marks" / path.name,
+                ckpt.build_model(),
+                step=ckpt.step,
+                metadata={**ckpt.metadata, "optimizer": "dropped by pack_run.py"},
+            )
+    print(f"packed {run} into {out}/{RESUME} (newest checkpoint: {latest and latest.name})")
+
+
+def unpack(out: Path, run: Path) -> None:
+    resume = out / RESUME
+    if (run / "config.toml").exists():
+        raise SystemExit(f"{run} already holds a run; move it aside first")
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for name in ("config.toml", "metrics.csv", "learn_results.jsonl"):
+        if (resume / name).exists():
+            shutil.copyfile(resume / name, run / name)
+    for ckpt in resume.glob("ckpt-*.pt"):
+        shutil.copyfile(ckpt, run / "checkpoints" / ckpt.name)
+    with lzma.open(resume / STORE, "rb") as f, (run / "games.sqlite").open("wb") as g:
+        shutil.copyfileobj(f, g, length=1 << 20)
+    if (out / "marks").is_dir():
+        shutil.copytree(out / "marks", run / "marks", dirs_exist_ok=True)
+    RunDir.open(run)  # refuses a broken result at once, not hours later
+    print(f"unpacked {out}/{RESUME} into {run}; continue with --resume {run}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("pack", "unpack"))
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    args = parser.parse_args()
+    (pack if args.action == "pack" else unpack)(args.source, args.target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
