@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,23 +18,69 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+try:  # typer 0.2x parses with its own copy of click, whose exceptions these are
+    from typer._click.core import Context
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # older typer uses click itself
+    from click import Context, UsageError  # type: ignore[assignment]
+    from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from crowdzero.train.config import RunConfig
 
-app = typer.Typer(
-    name="crowdzero",
-    help="AlphaZero-style Go that learns from a crowd of opponents instead of itself.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-)
 console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    """Print `message` as the one line of a refusal; the exit to raise."""
+    line = " ".join(message.split())  # whatever the error held, one line
+    console.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    """A usage error (unknown option, a value of the wrong type, a missing argument) as
+    one line like every other refusal, instead of click's usage box."""
+    try:
+        yield
+    except UsageError as exc:
+        if isinstance(exc, NoArgsIsHelpError):
+            raise  # `crowdzero` alone: the help, as asked for
+        where = exc.ctx.command_path if exc.ctx is not None else "crowdzero"
+        raise _fail(f"{exc.format_message()} (see {where} --help)", exc.exit_code) from None
+
+
+class _Commands(TyperGroup):
+    """The command group, with usage errors in one line (both the group's own and those
+    of each command, which are parsed inside the group's invoke)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Context | None = None,
+        **extra: Any,
+    ) -> Context:
+        with _usage_in_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Context) -> Any:
+        with _usage_in_one_line():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    name="crowdzero",
+    help="AlphaZero-style Go that learns from a crowd of opponents instead of itself.",
+    cls=_Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
 
 
 #: Exceptions that say in their message what is wrong with the user's input, files or
@@ -48,7 +95,14 @@ _USER_ERRORS = (
     ("crowdzero.players.engines", "EngineUnavailable"),
     ("crowdzero.net.checkpoint", "CheckpointError"),
     ("crowdzero.go.errors", "SgfError"),
+    ("crowdzero.web.app", "ServeError"),
+    ("crowdzero.analysis.study.cli_study", "StudyError"),
 )
+
+#: What reading a config can raise besides ConfigError, when a value is out of reach: an
+#: integer past float range or with more digits than Python reads (the message says
+#: which). Described in one line where configs are read.
+_CONFIG_VALUE_ERRORS: tuple[type[Exception], ...] = (ValueError, OverflowError)
 
 #: What to do about an OSError, by errno.
 _DISK_ADVICE = {
@@ -168,11 +222,11 @@ def train(
         key, eq, value = item.partition("=")
         if not eq:
             raise _fail(f"--set wants KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = _parse_value(value.strip())
+        overrides[key.strip()] = _parse_value(key.strip(), value.strip())
     if isinstance(overrides.get("train.crowd"), str):
         overrides["train.crowd"] = _absolute_crowd(overrides["train.crowd"], Path.cwd())
 
-    with _one_line_errors(also=(ValueError,)):
+    with _one_line_errors(also=_CONFIG_VALUE_ERRORS):
         if resume is not None and not _is_run(resume):
             raise _fail(f"{resume} holds no run to resume (no config.toml)")
         explicit = resume or run
@@ -188,21 +242,24 @@ def train(
             if config is not None or (board_size is not None and explicit is not None):
                 console.print(
                     "[yellow]note:[/] resuming an existing run; --board-size/--config "
-                    "apply to new runs only"
+                    "apply to new runs only",
+                    soft_wrap=True,
                 )
             run_dir = RunDir.open(target)
             # Resuming keeps the run's config; only the knobs that do not change what
             # the run is may be overridden (time budget, simulations are the user's).
             cfg = _resume_config(run_dir.config, overrides, target)
+            _check_config(cfg)
             _check_crowd(cfg)
             run_dir = RunDir(run_dir.path, cfg)
             _check_writable(run_dir.path)
-            started = f"resuming [bold]{target}[/]"
+            started = f"resuming [bold]{escape(str(target))}[/]"
         else:
             cfg = new_cfg or _new_config(config, board_size, overrides)
+            _check_config(cfg)
             _check_crowd(cfg)  # before the run exists: no run is left with a crowd it cannot use
             run_dir = RunDir.create(target, cfg)
-            started = f"new run [bold]{target}[/]"
+            started = f"new run [bold]{escape(str(target))}[/]"
 
     from crowdzero.train.progress import progress_panel
     from crowdzero.train.training_run import TrainingRun
@@ -232,7 +289,10 @@ def train(
                 finally:
                     if not console.is_terminal:
                         console.line()  # the last frame ends without one
-    console.print(f"stopped: {reason}. Resume with: crowdzero train --resume {run_dir.path}")
+    console.print(
+        escape(f"stopped: {reason}. Resume with: crowdzero train --resume {run_dir.path}"),
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -283,12 +343,10 @@ def ratings(
     from crowdzero.train.run_dir import RunDir
 
     with _one_line_errors():
-        # Opened here first so that a run or store that cannot be read is one line on
-        # stderr (ratings_main prints on stdout); a run without games is its message.
         run_dir = RunDir.open(run)
-        if run_dir.games_path.exists():
-            run_dir.open_store().close()
-        code = ratings_main(run)
+        if not run_dir.games_path.exists():
+            raise _fail(f"{run} has no games yet; nothing to rate")
+        code = ratings_main(run, errors=console)
     raise typer.Exit(code)
 
 
@@ -317,18 +375,35 @@ def study(
     out-of-the-box play and value calibration, against self-play and imitation agents."""
     from crowdzero.analysis.study.cli_study import study_main
 
-    study_main(
-        crowd,
-        self_run,
-        out,
-        games=games,
-        minutes_imitation=minutes_imitation,
-        positions=positions,
-        concurrency=concurrency,
-        seed=seed,
-        opponent_modelling=opponent_modelling,
-        console=console,
-    )
+    with _one_line_errors():
+        # Everything that can be checked before the study writes anything or trains its
+        # imitation agent (which takes a while).
+        counts = (("--games", games), ("--positions", positions), ("--concurrency", concurrency))
+        for option, value in counts:
+            if value < 1:
+                raise _fail(f"{option} must be at least 1, not {value}")
+        if seed < 0:
+            raise _fail(f"--seed must be 0 or more, not {seed}")
+        if minutes_imitation is not None and not (
+            math.isfinite(minutes_imitation) and minutes_imitation > 0
+        ):
+            raise _fail(f"--minutes-imitation must be a positive number, not {minutes_imitation}")
+        if out.exists() and not out.is_dir():
+            raise _fail(f"--out {out} is a file, not a folder")
+        _check_study_runs(crowd, self_run)
+    with _one_line_errors():
+        study_main(
+            crowd,
+            self_run,
+            out,
+            games=games,
+            minutes_imitation=minutes_imitation,
+            positions=positions,
+            concurrency=concurrency,
+            seed=seed,
+            opponent_modelling=opponent_modelling,
+            console=console,
+        )
 
 
 @app.command("config")
@@ -339,7 +414,7 @@ def show_config(
     from crowdzero.train.config import RunConfig, dump_config
     from crowdzero.train.run_dir import RunDir
 
-    with _one_line_errors():
+    with _one_line_errors(also=_CONFIG_VALUE_ERRORS):
         cfg = RunDir.open(run).config if run is not None else RunConfig()
     sys.stdout.write(dump_config(cfg))
 
@@ -354,16 +429,22 @@ def export_sgf(
     from crowdzero.go.sgf import save_sgf
     from crowdzero.train.run_dir import RunDir
 
+    if last < 0:
+        raise _fail(f"--last must be 0 (all games) or more, not {last}")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} is a file, not a folder")
     n = 0
     with _one_line_errors(after=lambda: f"{n} SGF files were written to {out} first" if n else ""):
         run_dir = RunDir.open(run)
+        if not run_dir.games_path.exists():
+            raise _fail(f"{run} has no games yet; nothing to export")
         with run_dir.open_store() as store:
             out.mkdir(parents=True, exist_ok=True)
             since = max(0, store.last_game_id() - last) if last else 0
             for game_id, game in store.iter_games(since_id=since):
                 save_sgf(game, out / f"game-{game_id:07d}.sgf")
                 n += 1
-    console.print(f"wrote {n} SGF files to {out}")
+    console.print(escape(f"wrote {n} SGF files to {out}"), soft_wrap=True)
 
 
 def _is_run(path: Path) -> bool:
@@ -442,14 +523,46 @@ def _resume_config(stored: RunConfig, overrides: dict[str, Any], path: Path) -> 
     return cfg
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(key: str, text: str) -> Any:
     """TOML-ish scalars for --set: numbers, true/false, else the string itself."""
     import tomllib
 
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except ValueError:  # more digits than Python reads as an integer
+        raise _fail(f"--set {key}: {text[:20]}... is too long a number") from None
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        # TOML integers are 64-bit; Python's would reach the config as an overflow.
+        raise _fail(f"--set {key}: {text} is outside the 64-bit range of TOML integers")
+    return value
+
+
+def _check_config(cfg: RunConfig) -> None:
+    """ConfigError for a number the typed config lets through but no run can use: one
+    that is not finite (nan minutes never end a run, a nan komi fails the first game
+    after the run is created, a nan weight poisons every loss)."""
+    from crowdzero.train.config import ConfigError, iter_fields
+
+    for key, value, _ in iter_fields(cfg):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, not {value}")
+
+
+def _check_study_runs(crowd: Path, self_run: Path | None) -> None:
+    """The study's runs exist, are of the right mode and size and have a checkpoint
+    (StudyError), checked before the study trains or writes anything."""
+    from crowdzero.analysis.study.cli_study import StudyError, _checkpoint, _open_run
+
+    runs = [_open_run(crowd, "crowd")]
+    if self_run is not None:
+        runs.append(_open_run(self_run, "self"))
+    sizes = {run.config.board.size for run in runs}
+    if len(sizes) > 1:
+        raise StudyError(f"{crowd} and {self_run} are runs on different board sizes")
+    for run in runs:
+        _checkpoint(run)
 
 
 class _LogFile(logging.FileHandler):

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_input_cli import refused_in_one_line, snapshot, tiny_config
+from folder_snapshot import snapshot
+from test_bad_input_cli import refused_in_one_line, tiny_config
 from tiny_run import stored_run
 
 from crowdzero.players.random import RandomPlayer
@@ -38,11 +39,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def crowdzero_with_mounts(mounts: list[str], *args: str, after: str = "") -> Any:
-    """`crowdzero ARGS` in a private mount namespace after the `mounts` commands;
-    `after` runs in the namespace once the command has finished (its output follows a
-    line "--- after")."""
-    command = shlex.join([sys.executable, "-m", "crowdzero.cli", *args])
+def crowdzero_with_mounts(
+    mounts: list[str], *args: str, after: str = "", limit: float = 250
+) -> Any:
+    """`crowdzero ARGS` in a private mount namespace after the `mounts` commands, killed
+    after `limit` seconds (exit 124); `after` runs in the namespace once the command has
+    finished (its output follows a line "--- after")."""
+    command = shlex.join(["timeout", str(limit), sys.executable, "-m", "crowdzero.cli", *args])
     script = " && ".join(mounts) + f" || exit 99\n{command}\nstatus=$?\n"
     if after:
         script += f"echo '--- after'\n{after}\n"
@@ -152,3 +155,51 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_loses_no_game(
     with GameStore(run.games_path) as store:
         assert store.count_games() >= games
     assert run.checkpoint_paths()
+
+
+def full_disk_with(folder: Path, run: Path) -> list[str]:
+    """`folder` becomes a 4 MiB tmpfs holding a copy of `run` as folder/r (and the
+    checksum of its store in folder/r.sum), then is filled to the last byte."""
+    disk, source = shlex.quote(str(folder)), shlex.quote(str(run))
+    return [
+        f"mount -t tmpfs -o size=4m tmpfs {disk}",
+        f"cp -a {source} {disk}/r",
+        f"sha256sum {disk}/r/games.sqlite > {disk}/r.sum",
+        f"{{ dd if=/dev/zero of={disk}/filler bs=1k 2>/dev/null; true; }}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ratings", "DISK/r"],
+        ["serve", "DISK/r", "--port", "1"],
+        ["export-sgf", "DISK/r", "--out", "DISK/sgf"],
+        ["train", "--resume", "DISK/r", "--minutes", "0.01"],
+    ],
+    ids=["ratings", "serve", "export-sgf", "train"],
+)
+def test_commands_on_a_full_disk_refuse_in_one_line_and_lose_nothing(
+    run_with_games: RunDir, tmp_path: Path, args: list[str]
+) -> None:
+    """The run folder is on a full tmpfs: SQLite cannot make the files it needs beside
+    the store, SGF files and the run's lock cannot be written. Each command says so in
+    one line (train may warn before it) and the store's bytes are as they were."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    args = [a.replace("DISK", str(disk)) for a in args]
+    result = crowdzero_with_mounts(
+        full_disk_with(disk, run_with_games.path),
+        *args,
+        after=f"sha256sum -c {shlex.quote(str(disk))}/r.sum",
+        limit=120,
+    )
+    errors = result.stderr
+    assert result.returncode == 2, errors
+    assert "Traceback" not in errors, errors
+    lines = [line for line in errors.splitlines() if line.strip()]
+    error_lines = [line for line in lines if line.startswith("error:")]
+    assert len(error_lines) == 1, errors
+    if args[0] != "train":
+        assert lines == error_lines, errors
+    assert result.stdout.partition("--- after")[2].strip().endswith(": OK"), result.stdout

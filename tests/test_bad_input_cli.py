@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from folder_snapshot import snapshot
 from tiny_run import TINY_CROWD, TINY_RUN
 
 from crowdzero.net.checkpoint import save_checkpoint
@@ -57,15 +58,6 @@ def write_checkpoint(path: Path, size: int = 5, step: int = 0) -> Path:
 def truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` and its bytes (train.log and the lock excepted)."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name not in ("train.log", "lock")
-    }
 
 
 # ---------------------------------------------------------------------- gtp start-up
@@ -256,5 +248,20 @@ def test_an_unreadable_newest_checkpoint_still_falls_back_to_an_older_one(
     training = TrainingRun(run)
     try:
         assert training.learner.step == 20
+    finally:
+        training.close()
+
+
+def test_wall_time_in_the_metrics_goes_on_across_sessions(tmp_path: Path) -> None:
+    """elapsed_s is the session's own time; wall_s counts every session of the run, so
+    a resume does not start the run's clock over (issue #15's last minor item)."""
+    from crowdzero.train.training_run import TrainingRun
+
+    run = RunDir.create(tmp_path / "r", tiny_config(**{"train.mode": "self"}))
+    run.append_metrics({"step": 0, "elapsed_s": 30.0, "wall_s": 250.0})
+    training = TrainingRun(run)
+    try:
+        assert training.stats.wall >= 250.0
+        assert training.stats.elapsed < 60.0
     finally:
         training.close()

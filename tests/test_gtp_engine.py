@@ -391,3 +391,47 @@ def test_random_commands_with_wrong_arguments_never_break_the_engine(
     for _, point in engine.position.moves:
         replay.play(point)
     assert np.array_equal(replay.board, engine.position.board)
+
+
+_COMMAND_BYTES = [
+    b"play b c3",
+    b"play w pass",
+    b"genmove w",
+    b"boardsize 5",
+    b"boardsize 99999999999999999999",
+    b"komi nan",
+    b"undo",
+    b"loadsgf",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xc3\x28",
+    b"\r",
+    b"\t",
+    b"#",
+    b"\n",
+    b" 7 ",
+    b"-1 ",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=300)
+    | st.lists(st.sampled_from(_COMMAND_BYTES) | st.binary(max_size=4), max_size=25).map(b"".join)
+)
+def test_any_bytes_get_well_formed_replies_and_the_engine_lives(data: bytes) -> None:
+    """Raw bytes, not just text: invalid UTF-8, NUL and other control characters, CR,
+    commands cut in half. No q at all, so no quit can form once control characters are
+    dropped (GTP preprocessing removes them)."""
+    data = data.replace(b"q", b"x").replace(b"Q", b"X")
+    engine = make_engine(player=RandomNoEyePlayer(seed=0))
+    out = io.BytesIO()
+    engine.serve(io.BytesIO(data + b"\n999 name\n"), out)
+    replies = split_replies(out.getvalue().decode())
+    for reply in replies:
+        assert REPLY.fullmatch(reply), reply
+    assert replies[-1] == "=999 crowdzero"
+    replay = Position(engine.rules)
+    for _, point in engine.position.moves:
+        replay.play(point)
+    assert np.array_equal(replay.board, engine.position.board)

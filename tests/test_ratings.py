@@ -443,6 +443,18 @@ def test_ratings_main_prints_ratings_and_win_rates_for_a_run(tmp_path: Path) -> 
 
 
 def test_ratings_main_fails_clearly_without_a_run(tmp_path: Path) -> None:
-    out = io.StringIO()
-    assert ratings_main(tmp_path / "nothing", Console(file=out, width=200)) == 2
-    assert "no run" in out.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert ratings_main(tmp_path / "nothing", Console(file=out), Console(file=err)) == 2
+    assert out.getvalue() == ""
+    assert "no run" in err.getvalue() and len(err.getvalue().splitlines()) == 1
+
+
+def test_ratings_main_says_nothing_to_rate_on_stderr(tmp_path: Path) -> None:
+    """A run without games: one line on the error console, nothing on stdout, exit 2
+    (the message used to go to stdout)."""
+    run = RunDir.create(tmp_path / "r", RunConfig())
+    out, err = io.StringIO(), io.StringIO()
+    assert ratings_main(run.path, Console(file=out), Console(file=err)) == 2
+    assert out.getvalue() == ""
+    assert "has no games yet; nothing to rate" in err.getvalue()
+    assert len(err.getvalue().splitlines()) == 1

@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crowdzero.go.coords import BLACK, WHITE
@@ -589,31 +590,41 @@ def render_ratings(table: RatingTable) -> Table:
     return out
 
 
-def ratings_main(run_dir_path: str | os.PathLike[str], console: Console | None = None) -> int:
-    """`crowdzero ratings runs/NAME`: print the ratings and the win-rate matrix; exit code.
+def ratings_main(
+    run_dir_path: str | os.PathLike[str],
+    console: Console | None = None,
+    errors: Console | None = None,
+) -> int:
+    """`crowdzero ratings runs/NAME`: print the ratings and the win-rate matrix on
+    `console` (stdout); exit code.
 
-    Returns 0 on success, 2 when the run cannot be opened or has nothing to rate.
+    Returns 0 on success, 2 when the run cannot be opened or has nothing to rate, having
+    said why in one line on `errors` (stderr).
     """
     from crowdzero.analysis.win_rates import render_win_rate_matrix, win_rate_matrix_from_games
     from crowdzero.store.game_store import StoreError
     from crowdzero.train.run_dir import RunDir, RunDirError
 
     console = console or Console()
+    errors = errors or Console(stderr=True)
+
+    def refuse(reason: str) -> int:
+        line = " ".join(reason.split())
+        errors.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True, highlight=False)
+        return 2
+
     try:
         run = RunDir.open(run_dir_path)
         if not run.games_path.exists():
-            console.print(f"[yellow]{run.path} has no games yet[/]")
-            return 2
+            return refuse(f"{run.path} has no games yet; nothing to rate")
         with run.open_store() as store:
             games = list(stored_games(store))
     except (RunDirError, StoreError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
+        return refuse(str(exc))
     try:
         table = rate_games(games, board_size=run.config.board.size)
     except RatingError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        return 2
+        return refuse(str(exc))
     console.print(render_ratings(table))
     matrix = win_rate_matrix_from_games(games, [row.name for row in reversed(table.rows)])
     if matrix.games:

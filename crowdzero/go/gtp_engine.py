@@ -507,7 +507,7 @@ def start_engine(
     from crowdzero.players.registry import PlayerSpecError, make_player
 
     try:
-        rules = Rules(size=size or 9, komi=komi, ko=KoRule(ko))
+        rules = Rules(size=9 if size is None else size, komi=komi, ko=KoRule(ko))
     except ValueError as exc:
         raise GtpStartError(
             f"{exc} (--size takes {MIN_SIZE}..{MAX_SIZE}, --komi a finite number)"
@@ -535,7 +535,7 @@ def gtp_main(
     try:
         engine = start_engine(player_spec, size, komi, ko)
     except GtpStartError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print("error:", *str(exc).split(), file=sys.stderr, flush=True)  # one line
         return 2
     try:
         engine.serve(sys.stdin.buffer, sys.stdout.buffer)

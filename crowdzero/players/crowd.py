@@ -42,6 +42,7 @@ which and why.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import tomllib
 from collections import deque
@@ -65,6 +66,9 @@ from crowdzero.players.registry import (
 log = logging.getLogger(__name__)
 
 DEFAULT_CROWD = "default_crowd.toml"
+
+#: The longest curriculum window; a deque cannot be longer than a C ssize_t anyway.
+MAX_WINDOW = 10**9
 
 
 class CrowdError(ValueError):
@@ -92,8 +96,12 @@ class Curriculum:
     def __post_init__(self) -> None:
         if self.window < 1:
             raise CrowdError(f"curriculum window must be at least 1 game, not {self.window}")
-        if self.prior_games <= 0:
-            raise CrowdError(f"curriculum prior_games must be positive, not {self.prior_games}")
+        if self.window > MAX_WINDOW:
+            raise CrowdError(f"curriculum window must be at most {MAX_WINDOW:,} games")
+        if not (math.isfinite(self.prior_games) and self.prior_games > 0):
+            raise CrowdError(
+                f"curriculum prior_games must be a positive number, not {self.prior_games}"
+            )
         if not 0.0 <= self.floor <= 1.0:
             raise CrowdError(f"curriculum floor must be in [0, 1], not {self.floor}")
 
@@ -152,7 +160,10 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CrowdError(f"{what} must be a number, not {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise CrowdError(f"{what} is too large a number") from None
 
 
 def _parse_curriculum(table: Any) -> Curriculum:
@@ -332,7 +343,7 @@ class Crowd:
         """A crowd from TOML text (the format in the module docstring)."""
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # TOMLDecodeError, or an integer too long to read
             raise CrowdError(f"{source} is not valid TOML: {exc}") from exc
         _check_keys(data, {"member", "curriculum", "study"}, source)
         entries = data.get("member", [])

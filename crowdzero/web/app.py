@@ -34,9 +34,11 @@ inline scripts, nothing from other origins); the server binds to 127.0.0.1 by de
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import math
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -399,11 +401,14 @@ def serve_main(
     X-Forwarded-For is believed only from the proxies in `forwarded_allow_ips` (comma
     separated addresses, as uvicorn takes them); by default from nobody, or any local
     client could pose as many and dodge the per-client limits.
-    Raises RunDirError if there is no run there.
+    Raises RunDirError if there is no run there and ServeError if it cannot listen on
+    host:port, both before anything is written.
     """
     import uvicorn
 
-    app = create_app(run_dir_path, settings)
+    run = RunDir.open(run_dir_path)
+    check_address(host, port)
+    app = create_app(run, settings)
     if not _is_loopback(host):
         log.warning("serving on %s: the page is reachable from other machines", host)
     display = f"[{host}]" if ":" in host else host
@@ -416,6 +421,48 @@ def serve_main(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+class ServeError(RuntimeError):
+    """The server cannot listen as asked: a port out of range or in use, an unknown host."""
+
+
+def check_address(host: str, port: int) -> None:
+    """ServeError unless a server can listen on `port` at every address `host` names.
+
+    Tried here, with a socket bound and closed, because uvicorn reports a failed bind in
+    several log lines after the app (and its game store) has been opened.
+    """
+    if not 1 <= port <= 65535:
+        raise ServeError(f"--port must be 1..65535, not {port}")
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot serve on host {host!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the name, a label too long for IDNA
+        raise ServeError(f"cannot serve on host {host!r}: {exc}") from None
+    for family, kind, proto, _, address in addresses:
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # a family this machine lacks; the server skips it too
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                hint = (
+                    "; another program listens there, choose another --port"
+                    if exc.errno == errno.EADDRINUSE
+                    else ""
+                )
+                raise ServeError(
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}"
+                ) from None
 
 
 def _is_loopback(host: str) -> bool:
