@@ -136,14 +136,6 @@ def test_any_override_is_applied_or_a_config_error(key: str, value: Any) -> None
         apply_overrides(RunConfig(), {key: value})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, ValueError),
-    reason="crowdzero/train/config.py lets OverflowError (float() of an integer past "
-    "float range, in _convert) and the ValueError tomllib raises for an integer of over "
-    "4300 digits (loads_config, _parse_literal) escape as themselves, not ConfigError; "
-    "the CLI prints them in one line without the key (cli._CONFIG_VALUE_ERRORS)",
-)
 @pytest.mark.parametrize("digits", [400, 5000])
 def test_an_integer_no_float_can_hold_is_a_config_error(digits: int) -> None:
     with pytest.raises(ConfigError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import math
 import textwrap
 import tomllib
 import types
@@ -454,7 +455,7 @@ def loads_config(text: str, source: str = "<string>") -> RunConfig:
     """Parse TOML text into a RunConfig (`source` names it in error messages)."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or an integer past Python's digit limit
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
     return config_from_dict(data, source)
 
@@ -546,7 +547,13 @@ def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: {key} must be an integer, not {_describe(value)}")
     if hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                raise ConfigError(f"{source}: {key} is too large for a number") from None
+            if not math.isfinite(number):
+                raise ConfigError(f"{source}: {key} must be a finite number, not {number}")
+            return number
         raise ConfigError(f"{source}: {key} must be a number, not {_describe(value)}")
     if hint is str:
         if isinstance(value, str):
@@ -556,7 +563,10 @@ def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
 
 
 def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    try:
+        return f"{value!r} ({type(value).__name__})"
+    except ValueError:  # an integer too long to print (Python's 4300-digit limit)
+        return f"an integer of {value.bit_length()} bits"
 
 
 def _suggest(name: str, known: Mapping[str, Any]) -> str:
@@ -630,7 +640,7 @@ def _accepts_str(hint: Any) -> bool:
 def _parse_literal(text: str, key: str, source: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer past Python's digit limit
         raise ConfigError(f"{source}: {key}: cannot read {text!r} as a value") from None
 
 
