@@ -245,11 +245,8 @@ def test_a_crashing_learner_is_not_hidden() -> None:
         list(runner.play(2))
 
 
-def test_the_agent_searches_every_waiting_game_in_one_batch_when_colours_alternate() -> None:
-    """Agent as black in half the games and white in the other half: the crowd's ready
-    moves are applied first, so each agent call covers every live game (the old order,
-    grouping before any move was applied, alternated and covered about half)."""
-    agent = CountingBatchPlayer()
+def _alternating_colours(agent: Player, *, agent_moves_last: bool) -> MatchRunner:
+    """8 games against a random member, the agent black in every other one."""
     crowd = RandomNoEyePlayer(seed=3)
     seats = iter(range(1000))
 
@@ -258,7 +255,17 @@ def test_the_agent_searches_every_waiting_game_in_one_batch_when_colours_alterna
             return Pairing(agent, crowd, frozenset({BLACK}))
         return Pairing(crowd, agent, frozenset({WHITE}))
 
-    runner = MatchRunner(RULES, pairing, concurrency=8, max_moves=200)
+    return MatchRunner(
+        RULES, pairing, concurrency=8, max_moves=200, agent_moves_last=agent_moves_last
+    )
+
+
+def test_the_agent_searches_every_waiting_game_in_one_batch_when_colours_alternate() -> None:
+    """Agent as black in half the games and white in the other half: the crowd's ready
+    moves are applied first, so each agent call covers every live game (the old order,
+    grouping before any move was applied, alternated and covered about half)."""
+    agent = CountingBatchPlayer()
+    runner = _alternating_colours(agent, agent_moves_last=True)
     runner._budget = None
     for _ in range(6):  # the first moves of every game, before any can end
         runner.step()
@@ -294,15 +301,7 @@ def test_serving_every_seat_in_one_pass_halves_the_agent_batch() -> None:
     """The old order, kept as an ablation switch: the agent's searches cover about half
     the games when colours alternate."""
     agent = CountingBatchPlayer()
-    crowd = RandomNoEyePlayer(seed=3)
-    seats = iter(range(1000))
-
-    def pairing() -> Pairing:
-        if next(seats) % 2 == 0:
-            return Pairing(agent, crowd, frozenset({BLACK}))
-        return Pairing(crowd, agent, frozenset({WHITE}))
-
-    runner = MatchRunner(RULES, pairing, concurrency=8, max_moves=200, agent_moves_last=False)
+    runner = _alternating_colours(agent, agent_moves_last=False)
     runner._budget = None
     for _ in range(6):
         runner.step()

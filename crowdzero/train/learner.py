@@ -124,9 +124,9 @@ class Learner:
             momentum=train.momentum,
             weight_decay=train.weight_decay,
             ownership_weight=train.ownership_weight if net.ownership_head else 0.0,
-            score_weight=train.score_weight if getattr(net, "score_head", False) else 0.0,
+            score_weight=train.score_weight if net.score_head else 0.0,
             opponent_policy_weight=train.opponent_policy_weight
-            if getattr(net, "opponent_policy_head", False)
+            if net.opponent_policy_head
             else 0.0,
             lr_warmup_steps=train.lr_warmup_steps,
             lr_decay_steps=train.lr_decay_steps,
@@ -185,7 +185,7 @@ class Learner:
             total = total + self.ownership_weight * ownership_loss
 
         score_loss = torch.zeros(())
-        score_out = getattr(out, "score", None)
+        score_out = out.score
         if score_out is not None and self.score_weight > 0 and batch.score is not None:
             per_row = F.huber_loss(
                 score_out, torch.from_numpy(batch.score), reduction="none", delta=0.5
@@ -194,7 +194,7 @@ class Learner:
             total = total + self.score_weight * score_loss
 
         opponent_loss = torch.zeros(())
-        opponent_out = getattr(out, "opponent_policy_logits", None)
+        opponent_out = out.opponent_policy_logits
         if (
             opponent_out is not None
             and self.opponent_policy_weight > 0

@@ -102,7 +102,6 @@ class ReplayWindow:
         if rows not in ("all", "policy"):
             raise ValueError(f"rows must be 'all' or 'policy', not {rows!r}")
         self.board_size = board_size
-        self.history = history
         self.capacity = capacity
         self.rows = rows
         self.rule = rule
