@@ -41,7 +41,7 @@ import torch
 from benchmarks.network import measure_forward, random_features
 from crowdzero.go.position import Position, Rules
 from crowdzero.net import NetConfig, PolicyValueNet, TorchEvaluator
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.searcher import BatchedSearcher
 

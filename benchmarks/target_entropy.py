@@ -22,7 +22,7 @@ from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.searcher import BatchedSearcher, masked_softmax
 

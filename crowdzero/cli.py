@@ -307,7 +307,7 @@ def gtp(
     komi: Annotated[float, typer.Option(help="Initial komi.")] = 7.5,
 ) -> None:
     """Serve a player over GTP v2 on stdin/stdout (load it in Sabaki or GoGui)."""
-    from crowdzero.go.gtp_engine import gtp_main
+    from crowdzero.players.gtp_engine import gtp_main
 
     raise typer.Exit(gtp_main(player, size=size, komi=komi))
 
@@ -426,7 +426,7 @@ def export_sgf(
     last: Annotated[int, typer.Option(help="Only the newest N games (0 = all).")] = 0,
 ) -> None:
     """Write the run's stored games as SGF files."""
-    from crowdzero.go.sgf import save_sgf
+    from crowdzero.play.sgf import save_sgf
     from crowdzero.train.run_dir import RunDir
 
     if last < 0:

@@ -40,11 +40,11 @@ from crowdzero.analysis.calibration import (
 )
 from crowdzero.analysis.ratings import fit_ratings, render_ratings
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game
-from crowdzero.players.base import Player
+from crowdzero.play.match_runner import DroppedGame
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
 from crowdzero.store.game_store import GameStore, PairResult
-from crowdzero.train.match_runner import DroppedGame
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -7,8 +7,8 @@ import pytest
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position, Rules
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import AreaScoreEvaluator, Evaluator, UniformEvaluator
 from crowdzero.search.searcher import BatchedSearcher

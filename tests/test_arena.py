@@ -16,7 +16,7 @@ from crowdzero.analysis.calibration import (
 )
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.players.random import RandomNoEyePlayer, RandomPlayer
 from crowdzero.store.game_store import GameStore
 

@@ -14,7 +14,7 @@ import pytest
 
 from crowdzero.go.coords import RESIGN
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest, PlayerError
+from crowdzero.play.player import MoveRequest, PlayerError
 from crowdzero.players.engine_pool import EnginePool, PooledEnginePlayer
 from crowdzero.players.engines import (
     EngineConfig,

@@ -6,7 +6,7 @@ import pytest
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game, Move
+from crowdzero.play.record import Game, Move
 from crowdzero.players.flaws import (
     FLAW_DETECTORS,
     FlawReport,

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point, point_to_gtp
 from crowdzero.go.gtp_client import GtpClient, GtpError
-from crowdzero.go.gtp_engine import MAX_LINE_BYTES, GtpEngine
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.record import Game, Move
-from crowdzero.go.sgf import save_sgf
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.record import Game, Move
+from crowdzero.play.sgf import save_sgf
+from crowdzero.players.gtp_engine import MAX_LINE_BYTES, GtpEngine
 from crowdzero.players.random import RandomNoEyePlayer, RandomPlayer
 
-ENGINE_ARGV = [sys.executable, "-m", "crowdzero.go.gtp_engine", "--player", "random-noeye:7"]
+ENGINE_ARGV = [sys.executable, "-m", "crowdzero.players.gtp_engine", "--player", "random-noeye:7"]
 REPLY = re.compile(r"[=?][0-9]* ?[^\n]*(\n[^\n]*\S[^\n]*)*")  # no blank line inside
 
 

@@ -16,7 +16,7 @@ import pytest
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point
 from crowdzero.go.gtp_client import GtpClient
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveRequest, Player, PlayerError
 from crowdzero.players.gtp_player import GnuGoPlayer, GtpPlayer, SyncedEngine
 from crowdzero.players.random import RandomNoEyePlayer, RandomPlayer
 from crowdzero.players.registry import PlayerSpecError, make_player, register

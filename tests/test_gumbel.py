@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import AreaScoreEvaluator
 from crowdzero.search.gumbel import (

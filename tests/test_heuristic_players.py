@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveRequest, Player, PlayerError
 from crowdzero.players.heuristics import (
     HEURISTIC_MEMBERS,
     EarlyPasserPlayer,

@@ -19,10 +19,10 @@ from crowdzero.analysis.study.imitation_agent import (
 )
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position
-from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import load_checkpoint, save_checkpoint
 from crowdzero.net.model import PolicyValueNet
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir

@@ -9,9 +9,9 @@ import torch
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game, Move
 from crowdzero.net.model import NetConfig, PolicyValueNet
 from crowdzero.net.symmetry import transform_planes, transform_points, transform_policy
+from crowdzero.play.record import Game, Move
 from crowdzero.train.learner import Learner
 from crowdzero.train.replay import ReplayWindow, WindowRule, _augment
 

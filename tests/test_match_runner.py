@@ -10,9 +10,9 @@ import pytest
 
 from crowdzero.go.coords import BLACK, WHITE, pass_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.match_runner import BOTH, DroppedGame, MatchRunner, Pairing
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.players.random import RandomNoEyePlayer
-from crowdzero.train.match_runner import BOTH, DroppedGame, MatchRunner, Pairing
 
 RULES = Rules(size=5, komi=0.5)
 

@@ -7,7 +7,7 @@ import pytest
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveRequest, Player, PlayerError
 from crowdzero.players.mcts import MctsPlayer, mcts_from_spec
 from crowdzero.players.random import RandomNoEyePlayer
 from crowdzero.players.registry import make_player

@@ -27,11 +27,12 @@ from crowdzero.analysis.study.opponent_modelling import (
 )
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import NetConfig, PolicyValueNet
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.match_runner import MatchRunner, Pairing
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.record import Game
 from crowdzero.players.random import RandomPlayer
 from crowdzero.players.registry import make_player
 from crowdzero.search.config import SearchConfig
@@ -45,7 +46,6 @@ from crowdzero.search.searcher import BatchedSearcher, SearchError, masked_softm
 from crowdzero.search.tree import EXPANDED, SearchTree
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import ConfigError, RunConfig, TrainConfig, apply_overrides
-from crowdzero.train.match_runner import MatchRunner, Pairing
 from crowdzero.train.run_dir import RunDir
 
 RULES_5 = Rules(5, komi=0.5)

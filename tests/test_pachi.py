@@ -9,7 +9,7 @@ import pytest
 
 from crowdzero.go.coords import RESIGN
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.players.engine_pool import EnginePool, PooledEnginePlayer
 from crowdzero.players.engines import engine_available, find_pachi, pachi_config
 from crowdzero.players.registry import PlayerSpecError, make_player

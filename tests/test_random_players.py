@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from crowdzero.go import _kernels
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.players.random import RandomNoEyePlayer, RandomPlayer, own_eye_mask
 
 

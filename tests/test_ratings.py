@@ -39,7 +39,7 @@ from crowdzero.analysis.win_rates import (
 )
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore, PairResult
 from crowdzero.train.config import RunConfig
 from crowdzero.train.run_dir import RunDir

@@ -7,7 +7,7 @@ import pytest
 
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game, Move
+from crowdzero.play.record import Game, Move
 from crowdzero.train.replay import ReplayWindow, UnplayableGame
 
 SIZE = 5

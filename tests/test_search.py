@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig, SearchConfigError
 from crowdzero.search.evaluator import AreaScoreEvaluator, UniformEvaluator
 from crowdzero.search.searcher import BatchedSearcher, SearchError

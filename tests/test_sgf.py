@@ -14,8 +14,8 @@ from sgfmill import sgf as sgfmill_sgf
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point
 from crowdzero.go.errors import SgfError
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.record import Game, Move
-from crowdzero.go.sgf import game_to_sgf, load_sgf, save_sgf, sgf_to_game
+from crowdzero.play.record import Game, Move
+from crowdzero.play.sgf import game_to_sgf, load_sgf, save_sgf, sgf_to_game
 
 
 def random_game(seed: int, size: int, ko: KoRule, resign: bool) -> Game:

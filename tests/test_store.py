@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.record import Game, Move
+from crowdzero.play.record import Game, Move
 from crowdzero.store import game_store
 from crowdzero.store.game_store import GameNotFound, GameStore, PairResult, StoreError
 from crowdzero.store.schema import SCHEMA_VERSION

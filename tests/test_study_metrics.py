@@ -16,7 +16,7 @@ from crowdzero.analysis.study.measure import flaw_rates, out_of_box_check, value
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.features import FeatureSpec
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game, Move
+from crowdzero.play.record import Game, Move
 from crowdzero.players.flaws import FlawReport
 from crowdzero.search.config import SearchConfig
 

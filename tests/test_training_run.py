@@ -15,12 +15,12 @@ import pytest
 from tiny_run import TINY_RUN
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import CheckpointError
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.match_runner import BOTH
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.record import Game, Move
 from crowdzero.store.game_store import GameStore, StoreError
 from crowdzero.train.config import RunConfig, apply_overrides
-from crowdzero.train.match_runner import BOTH
 from crowdzero.train.replay import TrainingBatch
 from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun

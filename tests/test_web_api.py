@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point, point_to_gtp
 from crowdzero.go.position import Position
-from crowdzero.go.sgf import sgf_to_game
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.model import NetConfig, PolicyValueNet
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.sgf import sgf_to_game
 from crowdzero.search.config import SearchConfig
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import BoardConfig, RunConfig

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.match_runner import MatchRunner, Pairing
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.base import Player
 from crowdzero.train.config import RunConfig, apply_overrides
-from crowdzero.train.match_runner import MatchRunner, Pairing
 from crowdzero.train.run_dir import RunDir
 
 #: 5x5, a 1-block x 8-channel net, 4 simulations: a game takes milliseconds.

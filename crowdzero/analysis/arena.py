@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game
-from crowdzero.players.base import Player
+from crowdzero.play.match_runner import MatchRunner, Pairing
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.match_runner import MatchRunner, Pairing
 
 ARENA_SOURCE = "arena"
 _Z95 = 1.959963984540054

@@ -42,10 +42,10 @@ from pathlib import Path
 
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game
-from crowdzero.players.base import Player
+from crowdzero.play.match_runner import DroppedGame, MatchRunner, Pairing
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore, PairResult
-from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore, PairResult
 
 #: Elo points per natural unit of strength (a 400 point gap is odds of 10 to 1).

@@ -26,7 +26,7 @@ from typing import Literal
 from rich.table import Table
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 
 _Z95 = 1.959963984540054

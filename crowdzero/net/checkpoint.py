@@ -24,10 +24,12 @@ as the match runner polling for new weights sees the old file or the new one, ne
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,11 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "config", "model", "weights_sha256", "step", "metadata")
 
 PathLike = str | os.PathLike[str]
+
+#: Checkpoint files by name only; temporary files (".ckpt-....pt.XXXX.tmp") never match.
+CHECKPOINT_RE = re.compile(r"ckpt-(\d{8,})\.pt")
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(Exception):
@@ -289,3 +296,47 @@ def _summarise(e: RuntimeError) -> str:
     body = lines[1:] if len(lines) > 1 else lines
     text = " ".join(body)
     return text if len(text) <= 400 else text[:400] + "..."
+
+
+def checkpoint_files(folder: PathLike) -> list[Path]:
+    """The checkpoint files in `folder` by the step in their names, newest first (so a
+    loader can fall back to older ones); [] when the folder does not exist.
+
+    Chosen by name only: validating the contents is `load_checkpoint`'s job.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in folder.iterdir():
+        match = CHECKPOINT_RE.fullmatch(entry.name)
+        if match and entry.is_file():
+            found.append((int(match.group(1)), entry))
+    return [entry for _, entry in sorted(found, reverse=True)]
+
+
+def newest_loadable_checkpoint(
+    folder: PathLike,
+    *,
+    board_size: int | None = None,
+    accept: Callable[[Checkpoint], bool] | None = None,
+    on_unusable: Callable[[Path, str], None] | None = None,
+) -> Checkpoint | None:
+    """The newest checkpoint in `folder` that loads (and that `accept` takes), or None.
+
+    The one place that decides "which weights does this run have": a corrupt or
+    half-copied newest file falls back to the one before it, as training, the web page,
+    `checkpoint:RUN` players and the study's agents all need. Each file that does not
+    load is reported to `on_unusable` (path, reason) and logged once here.
+    """
+    for path in checkpoint_files(folder):
+        try:
+            checkpoint = load_checkpoint(path, board_size=board_size)
+        except CheckpointError as exc:
+            log.warning("skipping unusable checkpoint: %s", exc)
+            if on_unusable is not None:
+                on_unusable(path, str(exc))
+            continue
+        if accept is None or accept(checkpoint):
+            return checkpoint
+    return None

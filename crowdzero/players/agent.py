@@ -25,7 +25,7 @@ import numpy as np
 from crowdzero.go.coords import RESIGN
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.opponent_model import OpponentModel

@@ -14,7 +14,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from crowdzero.net.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from crowdzero.net.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    newest_loadable_checkpoint,
+)
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import PlayerSpecError
@@ -45,14 +50,10 @@ def resolve_checkpoint(path: Path) -> Path:
     """A checkpoint file, or a run directory's newest checkpoint that loads."""
     if path.is_dir():
         folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-        # Names carry zero-padded steps, so reverse name order is newest first.
-        for candidate in sorted(folder.glob("ckpt-*.pt"), reverse=True):
-            try:
-                load_checkpoint(candidate)
-            except CheckpointError:
-                continue
-            return candidate
-        raise PlayerSpecError(f"{path} holds no usable checkpoint")
+        found = newest_loadable_checkpoint(folder)
+        if found is None:
+            raise PlayerSpecError(f"{path} holds no usable checkpoint")
+        return found.path
     return path
 
 

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from crowdzero.players.base import Player
+from crowdzero.play.player import Player
 from crowdzero.players.engines import EngineUnavailable
 from crowdzero.players.registry import (
     PlayerSpecError,

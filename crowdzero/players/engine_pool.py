@@ -31,7 +31,7 @@ from types import TracebackType
 
 from crowdzero.go.gtp_client import DEFAULT_TIMEOUT, GtpClient, GtpClientError
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.players.engines import EngineConfig, gnugo_config, pachi_config
 from crowdzero.players.gtp_player import SyncedEngine
 

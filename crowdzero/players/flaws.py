@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 from crowdzero.go.coords import EMPTY, RESIGN
 from crowdzero.go.position import Position
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.players.heuristics.tactics import (
     BoardGroups,
     Group,

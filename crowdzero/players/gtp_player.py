@@ -24,7 +24,7 @@ from crowdzero.go.coords import BLACK, RESIGN, gtp_to_point, point_to_gtp
 from crowdzero.go.errors import CoordinateError
 from crowdzero.go.gtp_client import DEFAULT_TIMEOUT, GtpClient, GtpClientError
 from crowdzero.go.position import Position, Rules
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 
 GNUGO_FALLBACK_PATH = "/usr/games/gnugo"  # Debian installs it outside PATH
 

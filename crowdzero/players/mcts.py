@@ -33,7 +33,7 @@ import numpy as np
 
 from crowdzero.go.playout import random_playout
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.players.random import own_eye_mask
 
 DEFAULT_EXPLORATION = 0.7

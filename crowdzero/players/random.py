@@ -14,7 +14,7 @@ import numpy as np
 
 from crowdzero.go import _kernels
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveChoice, MoveRequest, Player
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
 
 
 def own_eye_mask(position: Position, colour: int | None = None) -> np.ndarray:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crowdzero.players.base import Player
+from crowdzero.play.player import Player
 
 PlayerFactory = Callable[[str | None], Player]
 #: Checks a spec's argument for a board size (None: any) without building the player,

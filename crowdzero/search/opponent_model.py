@@ -35,7 +35,7 @@ import numpy as np
 
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position
-from crowdzero.players.base import Player
+from crowdzero.play.player import Player
 from crowdzero.search.evaluator import Evaluator
 
 #: Probability floor of `DistributionOpponentModel`: a move the member never plays gets

@@ -41,7 +41,7 @@ import numpy as np
 
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveRequest
+from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.gumbel import GumbelRoot, improved_policy, sigma_completed_q

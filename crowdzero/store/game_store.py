@@ -17,7 +17,7 @@ different processes. So:
   dropped, never used), so the object can be shared by the runner's threads.
 * A game and its moves go in one transaction: stored whole or not at all.
 
-Records cross this edge as the frozen `Game`/`Move` of `crowdzero.go.record`; rows and
+Records cross this edge as the frozen `Game`/`Move` of `crowdzero.play.record`; rows and
 dicts never leave this module. Policies are stored as float32 bytes, so a policy read back
 equals the one written rounded to float32.
 """
@@ -40,7 +40,7 @@ import numpy as np
 
 from crowdzero.go.coords import RESIGN
 from crowdzero.go.position import KoRule, Rules
-from crowdzero.go.record import Game, Move
+from crowdzero.play.record import Game, Move
 from crowdzero.store.schema import SchemaError, migrate
 
 PathLike = str | os.PathLike[str]

@@ -30,8 +30,8 @@ from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.features import FeatureSpec
 from crowdzero.go.ownership import area_ownership
 from crowdzero.go.position import Position
-from crowdzero.go.record import Game
 from crowdzero.net.symmetry import NUM_SYMMETRIES, point_sources
+from crowdzero.play.record import Game
 
 #: Which moves of a game become rows: every position ("all", training) or only those with
 #: a policy target ("policy", the study's imitation windows).

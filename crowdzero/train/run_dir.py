@@ -23,7 +23,6 @@ import dataclasses
 import fcntl
 import io
 import os
-import re
 import tomllib
 import types
 import typing
@@ -32,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from crowdzero.net.checkpoint import CHECKPOINT_RE, checkpoint_files
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import (
     DERIVED,
@@ -51,9 +51,6 @@ CHECKPOINTS_NAME = "checkpoints"
 METRICS_NAME = "metrics.csv"
 LOG_NAME = "train.log"
 LOCK_NAME = "lock"
-
-#: Checkpoint files by name only; temporary files (".ckpt-....pt.XXXX.tmp") never match.
-CHECKPOINT_RE = re.compile(r"ckpt-(\d{8,})\.pt")
 
 
 class RunDirError(Exception):
@@ -216,18 +213,8 @@ class RunDir:
         return self.checkpoints_dir / f"ckpt-{step:08d}.pt"
 
     def checkpoint_paths(self) -> list[Path]:
-        """Checkpoint files by step, newest first (so a loader can fall back to older ones).
-
-        Chosen by name only: validating the contents is the checkpoint loader's job.
-        """
-        if not self.checkpoints_dir.is_dir():
-            return []
-        found = []
-        for entry in self.checkpoints_dir.iterdir():
-            match = CHECKPOINT_RE.fullmatch(entry.name)
-            if match and entry.is_file():
-                found.append((int(match.group(1)), entry))
-        return [entry for _, entry in sorted(found, reverse=True)]
+        """Checkpoint files by step, newest first (so a loader can fall back to older ones)."""
+        return checkpoint_files(self.checkpoints_dir)
 
     def latest_checkpoint_path(self) -> Path | None:
         """The checkpoint with the highest step, None before the first."""

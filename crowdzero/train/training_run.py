@@ -30,18 +30,21 @@ import numpy as np
 import torch
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
-from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crowdzero.net.checkpoint import (
+    newest_loadable_checkpoint,
+    save_checkpoint,
+)
 from crowdzero.net.evaluator import TorchEvaluator, set_torch_threads
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.match_runner import DroppedGame, MatchRunner, Pairing
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.base import Player
 from crowdzero.players.crowd import Crowd
 from crowdzero.search.resignation import would_resign_at
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig
 from crowdzero.train.learner import Learner, LossReport
-from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
 from crowdzero.train.replay import ReplayWindow, UnplayableGame, WindowRule
 from crowdzero.train.run_dir import RunDir
 
@@ -218,19 +221,20 @@ class TrainingRun:
         """
         from crowdzero.train.run_dir import NoUsableCheckpoint
 
-        paths = self.run_dir.checkpoint_paths()  # newest first
-        reasons = []
-        for path in paths:
-            try:
-                ckpt = load_checkpoint(path, board_size=self.config.board.size)
-            except CheckpointError as exc:
-                log.warning("skipping unusable checkpoint: %s", exc)
-                self._unusable_checkpoints.add(path)
-                reasons.append(str(exc))
-                continue
-            log.info("resuming from %s (step %d)", path.name, ckpt.step)
+        reasons: list[str] = []
+
+        def unusable(path: Path, reason: str) -> None:
+            self._unusable_checkpoints.add(path)
+            reasons.append(reason)
+
+        ckpt = newest_loadable_checkpoint(
+            self.run_dir.checkpoints_dir, board_size=self.config.board.size, on_unusable=unusable
+        )
+        if ckpt is not None:
+            log.info("resuming from %s (step %d)", ckpt.path.name, ckpt.step)
             model = ckpt.build_model()
             return model, dict(ckpt.optimizer_state) if ckpt.optimizer_state else None, ckpt.step
+        paths = self.run_dir.checkpoint_paths()
         if paths:
             folder = self.run_dir.checkpoints_dir
             self.store.close()

@@ -27,11 +27,16 @@ import numpy as np
 import torch
 
 from crowdzero.go.position import Position
-from crowdzero.net.checkpoint import CheckpointError, load_checkpoint
+from crowdzero.net.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    newest_loadable_checkpoint,
+)
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.player import MoveRequest
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.base import MoveRequest
 from crowdzero.search.config import SearchConfig
 from crowdzero.train.run_dir import RunDir
 from crowdzero.web.games import AGENT_NAME, GameTable
@@ -95,10 +100,13 @@ class AgentNetwork:
     def _load_newest(self) -> TorchEvaluator | None:
         """The newest checkpoint that loads (a corrupt newest one falls back to the one
         before, as training does); None if none does."""
-        for path in self.run_dir.checkpoint_paths():  # newest first
-            if self._load(path):
-                return self.evaluator
-        return None
+        found = newest_loadable_checkpoint(
+            self.run_dir.checkpoints_dir, board_size=self.run_dir.config.board.size
+        )
+        if found is None:
+            return None
+        self._use(found)
+        return self.evaluator
 
     def _load(self, path: Path) -> bool:
         try:
@@ -106,11 +114,14 @@ class AgentNetwork:
         except CheckpointError as e:
             log.warning("web: skipping unusable checkpoint: %s", e)
             return False
-        self.evaluator = TorchEvaluator(checkpoint.build_model(), threads=self.threads)
-        self.path = path
-        self.step = checkpoint.step
-        log.info("web: playing people with %s (step %d)", path.name, checkpoint.step)
+        self._use(checkpoint)
         return True
+
+    def _use(self, checkpoint: Checkpoint) -> None:
+        self.evaluator = TorchEvaluator(checkpoint.build_model(), threads=self.threads)
+        self.path = checkpoint.path
+        self.step = checkpoint.step
+        log.info("web: playing people with %s (step %d)", checkpoint.path.name, checkpoint.step)
 
     def _fresh(self) -> TorchEvaluator:
         config = self.run_dir.config

@@ -55,7 +55,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crowdzero.go.sgf import game_to_sgf
+from crowdzero.play.sgf import game_to_sgf
 from crowdzero.store.game_store import GameNotFound as StoredGameNotFound
 from crowdzero.train.run_dir import RunDir
 from crowdzero.web.agent_worker import AgentNetwork, AgentWorker

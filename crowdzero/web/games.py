@@ -34,8 +34,8 @@ import numpy as np
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point, point_to_gtp
 from crowdzero.go.errors import CoordinateError, IllegalMove
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game, Move
-from crowdzero.players.base import MoveChoice
+from crowdzero.play.player import MoveChoice
+from crowdzero.play.record import Game, Move
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameNotFound, GameStore
 from crowdzero.web.games import HUMAN_PREFIX, SOURCE, board_text, move_json
 

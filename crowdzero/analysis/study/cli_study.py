@@ -57,9 +57,9 @@ from crowdzero.analysis.study.opponent_modelling import (
 from crowdzero.analysis.study.report import print_summary, write_report
 from crowdzero.analysis.study.results import AgentInfo, StudyMeta, StudyResults
 from crowdzero.go.position import Rules
-from crowdzero.go.record import Game
 from crowdzero.net.evaluator import set_torch_threads
-from crowdzero.players.base import Player
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
 from crowdzero.players.checkpoint import resolve_checkpoint
 from crowdzero.players.crowd import Crowd
 from crowdzero.players.engines import EngineUnavailable

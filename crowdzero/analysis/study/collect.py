@@ -33,17 +33,17 @@ from crowdzero.analysis.study.imitation_agent import (
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game, Move
 from crowdzero.net.checkpoint import load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.play.match_runner import DroppedGame, MatchRunner, Pairing
+from crowdzero.play.player import MoveRequest, Player
+from crowdzero.play.record import Game, Move
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.base import MoveRequest, Player
 from crowdzero.players.registry import make_player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.opponent_model import OpponentModel
 from crowdzero.search.searcher import masked_softmax
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.match_runner import DroppedGame, MatchRunner, Pairing
 
 log = logging.getLogger(__name__)
 

@@ -35,14 +35,18 @@ import torch
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.features import FeatureSpec
-from crowdzero.go.record import Game, Move
-from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crowdzero.net.checkpoint import (
+    load_checkpoint,
+    newest_loadable_checkpoint,
+    save_checkpoint,
+)
 from crowdzero.net.evaluator import set_torch_threads
 from crowdzero.net.model import NetConfig, PolicyValueNet
+from crowdzero.play.record import Game, Move
 from crowdzero.train.config import TrainConfig
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.replay import ReplayWindow
-from crowdzero.train.run_dir import CHECKPOINT_RE, RunDir
+from crowdzero.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +205,12 @@ def crowd_compute(run: RunDir) -> tuple[int, float | None]:
 
 def existing_imitation(out_dir: Path, board_size: int) -> Path | None:
     """The newest loadable imitation checkpoint in `out_dir`, if any."""
-    if not out_dir.is_dir():
-        return None
-    found = sorted((p for p in out_dir.iterdir() if CHECKPOINT_RE.fullmatch(p.name)), reverse=True)
-    for path in found:
-        try:
-            checkpoint = load_checkpoint(path, board_size=board_size)
-        except CheckpointError:
-            continue
-        if checkpoint.metadata.get("mode") == IMITATION_MODE:
-            return path
-    return None
+    found = newest_loadable_checkpoint(
+        out_dir,
+        board_size=board_size,
+        accept=lambda c: c.metadata.get("mode") == IMITATION_MODE,
+    )
+    return None if found is None else found.path
 
 
 def train_imitation(

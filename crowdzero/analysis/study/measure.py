@@ -25,7 +25,7 @@ from crowdzero.analysis.study.collect import (
 )
 from crowdzero.analysis.study.results import Claim, OutOfBox, ValueCheck
 from crowdzero.go.position import Position
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.players.flaws import FLAW_DETECTORS, detect
 
 #: Key of the pooled figure next to the per-member ones.

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.record import Game
+from crowdzero.play.record import Game
 from crowdzero.players.flaws import FlawReport
 
 #: Two-sided 95% quantile of the standard normal distribution.

@@ -33,7 +33,10 @@ from crowdzero.analysis.study.imitation_agent import (
     build_member_window,
     fit_to_window,
 )
-from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from crowdzero.net.checkpoint import (
+    newest_loadable_checkpoint,
+    save_checkpoint,
+)
 from crowdzero.net.evaluator import load_evaluator
 from crowdzero.net.model import NetConfig
 from crowdzero.players.crowd import Crowd
@@ -42,7 +45,6 @@ from crowdzero.search.config import SearchConfig
 from crowdzero.search.opponent_model import NetworkOpponentModel, OpponentModel
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import TrainConfig
-from crowdzero.train.run_dir import CHECKPOINT_RE
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +71,14 @@ def model_directory(out_dir: Path, member: str) -> Path:
 
 def existing_opponent_model(directory: Path, member: str, board_size: int) -> Path | None:
     """The newest loadable model of `member` in `directory`, if any."""
-    if not directory.is_dir():
-        return None
-    found = sorted(
-        (p for p in directory.iterdir() if CHECKPOINT_RE.fullmatch(p.name)), reverse=True
+    found = newest_loadable_checkpoint(
+        directory,
+        board_size=board_size,
+        accept=lambda c: (
+            c.metadata.get("mode") == OPPONENT_MODEL_MODE and c.metadata.get("member") == member
+        ),
     )
-    for path in found:
-        try:
-            checkpoint = load_checkpoint(path, board_size=board_size)
-        except CheckpointError:
-            continue
-        meta = checkpoint.metadata
-        if meta.get("mode") == OPPONENT_MODEL_MODE and meta.get("member") == member:
-            return path
-    return None
+    return None if found is None else found.path
 
 
 def train_opponent_model(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crowdzero.go.position import Position
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.players.heuristics.tactics import (
     BoardGroups,
     MoveEffect,

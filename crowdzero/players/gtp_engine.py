@@ -1,6 +1,6 @@
 """Any crowdzero Player as a GTP v2 engine (for GoGui, Sabaki, twogtp, KGS bridges).
 
-``python -m crowdzero.go.gtp_engine --player random`` (and ``crowdzero gtp --player
+``python -m crowdzero.players.gtp_engine --player random`` (and ``crowdzero gtp --player
 SPEC``) serves on stdin/stdout. The engine keeps the game as a list of moves and
 rebuilds its `Position` from it whenever the list changes in a way a position cannot
 follow (undo, new komi), so the rules engine alone decides what is legal.
@@ -52,9 +52,9 @@ from crowdzero.go.coords import (
 )
 from crowdzero.go.errors import CoordinateError, IllegalMove, SgfError
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.record import Game
-from crowdzero.go.sgf import MAX_SGF_BYTES, sgf_to_game
-from crowdzero.players.base import MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveRequest, Player, PlayerError
+from crowdzero.play.record import Game
+from crowdzero.play.sgf import MAX_SGF_BYTES, sgf_to_game
 
 MAX_LINE_BYTES = 4096
 PlayerFactory = Callable[[Rules], Player]
@@ -546,7 +546,7 @@ def gtp_main(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m crowdzero.go.gtp_engine", description="Serve a player over GTP."
+        prog="python -m crowdzero.players.gtp_engine", description="Serve a player over GTP."
     )
     parser.add_argument("--player", default="random", help="player spec, e.g. random")
     parser.add_argument("--size", type=int, default=None, help="initial board size")

@@ -27,8 +27,8 @@ import numpy as np
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, point_to_gtp
 from crowdzero.go.errors import IllegalMove
 from crowdzero.go.position import Position, Rules
-from crowdzero.go.record import Game, Move
-from crowdzero.players.base import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
+from crowdzero.play.record import Game, Move
 
 log = logging.getLogger(__name__)
 

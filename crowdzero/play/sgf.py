@@ -38,7 +38,7 @@ from sgfmill import sgf as sgfmill_sgf
 from crowdzero.go.coords import BLACK, MAX_SIZE, MIN_SIZE, RESIGN, WHITE, from_row_col
 from crowdzero.go.errors import IllegalMove, SgfError
 from crowdzero.go.position import KoRule, Position, Rules
-from crowdzero.go.record import Game, Move, result_winner
+from crowdzero.play.record import Game, Move, result_winner
 
 _APPLICATION = "crowdzero"
 MAX_SGF_BYTES = 16 * 1024 * 1024  # far above any game; guards against /dev/zero and friends
