@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from benchmarks.network import measure_forward, random_features
+from crowdzero.go.features import position_features
 from crowdzero.go.position import Position, Rules
 from crowdzero.net import NetConfig, PolicyValueNet, TorchEvaluator
 from crowdzero.play.player import MoveRequest
@@ -146,7 +147,9 @@ class AzgStyleSearch:
         )
 
     def predict(self, position: Position) -> tuple[np.ndarray, float]:
-        board = torch.tensor(position.features(self.feature_spec)[None], dtype=torch.float32)
+        board = torch.tensor(
+            position_features(position, self.feature_spec)[None], dtype=torch.float32
+        )
         with torch.no_grad():
             out = self.net(board)
         return torch.softmax(out.policy_logits, 1)[0].numpy(), float(out.value[0])

@@ -37,14 +37,14 @@ def played(*moves: str, size: int = 9) -> Position:
 
 
 def test_start_position_has_only_the_black_to_move_plane() -> None:
-    planes = Position().features(plain(4))
+    planes = position_features(Position(), plain(4))
     assert planes.shape == (9, 9, 9) and planes.dtype == np.float32
     assert not planes[:8].any()
     assert (planes[8] == 1).all()
 
 
 def test_history_planes_go_back_in_time_from_the_side_to_move_view() -> None:
-    planes = played("D4", "E5", "C3").features(plain(3))  # white to move
+    planes = position_features(played("D4", "E5", "C3"), plain(3))  # white to move
     own = [plane_points(planes[t]) for t in range(3)]
     theirs = [plane_points(planes[3 + t]) for t in range(3)]
     assert own == [{"E5"}, {"E5"}, set()]
@@ -53,13 +53,13 @@ def test_history_planes_go_back_in_time_from_the_side_to_move_view() -> None:
 
 
 def test_boards_before_the_start_are_empty_planes() -> None:
-    planes = played("D4").features(plain(4))
+    planes = position_features(played("D4"), plain(4))
     assert plane_points(planes[4]) == {"D4"}
     assert not planes[5:8].any() and not planes[:4].any()
 
 
 def test_passes_are_steps_in_the_history() -> None:
-    planes = played("D4", "pass").features(plain(2))  # black to move
+    planes = position_features(played("D4", "pass"), plain(2))  # black to move
     assert plane_points(planes[0]) == {"D4"} and plane_points(planes[1]) == {"D4"}
     assert (planes[4] == 1).all()
 
@@ -67,8 +67,8 @@ def test_passes_are_steps_in_the_history() -> None:
 def test_swapping_the_side_to_move_swaps_own_and_opponent_planes() -> None:
     rules = Rules(size=9)
     black, white = [0, 10, 20], [5, 15]
-    as_black = Position.from_stones(rules, black, white, to_play=1).features(plain(2))
-    as_white = Position.from_stones(rules, black, white, to_play=-1).features(plain(2))
+    as_black = position_features(Position.from_stones(rules, black, white, to_play=1), plain(2))
+    as_white = position_features(Position.from_stones(rules, black, white, to_play=-1), plain(2))
     assert np.array_equal(as_black[0], as_white[2])
     assert np.array_equal(as_black[2], as_white[0])
     assert (as_black[4] == 1).all() and not as_white[4].any()
@@ -76,7 +76,7 @@ def test_swapping_the_side_to_move_swaps_own_and_opponent_planes() -> None:
 
 def test_captured_stones_disappear_from_the_current_plane_only() -> None:
     position = played("B1", "A1", "A2")  # black captures A1; white to move
-    planes = position.features(plain(2))
+    planes = position_features(position, plain(2))
     assert plane_points(planes[0]) == set()
     assert plane_points(planes[1]) == {"A1"}
     assert plane_points(planes[2]) == {"B1", "A2"}
@@ -98,7 +98,7 @@ def test_batch_features_reject_mixed_sizes() -> None:
 
 @pytest.mark.parametrize("size", [5, 19])
 def test_feature_shape_follows_board_size(size: int) -> None:
-    planes = played("A1", size=size).features(plain(1))
+    planes = position_features(played("A1", size=size), plain(1))
     assert planes.shape == (3, size, size)
     assert plane_points(planes[1]) == {"A1"}
 
@@ -110,7 +110,7 @@ SPEC = FeatureSpec(history=1)  # planes: own, opponent, colour, 6 liberty planes
 
 def liberty_planes(position: Position, spec: FeatureSpec = SPEC) -> list[set[str]]:
     """The six liberty planes as GTP names: own 1, 2, 3+, then opponent 1, 2, 3+."""
-    planes = position.features(spec)
+    planes = position_features(position, spec)
     return [plane_points(planes[spec.liberty_plane + i]) for i in range(6)]
 
 
@@ -120,7 +120,9 @@ def test_liberty_and_ko_planes_come_after_the_old_planes() -> None:
     assert (spec.colour_plane, spec.liberty_plane, spec.ko_plane) == (8, 9, 15)
     assert plain(4).planes == 9 and plain(4).ko_plane == -1
     position = played("D4", "E5", "C3")
-    assert np.array_equal(position.features(spec)[:9], position.features(plain(4)))
+    assert np.array_equal(
+        position_features(position, spec)[:9], position_features(position, plain(4))
+    )
 
 
 def test_stones_go_to_the_plane_of_their_groups_liberty_count() -> None:
@@ -158,15 +160,15 @@ def test_the_ko_plane_marks_the_point_retaking_is_forbidden_on() -> None:
     position = played(*KO_MOVES)
     assert position.ko_point == gtp_to_point("E5", 9)
     assert not position.is_legal(position.ko_point)
-    planes = position.features(SPEC)
+    planes = position_features(position, SPEC)
     assert plane_points(planes[SPEC.ko_plane]) == {"E5"}
-    assert not played(*KO_MOVES[:-1]).features(SPEC)[SPEC.ko_plane].any()
+    assert not position_features(played(*KO_MOVES[:-1]), SPEC)[SPEC.ko_plane].any()
 
 
 @pytest.mark.parametrize("answer", ["J1", "pass"])
 def test_the_ko_plane_is_cleared_by_the_next_move(answer: str) -> None:
     position = played(*KO_MOVES, answer)  # white plays elsewhere (a ko threat) or passes
-    assert not position.features(SPEC)[SPEC.ko_plane].any()
+    assert not position_features(position, SPEC)[SPEC.ko_plane].any()
     assert position.is_legal(gtp_to_point("E5", 9)) or answer == "pass"
 
 
@@ -174,7 +176,7 @@ def test_a_capture_of_two_stones_is_not_a_ko() -> None:
     # Black takes two white stones (D1, E1) from F1; no point is forbidden.
     position = played("C1", "D1", "D2", "E1", "E2", "A9", "F1")
     assert position.captures[1] == 2
-    assert not position.features(SPEC)[SPEC.ko_plane].any()
+    assert not position_features(position, SPEC)[SPEC.ko_plane].any()
 
 
 def test_features_need_a_spec_not_a_history_count() -> None:
@@ -229,7 +231,7 @@ def random_game(size: int, moves: int, seed: int) -> Position:
 )
 def test_liberty_planes_match_a_plain_flood_fill(size: int, moves: int, seed: int) -> None:
     position = random_game(size, moves, seed)
-    planes = position.features(SPEC).reshape(SPEC.planes, -1)
+    planes = position_features(position, SPEC).reshape(SPEC.planes, -1)
     libs = planes[SPEC.liberty_plane : SPEC.liberty_plane + 6]
     np.testing.assert_array_equal(libs, reference_liberty_planes(position))
     # Every stone is on exactly one liberty plane, on its own side's half.
@@ -256,7 +258,7 @@ def test_every_plane_moves_with_the_board_under_each_symmetry(s: int) -> None:
     moves = [gtp_to_point(m, 9) for m in KO_MOVES]  # ends in a ko, with groups in atari
     original, moved = play_both(moves, s, 9)
     spec = FeatureSpec(history=3)
-    before, after = original.features(spec), moved.features(spec)
+    before, after = position_features(original, spec), position_features(moved, spec)
     # Not vacuous: the ko point, and black's F5 in atari (white to move: opponent's plane).
     assert before[spec.ko_plane].any() and before[spec.liberty_plane + 3].any()
     np.testing.assert_array_equal(after, transform_planes(before, s))
@@ -272,5 +274,5 @@ def test_features_of_a_transformed_game_are_the_transformed_features(
     original, moved = play_both([point for _, point in game.moves], s, size)
     spec = FeatureSpec(history=2)
     np.testing.assert_array_equal(
-        moved.features(spec), transform_planes(original.features(spec), s)
+        position_features(moved, spec), transform_planes(position_features(original, spec), s)
     )

@@ -217,7 +217,7 @@ def test_augment_batch_uses_each_symmetry_and_keeps_pairs() -> None:
 @pytest.mark.parametrize("s", SYMMETRIES)
 def test_playing_the_transformed_moves_gives_the_transformed_features(s: int) -> None:
     """The symmetry's flat point order is the rules engine's: row * N + col."""
-    from crowdzero.go.features import FeatureSpec
+    from crowdzero.go.features import FeatureSpec, position_features
     from crowdzero.go.position import Position, Rules
 
     size = 9
@@ -228,4 +228,6 @@ def test_playing_the_transformed_moves_gives_the_transformed_features(s: int) ->
         original.play(point)
         moved.play(where[point])
     spec = FeatureSpec(history=2)
-    assert np.array_equal(moved.features(spec), transform_planes(original.features(spec), s))
+    assert np.array_equal(
+        position_features(moved, spec), transform_planes(position_features(original, spec), s)
+    )

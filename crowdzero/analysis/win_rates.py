@@ -143,7 +143,7 @@ def agent_games(games: Iterable[Game]) -> list[AgentGame]:
             continue
         agent = game.agent_colour
         checkpoint = game.checkpoint or game.player(agent)
-        score = 0.5 if game.winner == 0 else float(game.winner == agent)
+        score = game.score_for(agent)
         out.append(AgentGame(len(out) + 1, checkpoint, game.player(-agent), score))
     return out
 

@@ -23,7 +23,7 @@ import operator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,9 +40,6 @@ from crowdzero.go.coords import (
     point_to_gtp,
 )
 from crowdzero.go.errors import IllegalMove
-
-if TYPE_CHECKING:
-    from crowdzero.go.features import FeatureSpec
 
 _History = tuple[np.ndarray, Any]  # (board, older history or None)
 
@@ -426,13 +423,6 @@ class Position:
         return f"{'B' if score > 0 else 'W'}+{abs(score):g}"
 
     # ------------------------------------------------------------------ views
-
-    def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
-        """float32 [C, N, N] network input for ``spec`` (default ``FeatureSpec()``, the
-        planes of a new net; C = ``spec.planes``; see `crowdzero.go.features`)."""
-        from crowdzero.go.features import FeatureSpec, position_features
-
-        return position_features(self, spec if spec is not None else FeatureSpec())
 
     def __str__(self) -> str:
         n = self.size

@@ -44,6 +44,16 @@ class Game:
         """Name of the player who had `colour`."""
         return self.black if colour == BLACK else self.white
 
+    def score_for(self, colour: int) -> float:
+        """What the game was worth to `colour`: 1 a win, 0.5 a draw (or jigo), 0 a loss.
+
+        The one definition of a game's score, shared by the curriculum, the ratings and
+        the study, so a draw counts the same everywhere.
+        """
+        if self.winner == 0:
+            return 0.5
+        return 1.0 if self.winner == colour else 0.0
+
     def replay(self) -> Position:
         """Rebuild the final position by playing every move through the rules engine.
 

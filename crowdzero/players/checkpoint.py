@@ -2,15 +2,16 @@
 
 Used in three places: `crowdzero gtp --player checkpoint:...` (play the agent in Sabaki
 or GoGui), frozen crowd members, and evaluation. A run directory means its newest
-checkpoint that loads. The search settings are the run's own when the checkpoint sits
-in a run directory (so the agent plays as it trained, minus the exploration noise),
-otherwise the defaults; `@SIMS` overrides the simulation count:
+checkpoint that loads. The search settings are the ones the checkpoint records from its
+run (so the agent plays as it trained, minus the exploration noise, wherever the file
+was copied), or the defaults for files that record none; `@SIMS` overrides the simulation count:
 `checkpoint:runs/crowd-9x9@200`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ from crowdzero.net.checkpoint import (
 )
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
-from crowdzero.players.registry import PlayerSpecError
+from crowdzero.players.spec import PlayerSpecError
 from crowdzero.search.config import SearchConfig
+
+log = logging.getLogger(__name__)
 
 
 def _split_simulations(argument: str) -> tuple[str, int | None]:
@@ -33,17 +36,24 @@ def _split_simulations(argument: str) -> tuple[str, int | None]:
     return argument, None
 
 
-def _run_search_config(checkpoint: Path) -> SearchConfig:
-    """The search settings of the run the checkpoint belongs to, if it belongs to one."""
-    from crowdzero.train.config import ConfigError, load_config
-
-    config_path = checkpoint.parent.parent / "config.toml"
-    if checkpoint.parent.name == "checkpoints" and config_path.is_file():
-        try:
-            return load_config(config_path).search
-        except ConfigError:
-            pass
-    return SearchConfig()
+def _search_config(checkpoint: Checkpoint) -> SearchConfig:
+    """The search settings the checkpoint's run trained with, as its metadata records
+    them; defaults for files that record none (written before they did) or that record
+    settings this version cannot use (said in the log, never silently)."""
+    recorded = checkpoint.metadata.get("search")
+    if not isinstance(recorded, dict):
+        return SearchConfig()
+    known = {f.name for f in dataclasses.fields(SearchConfig)}
+    unknown = sorted(set(recorded) - known)
+    if unknown:
+        log.warning("%s: ignoring search settings this version lacks: %s", checkpoint.path, unknown)
+    try:
+        return SearchConfig(**{k: v for k, v in recorded.items() if k in known})
+    except (TypeError, ValueError) as exc:
+        log.warning(
+            "%s: recorded search settings unusable (%s); using defaults", checkpoint.path, exc
+        )
+        return SearchConfig()
 
 
 def resolve_checkpoint(path: Path) -> Path:
@@ -87,10 +97,10 @@ def checkpoint_player(argument: str | None, *, threads: int | None = 2) -> Check
     checkpoint = load_checkpoint_spec(argument)
     path = checkpoint.path
     _, simulations = _split_simulations(argument or "")
-    config = _run_search_config(path)
+    config = _search_config(checkpoint)
     if simulations is not None:
         config = dataclasses.replace(config, simulations=simulations)
-    run = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+    run = str(checkpoint.metadata.get("run") or path.stem)
     return CheckpointPlayer(
         TorchEvaluator(checkpoint.build_model(), threads=threads),
         config,

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crowdzero.play.player import Player
+from crowdzero.players.spec import PlayerSpecError, split_spec
 
 PlayerFactory = Callable[[str | None], Player]
 #: Checks a spec's argument for a board size (None: any) without building the player,
@@ -38,10 +39,6 @@ SpecCheck = Callable[[str | None, int | None], None]
 
 _FACTORIES: dict[str, PlayerFactory] = {}
 _CHECKS: dict[str, SpecCheck] = {}
-
-
-class PlayerSpecError(ValueError):
-    """A player spec that names no registered kind or has a bad argument."""
 
 
 def register(kind: str, factory: PlayerFactory, check: SpecCheck | None = None) -> None:
@@ -67,12 +64,12 @@ def known_kinds() -> list[str]:
 
 def make_player(spec: str) -> Player:
     """The player a spec names; PlayerSpecError for unknown kinds or bad arguments."""
-    kind, colon, argument = spec.strip().partition(":")
+    kind, argument = split_spec(spec)
     factory = _FACTORIES.get(kind)
     if factory is None:
         raise PlayerSpecError(f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}")
     try:
-        return factory(argument if colon else None)
+        return factory(argument)
     except PlayerSpecError:
         raise
     except ValueError as exc:
@@ -83,13 +80,13 @@ def check_player_spec(spec: str, board_size: int | None = None) -> None:
     """PlayerSpecError unless `spec` names a player that can be built (and, given
     `board_size`, plays that size). Starts no engine and leaves nothing behind, so a
     crowd can be checked in full before a run is created."""
-    kind, colon, argument = spec.strip().partition(":")
+    kind, argument = split_spec(spec)
     if kind not in _FACTORIES:
         raise PlayerSpecError(f"unknown player {spec!r}; known kinds: {', '.join(known_kinds())}")
     check = _CHECKS.get(kind)
     try:
         if check is not None:
-            check(argument if colon else None, board_size)
+            check(argument, board_size)
             return
         player = make_player(spec)
         try:

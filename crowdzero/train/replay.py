@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
-from crowdzero.go.features import FeatureSpec
+from crowdzero.go.features import FeatureSpec, position_features
 from crowdzero.go.ownership import area_ownership
 from crowdzero.go.position import Position
 from crowdzero.net.symmetry import NUM_SYMMETRIES, point_sources
@@ -167,7 +167,12 @@ class ReplayWindow:
             if move.policy is not None or self.rows == "all":
                 reply = game.moves[number].point if number < len(game.moves) else RESIGN
                 examples.append(
-                    (position.features(self.feature_spec), move.policy, move.colour, reply)
+                    (
+                        position_features(position, self.feature_spec),
+                        move.policy,
+                        move.colour,
+                        reply,
+                    )
                 )
             try:
                 if move.point == RESIGN:

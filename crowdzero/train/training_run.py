@@ -14,6 +14,7 @@ Self-play and crowd mode differ only in `_next_pairing`: who sits across the boa
 
 from __future__ import annotations
 
+import dataclasses
 import collections
 import contextlib
 import logging
@@ -409,7 +410,7 @@ class TrainingRun:
         if game.agent_colour not in (BLACK, WHITE):
             return
         opponent = game.white if game.agent_colour == BLACK else game.black
-        score = 0.5 if game.winner == 0 else float(game.winner == game.agent_colour)
+        score = game.score_for(game.agent_colour)
         self.stats.record(opponent, score)
         member = self._member_of.get(opponent)
         if self.crowd is not None and member is not None:
@@ -557,6 +558,9 @@ class TrainingRun:
                 "run": self.run_dir.name,
                 "mode": self.config.train.mode,
                 "games_seen": self.replay.games_added,
+                # How these weights search, so a checkpoint copied out of its run still
+                # plays as it trained (`checkpoint:FILE` players read it).
+                "search": dataclasses.asdict(self.config.search),
             },
         )
         self.store.add_checkpoint(step, str(path), self.replay.games_added)

@@ -251,7 +251,7 @@ def agent_moves(games: Sequence[Game], name: str) -> list[AgentMove]:
         if colour == 0:
             continue
         opponent = game.player(-colour)
-        score = 0.5 if game.winner == 0 else float(game.winner == colour)
+        score = game.score_for(colour)
         for ply, (position, move) in enumerate(zip(game.positions(), game.moves, strict=True)):
             if move.colour != colour or move.point == RESIGN:
                 continue

@@ -228,17 +228,10 @@ def agent_colour_in(game: Game, name: str) -> int:
     raise StudyMetricError(f"{name!r} did not play {game.black} vs {game.white}")
 
 
-def game_score(game: Game, colour: int) -> float:
-    """1 for a win of `colour`, 0.5 for a draw, 0 for a loss."""
-    if game.winner == 0:
-        return 0.5
-    return 1.0 if game.winner == colour else 0.0
-
-
 def win_rate(games: Iterable[Game], name: str) -> Estimate:
     """`name`'s score (draws half) over decided games, Wilson interval; voids skipped."""
     scores = [
-        game_score(g, agent_colour_in(g, name)) for g in games if g.result.strip().upper() != "VOID"
+        g.score_for(agent_colour_in(g, name)) for g in games if g.result.strip().upper() != "VOID"
     ]
     return wilson(sum(scores), len(scores))
 
