@@ -193,28 +193,15 @@ def play_stone(board, point, colour, ko_point, nbr, zobrist, log, count, swap):
     return OK, captured, new_ko, delta
 
 
-@njit(cache=True)
-def legal_points(board, colour, ko_point, nbr, zobrist, mask, log, count, swap):
-    """Fill ``mask[p]`` for every point: empty, not suicide, not the ko point and (when
-    ``count > 0``) not a superko repetition of ``log[:count]`` (see `play_stone`).
+@njit(cache=True, inline="always")
+def _label_groups(board, nbr, zobrist, group, libs, ghash):
+    """Flood-fill every chain once: ``group[p]`` its label (-1 on empty points),
+    ``libs[g]`` its liberty count and ``ghash[g]`` the Zobrist hash of its stones.
 
-    Groups are labelled once, so the whole board costs O(N*N); the log goes into a
-    4096-bit filter first so that only the few candidates it flags are searched for.
+    The one group labelling of the board, shared by the legal-move mask (which needs
+    the hashes for superko) and the liberty feature planes; returns the number of chains.
     """
     n2 = board.size
-    one = np.uint64(1)
-    six = np.uint64(6)
-    low6 = np.uint64(63)
-    bits = np.zeros(64, np.uint64)
-    for i in range(count):
-        h = log[i]
-        bits[(h >> six) & low6] |= one << (h & low6)
-    base = np.uint64(0)
-    if count > 0:
-        base = log[count - 1] ^ swap
-    group = np.full(n2, -1, np.int32)
-    libs = np.zeros(n2, np.int32)
-    ghash = np.zeros(n2, np.uint64)
     libmark = np.full(n2, -1, np.int32)
     stack = np.empty(n2, np.int32)
     ngroups = 0
@@ -249,6 +236,32 @@ def legal_points(board, colour, ko_point, nbr, zobrist, mask, log, count, swap):
                     top += 1
         libs[g] = nl
         ghash[g] = h
+    return ngroups
+
+
+@njit(cache=True)
+def legal_points(board, colour, ko_point, nbr, zobrist, mask, log, count, swap):
+    """Fill ``mask[p]`` for every point: empty, not suicide, not the ko point and (when
+    ``count > 0``) not a superko repetition of ``log[:count]`` (see `play_stone`).
+
+    Groups are labelled once, so the whole board costs O(N*N); the log goes into a
+    4096-bit filter first so that only the few candidates it flags are searched for.
+    """
+    n2 = board.size
+    one = np.uint64(1)
+    six = np.uint64(6)
+    low6 = np.uint64(63)
+    bits = np.zeros(64, np.uint64)
+    for i in range(count):
+        h = log[i]
+        bits[(h >> six) & low6] |= one << (h & low6)
+    base = np.uint64(0)
+    if count > 0:
+        base = log[count - 1] ^ swap
+    group = np.full(n2, -1, np.int32)
+    libs = np.zeros(n2, np.int32)
+    ghash = np.zeros(n2, np.uint64)
+    _label_groups(board, nbr, zobrist, group, libs, ghash)
     own = 0 if colour == 1 else 1
     for p in range(n2):
         mask[p] = False
@@ -339,50 +352,20 @@ def area_counts(board, nbr):
 
 
 @njit(cache=True)
-def liberty_planes(board, colour, nbr, out):
+def liberty_planes(board, colour, nbr, zobrist, out):
     """Mark every stone by its group's liberty count in ``out`` float32 [6, N*N] (zeroed
     by the caller): rows 0, 1, 2 hold ``colour``'s stones in groups with 1, 2 and 3 or
     more liberties, rows 3, 4, 5 the other colour's. Each group is flood-filled once."""
     n2 = board.size
     group = np.full(n2, -1, np.int32)
-    libmark = np.full(n2, -1, np.int32)
-    stack = np.empty(n2, np.int32)
-    members = np.empty(n2, np.int32)
-    ngroups = 0
-    for s in range(n2):
-        c = board[s]
-        if c == 0 or group[s] >= 0:
-            continue
-        g = ngroups
-        ngroups += 1
-        group[s] = g
-        stack[0] = s
-        top = 1
-        count = 0
-        libs = 0
-        while top > 0:
-            top -= 1
-            p = stack[top]
-            members[count] = p
-            count += 1
-            for k in range(4):
-                q = nbr[p, k]
-                if q < 0:
-                    break
-                v = board[q]
-                if v == 0:
-                    if libmark[q] != g:
-                        libmark[q] = g
-                        libs += 1
-                elif v == c and group[q] < 0:
-                    group[q] = g
-                    stack[top] = q
-                    top += 1
-        if libs == 0:
-            continue  # only a board the rules could not reach; leave it unmarked
-        row = min(libs, 3) - 1 + (0 if c == colour else 3)
-        for i in range(count):
-            out[row, members[i]] = 1.0
+    libs = np.zeros(n2, np.int32)
+    ghash = np.zeros(n2, np.uint64)
+    ngroups = _label_groups(board, nbr, zobrist, group, libs, ghash)
+    for p in range(n2):
+        g = group[p]
+        if g < 0 or libs[g] == 0:
+            continue  # empty, or a chain without liberties the rules could not reach
+        out[min(libs[g], 3) - 1 + (0 if board[p] == colour else 3), p] = 1.0
     return ngroups
 
 

@@ -103,8 +103,10 @@ def _fill(out: np.ndarray, position: Position, spec: FeatureSpec) -> None:
         out[2 * history] = 1.0
     if spec.liberties:
         first = spec.liberty_plane
-        nbr = k.tables(position.size).nbr
-        k.liberty_planes(position.board, me, nbr, out[first : first + LIBERTY_PLANES])
+        tables = k.tables(position.size)
+        k.liberty_planes(
+            position.board, me, tables.nbr, tables.zobrist, out[first : first + LIBERTY_PLANES]
+        )
         if position.ko_point >= 0:
             out[spec.ko_plane, position.ko_point] = 1.0
 
