@@ -32,7 +32,7 @@ from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import make_player
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
-from crowdzero.train.training_run import TrainingRun, _trained_seconds
+from crowdzero.train.training_run import TrainingRun
 
 
 def mark_path(run_dir: RunDir, minutes: float) -> Path:
@@ -41,7 +41,7 @@ def mark_path(run_dir: RunDir, minutes: float) -> Path:
 
 def train(run_dir: RunDir, marks: list[float]) -> None:
     """Train until the last mark, copying the checkpoint reached at each mark aside."""
-    done = _trained_seconds(run_dir) / 60  # earlier sessions of a resumed run
+    done = run_dir.trained_seconds() / 60  # earlier sessions of a resumed run
     if done >= max(marks):
         print(f"{run_dir.path} has trained {done:.1f} minutes: every mark is reached")
         return
@@ -123,6 +123,57 @@ def evaluate(
     return rows
 
 
+def throughput_table(metrics: list[dict[str, str]], every_minutes: float = 30.0) -> list[str]:
+    """Markdown lines: games and training steps per minute, and cores in use, in each
+    `every_minutes` of training time (wall_s, over every session), from metrics.csv.
+
+    A slower stretch shows here, whatever its cause: stronger (slower) crowd members
+    drawn more often, or other work sharing the machine (`cores process` falls while
+    `cores machine` stays near 2).
+    """
+    rows = []
+    for row in metrics:
+        try:
+            rows.append(
+                (
+                    float(row["wall_s"]) / 60,
+                    int(row["step"]),
+                    int(row["games"]),
+                    float(row.get("cores_process") or "nan"),
+                    float(row.get("cores_machine") or "nan"),
+                )
+            )
+        except (KeyError, ValueError):
+            continue  # rows from before wall_s
+    lines = [
+        f"Throughput by {every_minutes:g} minutes of training (metrics.csv):",
+        "",
+        "| minutes | games/min | steps/min | cores process | cores machine |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    if len(rows) < 2:
+        return lines
+    start = 0.0
+    while start < rows[-1][0]:
+        window = [r for r in rows if start <= r[0] < start + every_minutes]
+        before = [r for r in rows if r[0] < start]
+        first = before[-1] if before else rows[0]
+        if window:
+            last = window[-1]
+            span = last[0] - first[0]
+            if span > 0:
+                process = [r[3] for r in window if r[3] == r[3]]
+                machine = [r[4] for r in window if r[4] == r[4]]
+                lines.append(
+                    f"| {start:g}-{start + every_minutes:g} | {(last[2] - first[2]) / span:.1f} | "
+                    f"{(last[1] - first[1]) / span:.1f} | "
+                    f"{sum(process) / max(len(process), 1):.2f} | "
+                    f"{sum(machine) / max(len(machine), 1):.2f} |"
+                )
+        start += every_minutes
+    return lines
+
+
 def write_report(run_dir: RunDir, out: Path) -> str:
     """evaluation.md (a table) and evaluation.png (score against training minutes, one line
     per opponent, with 95% intervals) from RUN/learn_results.jsonl; the newest row of each
@@ -144,6 +195,7 @@ def write_report(run_dir: RunDir, out: Path) -> str:
             f"| {minutes:g} | {row['step']} | {opponent} | {row['games']} | "
             f"{row['score']:.1%} | {row['low']:.1%} - {row['high']:.1%} |"
         )
+    lines += ["", *throughput_table(run_dir.read_metrics())]
     text = "\n".join(lines) + "\n"
     (out / "evaluation.md").write_text(text)
     import matplotlib

@@ -207,3 +207,14 @@ def test_a_config_missing_a_key_that_is_not_new_is_still_refused(tmp_path: Path)
     run.config_path.write_text(text.replace("batch_size = 256\n", ""))
     with pytest.raises(RunDirError, match="batch_size"):
         RunDir.open(run.path)
+
+
+def test_trained_time_counts_every_session_and_reads_older_runs_by_elapsed_time(
+    tmp_path: Path, config: RunConfig
+) -> None:
+    run = RunDir.create(tmp_path / "run", config)
+    assert run.trained_seconds() == 0.0
+    run.append_metrics({"step": 1, "elapsed_s": 50.0})  # a run from before wall_s
+    assert run.trained_seconds() == 50.0
+    run.append_metrics({"step": 2, "elapsed_s": 10.0, "wall_s": 60.0})  # a resumed session
+    assert run.trained_seconds() == 60.0

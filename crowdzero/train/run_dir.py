@@ -264,6 +264,18 @@ class RunDir:
         self._metric_columns = widened
         return widened
 
+    def trained_seconds(self) -> float:
+        """Wall time the run has trained over all its sessions so far: the last metrics
+        row's wall_s (runs from before that column: its elapsed_s, which counts the last
+        session only); 0 before the first row."""
+        for row in reversed(self.read_metrics()):
+            for column in ("wall_s", "elapsed_s"):
+                try:
+                    return float(row.get(column) or "")
+                except ValueError:
+                    continue
+        return 0.0
+
     def read_metrics(self) -> list[dict[str, str]]:
         """Every metrics row as strings (for reports and tests)."""
         if not self.metrics_path.exists():

@@ -142,7 +142,7 @@ class TrainingRun:
         self.store = run_dir.open_store()
         self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir, self.store))
         torch.manual_seed(cfg.train.seed)
-        self.stats = RunStats(prior_seconds=_trained_seconds(run_dir))
+        self.stats = RunStats(prior_seconds=run_dir.trained_seconds())
         self._stop_reason: str | None = None
         self._unusable_checkpoints: set[Path] = set()  # replaced when their step comes again
 
@@ -574,18 +574,6 @@ class TrainingRun:
         if self.crowd is not None:
             self.crowd.close()
         self.store.close()
-
-
-def _trained_seconds(run_dir: RunDir) -> float:
-    """Wall time the run has trained in earlier sessions: the last metrics row's wall_s
-    (runs from before that column: its elapsed_s, which counts the last session only)."""
-    for row in reversed(run_dir.read_metrics()):
-        for column in ("wall_s", "elapsed_s"):
-            try:
-                return float(row.get(column) or "")
-            except ValueError:
-                continue
-    return 0.0
 
 
 def _resume_salt(run_dir: RunDir, store: GameStore) -> int:
