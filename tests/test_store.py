@@ -382,3 +382,52 @@ def test_integrity_replay_catches_a_wrong_winner(store: GameStore) -> None:
     _corrupt(store.path, f"UPDATE games SET winner = {-game.winner} WHERE id = {game_id}")
     problems = store.integrity_check(replay=True)
     assert len(problems) == 1 and "winner" in problems[0]
+
+
+def test_a_version_1_store_upgrades_and_keeps_its_games(tmp_path: Path) -> None:
+    from crowdzero.store.schema import APPLICATION_ID, MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](raw)  # the schema runs were made with before move weights and game uids
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    raw.close()
+    with GameStore(path) as store:
+        old_id = store.add_game(make_game(seed=1))  # written as a version-2 store would
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA user_version = 1")  # pretend it was written by the old code ...
+    raw.execute("DROP INDEX games_uid")
+    raw.execute("ALTER TABLE moves DROP COLUMN weights_step")
+    raw.close()
+    with GameStore(path) as store:  # ... and opened by the new one
+        assert store.get_game(old_id) == make_game(seed=1)
+        assert set(store.weights_steps(old_id)) == {None}
+        assert store.integrity_check(replay=True) == []
+
+
+def test_each_move_keeps_the_weights_step_it_was_searched_with(tmp_path: Path) -> None:
+    game = make_game(seed=3)
+    steps = [25 if move.policy is not None else None for move in game.moves]
+    steps[-1] = None if steps[-1] is None else 50
+    with GameStore(tmp_path / "g.sqlite") as store:
+        game_id = store.add_game(game, weights_steps=steps)
+        assert store.weights_steps(game_id) == steps
+        with pytest.raises(StoreError, match="weights steps"):
+            store.add_game(game, weights_steps=steps[:-1])
+
+
+def test_a_game_with_a_stored_uid_is_refused_whole(tmp_path: Path) -> None:
+    from crowdzero.store.game_store import DuplicateGame
+
+    game = replace(make_game(seed=4), metadata={"uid": "w1-7"})
+    with GameStore(tmp_path / "g.sqlite") as store:
+        store.add_game(game)
+        with pytest.raises(DuplicateGame):
+            store.add_game(game)
+        with pytest.raises(DuplicateGame):  # in a batch, the batch is refused
+            store.add_games([replace(game, metadata={"uid": "w1-8"}), game])
+        store.add_game(make_game(seed=4))  # games without a uid are never compared
+        store.add_game(make_game(seed=4))
+        assert store.count_games() == 3
+        assert store.integrity_check() == []

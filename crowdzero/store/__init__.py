@@ -2,6 +2,7 @@
 
 from crowdzero.store.game_store import (
     CheckpointRecord,
+    DuplicateGame,
     GameNotFound,
     GameStore,
     PairResult,
@@ -12,6 +13,7 @@ from crowdzero.store.schema import SCHEMA_VERSION
 __all__ = [
     "SCHEMA_VERSION",
     "CheckpointRecord",
+    "DuplicateGame",
     "GameNotFound",
     "GameStore",
     "PairResult",

@@ -60,6 +60,13 @@ class GameNotFound(StoreError, LookupError):
     """No game has the requested id."""
 
 
+class DuplicateGame(StoreError):
+    """A game with the same ``metadata["uid"]`` is already stored; nothing was stored.
+
+    A generator gives each game a unique id, so a game delivered twice (a retried or
+    restarted worker) is refused here rather than learned from twice."""
+
+
 @dataclass(frozen=True)
 class CheckpointRecord:
     """A checkpoint the trainer registered: which step, where the file is, how much it saw."""
@@ -235,24 +242,63 @@ class GameStore:
 
     # -- games ---------------------------------------------------------------------
 
-    def add_game(self, game: Game, source: str = "train") -> int:
-        """Store `game` with all its moves in one transaction; returns its id."""
-        return self.add_games([game], source)[0]
+    def add_game(
+        self,
+        game: Game,
+        source: str = "train",
+        *,
+        weights_steps: Sequence[int | None] | None = None,
+    ) -> int:
+        """Store `game` with all its moves in one transaction; returns its id.
 
-    def add_games(self, games: Iterable[Game], source: str = "train") -> list[int]:
+        `weights_steps`: per move, the training step of the weights the agent searched it
+        with (None for other moves). DuplicateGame when a game with the same
+        ``metadata["uid"]`` is stored already.
+        """
+        return self.add_games([game], source, weights_steps=[weights_steps])[0]
+
+    def add_games(
+        self,
+        games: Iterable[Game],
+        source: str = "train",
+        *,
+        weights_steps: Sequence[Sequence[int | None] | None] | None = None,
+    ) -> list[int]:
         """Store several games in one transaction (all or none); returns their ids."""
         games = list(games)
-        for game in games:
-            _check_game(game)
+        steps = list(weights_steps) if weights_steps is not None else [None] * len(games)
+        if len(steps) != len(games):
+            raise StoreError(f"{len(games)} games but weights steps for {len(steps)}")
+        for game, game_steps in zip(games, steps, strict=True):
+            _check_game(game, game_steps)
         try:
             with self._transaction(write=True) as conn:
-                return [self._insert_game(conn, game, source) for game in games]
+                return [
+                    self._insert_game(conn, game, source, game_steps)
+                    for game, game_steps in zip(games, steps, strict=True)
+                ]
         except sqlite3.IntegrityError as e:
+            if "games_uid" in str(e):
+                raise DuplicateGame(f"{self.path}: a game with this uid is stored already") from e
             raise StoreError(
                 f"{self.path}: the database refused a game ({e}); nothing was stored"
             ) from e
 
-    def _insert_game(self, conn: sqlite3.Connection, game: Game, source: str) -> int:
+    def _insert_game(
+        self,
+        conn: sqlite3.Connection,
+        game: Game,
+        source: str,
+        weights_steps: Sequence[int | None] | None,
+    ) -> int:
+        uid = game.metadata.get("uid")
+        if (
+            uid is not None
+            and conn.execute(
+                "SELECT 1 FROM games WHERE json_extract(metadata, '$.uid') = ?", (uid,)
+            ).fetchone()
+        ):
+            raise DuplicateGame(f"{self.path}: game {uid} is stored already; nothing was stored")
         black_id = self._player_id(conn, game.black)
         white_id = self._player_id(conn, game.white)
         checkpoint_id = (
@@ -292,13 +338,24 @@ class GameStore:
             if move.policy is not None:
                 policy = np.asarray(move.policy, dtype="<f4").tobytes()
             root_value = None if move.root_value is None else float(move.root_value)
-            rows.append((game_id, ply, move.colour, move.point, player_id, policy, root_value))
+            step = None if weights_steps is None else weights_steps[ply]
+            rows.append(
+                (game_id, ply, move.colour, move.point, player_id, policy, root_value, step)
+            )
         conn.executemany(
-            "INSERT INTO moves (game_id, ply, colour, point, player_id, policy, root_value)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO moves (game_id, ply, colour, point, player_id, policy, root_value,"
+            " weights_step) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return game_id
+
+    def weights_steps(self, game_id: int) -> list[int | None]:
+        """Per move of a stored game, the training step of the weights the agent searched
+        it with: None for crowd moves and for games stored before steps were recorded."""
+        rows = self._conn().execute(
+            "SELECT weights_step FROM moves WHERE game_id = ? ORDER BY ply", (game_id,)
+        )
+        return [None if step is None else int(step) for (step,) in rows]
 
     @staticmethod
     def _checkpoint_id(conn: sqlite3.Connection, label: str) -> int | None:
@@ -559,9 +616,14 @@ def _filters(since_id: int, source: str | None, player: str | None) -> tuple[str
     return " AND ".join(where), params
 
 
-def _check_game(game: Game) -> None:
+def _check_game(game: Game, weights_steps: Sequence[int | None] | None = None) -> None:
     """Refuse records the schema could store but nobody could use."""
     n = game.rules.size
+    if weights_steps is not None and len(weights_steps) != len(game.moves):
+        raise StoreError(f"{len(game.moves)} moves but weights steps for {len(weights_steps)}")
+    uid = game.metadata.get("uid")
+    if uid is not None and not isinstance(uid, str):
+        raise StoreError(f"a game's uid is a string, not {uid!r}")
     for ply, move in enumerate(game.moves):
         if move.policy is not None and len(move.policy) != n * n + 1:
             raise StoreError(

@@ -80,8 +80,29 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _add_weights_steps_and_game_uids(conn: sqlite3.Connection) -> None:
+    """Version 2, for game generation spread over processes (Ray workers).
+
+    ``moves.weights_step``: the training step of the weights an agent move was searched
+    with, so off-policy lag is measured per move (weights change between moves, not
+    between games); NULL for crowd moves and for every move stored before.
+
+    ``games_uid``: a game carries the id its generator gave it (``metadata.uid``); the
+    index refuses a second copy, so a game a worker delivers twice is stored once. Games
+    without one (older games, imports) are not indexed.
+    """
+    conn.execute("ALTER TABLE moves ADD COLUMN weights_step INTEGER CHECK (weights_step >= 0)")
+    conn.execute(
+        "CREATE UNIQUE INDEX games_uid ON games(json_extract(metadata, '$.uid'))"
+        " WHERE json_extract(metadata, '$.uid') IS NOT NULL"
+    )
+
+
 #: MIGRATIONS[i] upgrades a file from user_version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_v1,
+    _add_weights_steps_and_game_uids,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
