@@ -3,16 +3,18 @@
 Runs the real app (FastAPI TestClient, the real rules engine, the real SQLite store, the
 real batched AgentPlayer on a tiny 1-block x 8-channel net with 4 simulations on 5x5).
 Tests that need a particular board (a ko, a suicide point) let a scripted player sit in
-the agent's seat: it answers through the same worker thread and the same code path, but
+the agent's seat: it answers through the same match runner and the same code path, but
 its moves are known in advance.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import crowdzero
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point, point_to_gtp
-from crowdzero.go.position import Position
+from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.model import NetConfig, PolicyValueNet
+from crowdzero.play.match_runner import AGENT_NAME, MatchRunner
 from crowdzero.play.player import MoveChoice, MoveRequest, Player
+from crowdzero.play.record import Game
 from crowdzero.play.sgf import sgf_to_game
 from crowdzero.search.config import SearchConfig
 from crowdzero.store.game_store import GameStore
@@ -87,7 +92,7 @@ class ScriptedAgent(Player):
 
 def scripted_client(run: RunDir, agent: Player, settings: WebSettings = GENEROUS) -> TestClient:
     app = create_app(run, settings)
-    app.state.worker.agent = agent
+    app.state.table.agent = agent
     return TestClient(app)
 
 
@@ -126,8 +131,6 @@ def play(client: TestClient, game: dict[str, Any], text: str) -> dict[str, Any]:
 
 def replay_state(state: dict[str, Any]) -> Position:
     """The position the state's move list leads to, rebuilt with the rules engine."""
-    from crowdzero.go.position import Rules
-
     position = Position(Rules(size=state["size"], komi=state["komi"]))
     for m in state["moves"]:
         position.play(gtp_to_point(m["move"], state["size"]))
@@ -418,19 +421,19 @@ def test_oversized_bodies_are_refused(client: TestClient) -> None:
     assert client.post("/api/games", content=chunks, headers=headers).status_code == 413
 
 
-def test_abandoned_games_expire_without_being_stored() -> None:
+def test_abandoned_games_are_dropped_by_the_runner_without_being_stored() -> None:
     now = [0.0]
-    stored: list[Any] = []
-    from crowdzero.go.position import Rules
+    stored: list[Game] = []
 
-    def store(game: Any) -> int:
+    def store(game: Game) -> int:
         stored.append(game)
         return len(stored)
 
+    runner = MatchRunner(Rules(size=SIZE), None, source="web")
     table = GameTable(
-        Rules(size=SIZE),
+        runner,
+        ScriptedAgent([]),
         on_finished=store,
-        max_moves=50,
         idle_timeout=60.0,
         finished_ttl=100.0,
         clock=lambda: now[0],
@@ -438,14 +441,18 @@ def test_abandoned_games_expire_without_being_stored() -> None:
     idle = table.create("idle", SIZE, "black", "1.2.3.4")
     done = table.create("done", SIZE, "black", "1.2.3.4")
     table.resign(done["game_id"], done["token"])
+    runner.step(0)
+    assert table.state(done["game_id"])["over"] and len(stored) == 1
     now[0] = 30.0
-    table.state(done["game_id"])
     assert table.expire() == []
     now[0] = 61.0
-    assert table.expire() == [idle["game_id"]]  # idle too long: dropped
-    assert idle["game_id"] in table.ended_games()  # so the agent forgets its tree
+    assert table.expire() == [idle["game_id"]]  # idle too long: the person left
     with pytest.raises(LookupError):
         table.state(idle["game_id"])
+    _, dropped = runner.step(0)
+    assert [d.game_id for d in dropped] == [idle["game_id"]]  # the runner voids it
+    assert "human:idle" in dropped[0].reason and "left" in dropped[0].reason
+    assert runner.live_games == 0
     now[0] = 101.0
     assert table.expire() == [done["game_id"]]  # finished games stay a while, then go
     assert len(table) == 0 and len(stored) == 1  # only the finished game was stored
@@ -515,14 +522,67 @@ def test_history_lists_finished_games_and_replays_them_move_by_move(run: RunDir)
 def test_waiting_games_are_answered_by_one_batched_search(run: RunDir) -> None:
     app = create_app(run, GENEROUS)
     with TestClient(app) as client:
-        worker = app.state.worker
-        worker.stop()  # drive the worker's step by hand to see the batch
+        runner_thread = app.state.runner_thread
+        runner_thread.stop()  # step the runner by hand to see the batch
         games = [new_game(client, f"p{i}", "white") for i in range(3)]
-        assert worker.step() == 3
-        assert worker.stats.batches == 1 and worker.stats.largest_batch == 3
+        assert runner_thread.step() == 3
+        stats = client.get("/api/status").json()["agent"]
+        assert stats["batches"] == 1 and stats["largest_batch"] == 3
         states = [client.get(f"/api/games/{g['game_id']}").json() for g in games]
     assert all(s["status"] == "your_move" and len(s["moves"]) == 1 for s in states)
-    assert worker.agent.add_noise is False  # people meet the agent's best play
+    assert app.state.table.agent.add_noise is False  # people meet the agent's best play
+
+
+def test_several_peoples_moves_share_one_batched_agent_search(run: RunDir) -> None:
+    """People who move while the agent searches are all answered by its next search."""
+    agent = ScriptedAgent([])
+    app = create_app(run, replace(GENEROUS, move_wait=0.0))  # nobody steps the runner yet
+    app.state.table.agent = agent
+    with TestClient(app) as client:
+        runner_thread = app.state.runner_thread
+        runner_thread.stop()
+        games = [new_game(client, f"p{i}", "black") for i in range(3)]
+        for game, text in zip(games, ("A1", "B2", "C3"), strict=True):
+            assert move(client, game, text).status_code == 200  # accepted, not yet played
+        runner_thread.step()  # takes the three moves in, then searches once for all
+        states = [client.get(f"/api/games/{g['game_id']}").json() for g in games]
+    assert agent.batches == [3]
+    assert all(s["status"] == "your_move" and len(s["moves"]) == 2 for s in states)
+
+
+def test_every_record_the_web_shows_or_stores_is_built_by_the_match_runner(
+    run: RunDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Game] = []
+    record = MatchRunner._record
+
+    def spy(self: MatchRunner, *args: Any, **kwargs: Any) -> Game:
+        built.append(record(self, *args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(MatchRunner, "_record", spy)
+    with scripted_client(run, ScriptedAgent(["B2"])) as client:
+        game = new_game(client, "hana")
+        play(client, game, "C3")
+        live = sgf_to_game(client.get(f"/api/games/{game['game_id']}/sgf").content)
+        play(client, game, "pass")
+    [(_, stored)] = web_games(run)
+    assert live == next(g for g in built if g.result == "?" and len(g.moves) == 2)
+    assert stored == built[-1] and stored.result != "?"
+
+
+def test_an_agent_that_fails_stops_its_games_and_the_server_goes_on(run: RunDir) -> None:
+    class BrokenAgent(ScriptedAgent):
+        def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
+            raise RuntimeError("the network is gone")
+
+    with scripted_client(run, BrokenAgent([])) as client:
+        state = wait_for_person(client, new_game(client, "ivy", "white"))
+        assert state["status"] == "stopped" and "the network is gone" in state["error"]
+        assert client.get("/api/status").json()["agent"]["failures"] == 1
+        assert client.get("/api/status").json()["worker_running"]
+        new_game(client, "ivy", "black")  # people can still start games
+    assert web_count(run) == 0
 
 
 def test_agent_picks_up_a_newer_checkpoint(run: RunDir) -> None:
@@ -543,8 +603,14 @@ def test_agent_picks_up_a_newer_checkpoint(run: RunDir) -> None:
     assert stored.checkpoint == "run@7"
 
 
-def test_agent_name_matches_training() -> None:
-    from crowdzero.train.training_run import AGENT_NAME
-    from crowdzero.web.games import AGENT_NAME as WEB_AGENT_NAME
+def test_the_agents_name_is_defined_once_for_training_and_the_web() -> None:
+    from crowdzero.web import app
 
-    assert WEB_AGENT_NAME == AGENT_NAME
+    package = Path(crowdzero.__file__).parent
+    defining = [
+        path.relative_to(package).as_posix()
+        for path in sorted(package.rglob("*.py"))
+        if re.search(r"^AGENT_NAME\b.*=", path.read_text(), re.MULTILINE)
+    ]
+    assert defining == ["play/match_runner.py"]
+    assert app.AGENT_NAME is AGENT_NAME

@@ -11,6 +11,12 @@ scheduling hints of the `Player` protocol:
 
 A member that fails (its engine dies, it answers an illegal move) voids only its own
 game: the game is dropped and reported, everything else carries on.
+
+Besides the games it draws itself (`next_pairing`), a runner plays games started from
+another thread (`start_game`): the web page seats a person opposite the agent this way,
+so a person's game goes through the same loop, the same batched search and the same
+record builder as a training game. Whoever started a game may watch it move by move
+(`GameWatcher`), from the runner's thread.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ import concurrent.futures as cf
 import datetime as dt
 import itertools
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,8 +41,18 @@ from crowdzero.play.record import Game, Move
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 #: `Game.agent_colour` for self-play: the learning agent holds both seats.
 BOTH = 2
+
+#: Name under which the learning agent appears in the store, ratings and SGF files,
+#: whoever seats it (training, the web page), so its games against the crowd and against
+#: people are one player's games.
+AGENT_NAME = "agent"
+
+#: `Game.result` of a record taken while the game is still being played.
+IN_PROGRESS = "?"
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,10 @@ class Pairing:
     allow_resign: bool = False
     #: Training step of the weights the learner started this game with (off-policy lag).
     weights_step: int | None = None
+    #: Whether the record says if the learner could resign (``resign_allowed``). Off where
+    #: resigning was never drawn (the web page), so the trainer's false-resignation check
+    #: counts only games whose schedule decided it.
+    records_resignation: bool = True
 
     def player(self, colour: int) -> Player:
         return self.black if colour == BLACK else self.white
@@ -72,6 +95,32 @@ class DroppedGame:
     reason: str
 
 
+@dataclass(frozen=True)
+class GameView:
+    """A game as it stands, for a watcher on another thread: a private copy of the
+    position and the record so far (result "?" while it goes on; the finished record,
+    the one `step` returns, once it is over)."""
+
+    game_id: str
+    position: Position
+    record: Game
+
+
+class GameWatcher(Protocol):
+    """Follows one started game; called on the runner's thread, so it must be quick and
+    must not call back into the runner."""
+
+    def moved(self, view: GameView) -> None:
+        """A move was played and the game goes on. Called once the players to move next
+        have been asked, so a blocking player (a person) already has its request."""
+
+    def finished(self, view: GameView) -> None:
+        """The game ended; `view.record` is the finished record."""
+
+    def dropped(self, dropped: DroppedGame) -> None:
+        """The game was voided (a player failed or left); nothing of it is kept."""
+
+
 @dataclass
 class _LiveGame:
     game_id: str
@@ -79,21 +128,31 @@ class _LiveGame:
     position: Position
     moves: list[Move] = field(default_factory=list)
     pending: cf.Future[MoveChoice] | None = None
+    drawn: bool = True  # drawn by the runner itself (counts toward `concurrency`)
+    watcher: GameWatcher | None = None
 
 
 class MatchRunner:
-    """Keeps `concurrency` games going, drawing a new pairing whenever one ends."""
+    """Keeps `concurrency` games going, drawing a new pairing whenever one ends, and plays
+    the games started from outside beside them.
+
+    `next_pairing` None: the runner draws nothing and plays only started games (the web
+    page's runner). `void_on_learner_error`: a learner whose batched call raises voids the
+    games of that call instead of raising; a server keeps going, while training raises,
+    since dropping every game would hide the bug.
+    """
 
     def __init__(
         self,
         rules: Rules,
-        next_pairing: Callable[[], Pairing],
+        next_pairing: Callable[[], Pairing] | None,
         *,
         concurrency: int = 16,
         max_moves: int | None = None,
         workers: int = 4,
         source: str = "train",
         agent_moves_last: bool = True,
+        void_on_learner_error: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -103,13 +162,24 @@ class MatchRunner:
         self.max_moves = max_moves if max_moves is not None else 2 * rules.size * rules.size
         self.source = source
         self.agent_moves_last = agent_moves_last
+        self.void_on_learner_error = void_on_learner_error
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crowd")
         self._ids = itertools.count()
         self._live: dict[str, _LiveGame] = {}
         self._budget: int | None = None  # games still to start; None = no limit
+        # Games started from other threads wait here until `step` takes them in; `_wake`
+        # resolves when one arrives, so a runner waiting on people or on nothing at all
+        # takes a new game in at once.
+        self._arrivals_lock = threading.Lock()
+        self._arrivals: list[_LiveGame] = []
+        self._wake: cf.Future[None] = cf.Future()
+        self._moved: dict[str, _LiveGame] = {}  # watched games with moves not yet shown
         self.moves_played = 0
         self.learner_calls = 0  # batched select_moves calls at learning seats
         self.learner_requests = 0  # games those calls covered
+        self.learner_largest = 0  # the most games one such call covered
+        self.learner_seconds = 0.0  # time spent in those calls
+        self.learner_failures = 0  # calls that raised (with void_on_learner_error)
 
     # -- public --------------------------------------------------------------
     def step(self, wait_seconds: float = 0.05) -> tuple[list[Game], list[DroppedGame]]:
@@ -121,6 +191,7 @@ class MatchRunner:
         (rather than alternating with the crowd and covering about half of them). Blocking
         players are handed their requests as soon as it is their turn.
         """
+        self._take_arrivals()
         self._fill()
         finished: list[Game] = []
         dropped: list[DroppedGame] = []
@@ -128,15 +199,49 @@ class MatchRunner:
         if self.agent_moves_last:
             served = self._serve(learner=False, finished=finished, dropped=dropped)
             self._submit_blocking()
+            self._show_moves()
             served += self._serve(learner=True, finished=finished, dropped=dropped)
         else:
             served = self._serve(learner=None, finished=finished, dropped=dropped)
         self._submit_blocking()
-        pending = [g.pending for g in self._live.values() if g.pending is not None]
-        if pending and not served:
+        self._show_moves()
+        pending: list[cf.Future[Any]] = [
+            g.pending for g in self._live.values() if g.pending is not None
+        ]
+        if not served and (pending or not self._live):
+            # Nothing to search: wait for an answer, or for a game to arrive.
+            pending.append(self._wake)
             cf.wait(pending, timeout=wait_seconds, return_when=cf.FIRST_COMPLETED)
             self._harvest(finished, dropped)
+            self._show_moves()
         return finished, dropped
+
+    def start_game(
+        self,
+        pairing: Pairing,
+        *,
+        game_id: str | None = None,
+        watcher: GameWatcher | None = None,
+    ) -> GameView:
+        """Start a game beside the drawn ones; safe from any thread. Returns its view
+        before the first move (its id is `game_id` if given, which must be new).
+
+        A blocking first player is asked at once, so that a person who sees an empty
+        board and their turn can move straight away. `step` takes the game in.
+        """
+        with self._arrivals_lock:
+            game_id = game_id if game_id is not None else f"g{next(self._ids)}"
+            if game_id in self._live or any(g.game_id == game_id for g in self._arrivals):
+                raise ValueError(f"game id {game_id!r} is already in use")
+            game = _LiveGame(game_id, pairing, Position(self.rules), drawn=False, watcher=watcher)
+            first = pairing.player(game.position.to_play)
+            if first.blocking:
+                game.pending = first.begin_move(self._request(game, copy=True), self._pool)
+            view = self._view(game)
+            self._arrivals.append(game)
+            if not self._wake.done():
+                self._wake.set_result(None)
+        return view
 
     def _serve(
         self, *, learner: bool | None, finished: list[Game], dropped: list[DroppedGame]
@@ -162,6 +267,8 @@ class MatchRunner:
             if learner_games:
                 self.learner_calls += 1
                 self.learner_requests += learner_games
+                self.learner_largest = max(self.learner_largest, learner_games)
+            started = time.perf_counter()
             try:
                 choices = player.select_moves(requests)
             except PlayerError as exc:
@@ -170,26 +277,32 @@ class MatchRunner:
                 continue
             except Exception as exc:
                 # A member's bug voids its games, as on the worker threads; the learner's
-                # own bug is raised: dropping all its games would hide it.
+                # own bug is raised (dropping all its games would hide it) unless the
+                # runner serves people, who should see their game stop, not the server.
                 if learner_games:
-                    raise
+                    if not self.void_on_learner_error:
+                        raise
+                    self.learner_failures += 1
                 log.exception("player %s crashed", player.name)
+                reason = f"{player.name} failed: {type(exc).__name__}: {exc}"
                 for g in games:
-                    dropped.append(self._drop(g, f"{type(exc).__name__}: {exc}"))
+                    dropped.append(self._drop(g, reason))
                 continue
+            finally:
+                if learner_games:
+                    self.learner_seconds += time.perf_counter() - started
             for g, choice in zip(games, choices, strict=True):
                 self._apply(g, choice, finished, dropped)
         return asked
 
     def _submit_blocking(self) -> None:
-        """Hand every game whose turn is a blocking player's to a worker thread."""
+        """Ask every blocking player whose turn it is, off this thread (`begin_move`)."""
         for game in self._live.values():
             if game.pending is not None:
                 continue
             player = game.pairing.player(game.position.to_play)
             if player.blocking:
-                request = self._request(game, copy=True)
-                game.pending = self._pool.submit(player.select_move, request)
+                game.pending = player.begin_move(self._request(game, copy=True), self._pool)
 
     def _harvest(self, finished: list[Game], dropped: list[DroppedGame]) -> None:
         """Apply the answers blocking players have given meanwhile."""
@@ -248,11 +361,62 @@ class MatchRunner:
 
     # -- internals -----------------------------------------------------------
     def _fill(self) -> None:
-        while len(self._live) < self.concurrency and self._budget != 0:
+        if self.next_pairing is None:
+            return
+        drawn = sum(1 for g in self._live.values() if g.drawn)
+        while drawn < self.concurrency and self._budget != 0:
             game_id = f"g{next(self._ids)}"
             self._live[game_id] = _LiveGame(game_id, self.next_pairing(), Position(self.rules))
+            drawn += 1
             if self._budget is not None:
                 self._budget -= 1
+
+    def _take_arrivals(self) -> None:
+        """Take in the games started from other threads since the last step."""
+        with self._arrivals_lock:
+            arrivals, self._arrivals = self._arrivals, []
+            if self._wake.done():
+                self._wake = cf.Future()
+        for game in arrivals:
+            self._live[game.game_id] = game
+
+    def _show_moves(self) -> None:
+        """Show the watchers of started games the moves played since the last call.
+
+        Called after the blocking players to move have been asked, so a watcher never
+        sees a person's turn before the person's request exists."""
+        moved, self._moved = self._moved, {}
+        for game in moved.values():
+            if game.game_id in self._live and game.watcher is not None:
+                self._tell(game.watcher.moved, self._view(game))
+
+    def _view(self, game: _LiveGame) -> GameView:
+        record = self._record(game, IN_PROGRESS, 0, capped=False)
+        return GameView(game.game_id, game.position.copy(), record)
+
+    def _record(self, game: _LiveGame, result: str, winner: int, *, capped: bool) -> Game:
+        """The one place a `Game` record is built: for a finished game, and for a game in
+        progress (result "?"), which the web page offers as SGF."""
+        return Game(
+            rules=self.rules,
+            black=game.pairing.black.name,
+            white=game.pairing.white.name,
+            moves=tuple(game.moves),
+            result=result,
+            winner=winner,
+            date=dt.date.today().isoformat(),
+            agent_colour=game.pairing.agent_colour,
+            checkpoint=game.pairing.checkpoint,
+            metadata=_metadata(game.pairing, self.source, capped=capped),
+        )
+
+    @staticmethod
+    def _tell(callback: Callable[[_T], None], what: _T) -> None:
+        """Call a watcher; its failure is logged, never the runner's."""
+        try:
+            callback(what)
+        except Exception:
+            log.exception("a game watcher failed")
 
     def _apply(
         self,
@@ -295,29 +459,28 @@ class MatchRunner:
         )
         if position.is_over or len(game.moves) >= self.max_moves:
             finished.append(self._finish(game))
+        elif game.watcher is not None:
+            self._moved[game.game_id] = game
 
     def _finish(self, game: _LiveGame) -> Game:
         del self._live[game.game_id]
         self._end(game)
         position = game.position
-        return Game(
-            rules=self.rules,
-            black=game.pairing.black.name,
-            white=game.pairing.white.name,
-            moves=tuple(game.moves),
-            result=position.result_string(),
-            winner=position.winner(),
-            date=dt.date.today().isoformat(),
-            agent_colour=game.pairing.agent_colour,
-            checkpoint=game.pairing.checkpoint,
-            metadata=_metadata(game.pairing, self.source, capped=not position.is_over),
+        record = self._record(
+            game, position.result_string(), position.winner(), capped=not position.is_over
         )
+        if game.watcher is not None:
+            self._tell(game.watcher.finished, GameView(game.game_id, position, record))
+        return record
 
     def _drop(self, game: _LiveGame, reason: str) -> DroppedGame:
         log.warning("dropping game %s after %d moves: %s", game.game_id, len(game.moves), reason)
         self._live.pop(game.game_id, None)
         self._end(game)
-        return DroppedGame(game.game_id, game.pairing, reason)
+        dropped = DroppedGame(game.game_id, game.pairing, reason)
+        if game.watcher is not None:
+            self._tell(game.watcher.dropped, dropped)
+        return dropped
 
     def _end(self, game: _LiveGame) -> None:
         for player in {id(p): p for p in (game.pairing.black, game.pairing.white)}.values():
@@ -329,7 +492,7 @@ class MatchRunner:
 
 def _metadata(pairing: Pairing, source: str, *, capped: bool) -> dict[str, str]:
     meta = {"source": source, "capped": str(capped)}
-    if pairing.learner_colours:
+    if pairing.learner_colours and pairing.records_resignation:
         meta["resign_allowed"] = str(pairing.allow_resign)
     if pairing.weights_step is not None:
         meta["weights_step"] = str(pairing.weights_step)
@@ -346,4 +509,16 @@ def describe_move(point: int, size: int) -> str:
     return "resign" if point == RESIGN else point_to_gtp(point, size)
 
 
-__all__ = ["BLACK", "BOTH", "WHITE", "DroppedGame", "MatchRunner", "Pairing", "describe_move"]
+__all__ = [
+    "AGENT_NAME",
+    "BLACK",
+    "BOTH",
+    "IN_PROGRESS",
+    "WHITE",
+    "DroppedGame",
+    "GameView",
+    "GameWatcher",
+    "MatchRunner",
+    "Pairing",
+    "describe_move",
+]

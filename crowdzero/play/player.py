@@ -7,12 +7,14 @@ the runner schedule them well without knowing what they are:
 
 * `select_moves` takes many requests at once: the agent answers them with one batched
   search; simple players just loop.
-* `blocking` players (engines, people) are called from worker threads so that a slow
-  member never stalls the batch of other games.
+* `blocking` players (engines, people) answer through a future (`begin_move`) so that
+  a slow member never stalls the batch of other games: an engine on a worker thread, a
+  person whenever their move arrives over HTTP.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +74,13 @@ class Player(ABC):
     @abstractmethod
     def select_move(self, request: MoveRequest) -> MoveChoice:
         """Choose a legal move (pass included) for the side to move."""
+
+    def begin_move(self, request: MoveRequest, executor: cf.Executor) -> cf.Future[MoveChoice]:
+        """How the runner asks a blocking player: the future resolves to the move (or to
+        PlayerError). By default `select_move` runs on one of the runner's worker threads;
+        a player whose answer arrives from elsewhere (a person) returns its own future
+        and holds no thread while it waits."""
+        return executor.submit(self.select_move, request)
 
     def supports_size(self, size: int) -> bool:
         """Whether the player can play on a `size` x `size` board; a network-backed player

@@ -1,22 +1,24 @@
 """The web server where people play the learning agent: a FastAPI app over one run.
 
 ``create_app(run_dir)`` builds the app for a run directory: the page (static files that
-ship in the package, no CDN), the JSON API, one `AgentWorker` thread that answers every
-game's agent moves in one batched search, and the run's game store, which receives every
-finished game (``source="web"``) for the trainer to learn from.
+ship in the package, no CDN), the JSON API, one `MatchRunner` on its own thread
+(`RunnerThread`) that plays every game, the agent in one seat and the person in the other,
+answering all the agent's moves in one batched search, and the run's game store, which
+receives every finished game (``source="web"``) for the trainer to learn from.
 
 API (all JSON; errors are ``{"detail": "reason"}``):
 
 =======  ============================  ============================================
 POST     /api/games                    {nickname, size, colour?} -> state + token
 GET      /api/games/{id}?since=&wait=  state; long-polls up to `wait` s for a change
-POST     /api/games/{id}/move          {token, move: "D4" | "pass"} -> state
-POST     /api/games/{id}/resign        {token} -> state
+POST     /api/games/{id}/move          {token, move: "D4" | "pass"} -> state (once the
+                                       game has taken the move in, up to `move_wait` s)
+POST     /api/games/{id}/resign        {token} -> state (likewise: the stored game)
 GET      /api/games/{id}/sgf           the game so far as SGF (from memory)
 GET      /api/history?nickname=        finished web games, newest first
 GET      /api/history/{store_id}       one finished game with a board per move
 GET      /api/history/{store_id}/sgf   the stored game as SGF
-GET      /api/info, /api/status        the run, the network, the worker's counters
+GET      /api/info, /api/status        the run, the network, the agent's search counters
 =======  ============================  ============================================
 
 Status codes: 403 wrong token, 404 unknown game, 409 a move the rules or the turn
@@ -55,11 +57,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crowdzero.play.match_runner import AGENT_NAME, MatchRunner
 from crowdzero.play.sgf import game_to_sgf
+from crowdzero.players.agent import AgentPlayer
 from crowdzero.store.game_store import GameNotFound as StoredGameNotFound
 from crowdzero.train.run_dir import RunDir
-from crowdzero.web.agent_worker import AgentNetwork, AgentWorker
 from crowdzero.web.games import (
+    SOURCE,
     GameNotFound,
     GameTable,
     InvalidRequest,
@@ -71,6 +75,7 @@ from crowdzero.web.games import (
 )
 from crowdzero.web.history import WebHistory, replay_json
 from crowdzero.web.rate_limit import TokenBucketLimiter
+from crowdzero.web.runner_thread import AgentNetwork, RunnerThread
 from crowdzero.web.schemas import NICKNAME_MAX, MoveBody, NewGameBody, ResignBody, clean_nickname
 
 log = logging.getLogger(__name__)
@@ -115,6 +120,7 @@ class WebSettings:
     finished_ttl: float = 600.0  # seconds a finished game stays in memory (then: history)
     checkpoint_poll: float = 10.0  # seconds between looks for a newer checkpoint
     long_poll_max: float = 30.0  # longest `wait` a GET may ask for
+    move_wait: float = 10.0  # longest a move waits for the game to take it in
     max_body_bytes: int = 4096  # larger request bodies are refused (413)
     torch_threads: int | None = 2  # threads for the network (None = torch's default)
     simulations: int | None = None  # override the run's search.simulations (tests, demos)
@@ -131,28 +137,41 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
         search = replace(search, simulations=settings.simulations)
     rng = np.random.default_rng(settings.seed)
     store = run.open_store()
-    table = GameTable(
+    runner = MatchRunner(
         config.rules,
-        on_finished=lambda game: store.add_game(game, source="web"),
+        None,  # it draws no games: people start them
+        concurrency=settings.max_open_total,
         max_moves=config.max_moves,
+        workers=1,  # people answer through futures, holding no worker thread
+        source=SOURCE,
+        void_on_learner_error=True,
+    )
+    network = AgentNetwork(run, threads=settings.torch_threads)
+    agent = AgentPlayer(network.evaluator, search, name=AGENT_NAME, add_noise=False, rng=rng)
+    table = GameTable(
+        runner,
+        agent,
+        on_finished=lambda game: store.add_game(game, source=SOURCE),
+        checkpoint=lambda: network.label,
         max_open_per_client=settings.max_open_per_client,
         max_open_total=settings.max_open_total,
         idle_timeout=settings.idle_timeout,
         finished_ttl=settings.finished_ttl,
         rng=rng,
     )
-    network = AgentNetwork(run, threads=settings.torch_threads)
-    worker = AgentWorker(table, network, search, checkpoint_poll=settings.checkpoint_poll, rng=rng)
+    runner_thread = RunnerThread(
+        runner, table, network, agent, checkpoint_poll=settings.checkpoint_poll
+    )
     history = WebHistory(store)
     limiter = TokenBucketLimiter(settings.rate, settings.burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker.start()
+        runner_thread.start()
         try:
             yield
         finally:
-            await asyncio.to_thread(worker.stop)
+            await asyncio.to_thread(runner_thread.close)
             store.close()
 
     app = FastAPI(
@@ -163,7 +182,7 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
     )
     app.state.run = run
     app.state.table = table
-    app.state.worker = worker
+    app.state.runner_thread = runner_thread
     app.state.network = network
     app.state.store = store
     app.state.history = history
@@ -235,8 +254,8 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
         return {
             "open_games": table.open_games(),
             "games_in_memory": len(table),
-            "agent": worker.stats.to_json(),
-            "worker_running": worker.running,
+            "agent": runner_thread.stats(),
+            "worker_running": runner_thread.running,
             "network": network.describe(),
         }
 
@@ -254,19 +273,22 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
     ) -> dict[str, Any]:
         """The game's state; with `since` (a version) and `wait`, waits for a newer one."""
         if since is not None and wait > 0:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + min(wait, settings.long_poll_max)
-            while table.version(game_id) == since and loop.time() < deadline:
-                await asyncio.sleep(0.05)
+            await _version_past(table, game_id, since, min(wait, settings.long_poll_max))
         return table.state(game_id)
 
     @app.post("/api/games/{game_id}/move")
-    def play(game_id: GameId, body: MoveBody) -> dict[str, Any]:
-        return table.play(game_id, body.token, body.move)
+    async def play(game_id: GameId, body: MoveBody) -> dict[str, Any]:
+        """The move is checked at once; the answer waits (without holding a thread) until
+        the runner has taken it in, so it shows the stone, or the stored game if it ended."""
+        since = table.play(game_id, body.token, body.move)
+        await _version_past(table, game_id, since, settings.move_wait)
+        return table.state(game_id)
 
     @app.post("/api/games/{game_id}/resign")
-    def resign(game_id: GameId, body: ResignBody) -> dict[str, Any]:
-        return table.resign(game_id, body.token)
+    async def resign(game_id: GameId, body: ResignBody) -> dict[str, Any]:
+        since = table.resign(game_id, body.token)
+        await _version_past(table, game_id, since, settings.move_wait)
+        return table.state(game_id)
 
     @app.get("/api/games/{game_id}/sgf")
     def game_sgf(game_id: GameId) -> Response:
@@ -378,6 +400,14 @@ async def _check_request(
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
     return None
+
+
+async def _version_past(table: GameTable, game_id: str, since: int, seconds: float) -> None:
+    """Wait up to `seconds` for the game's version to move past `since`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while table.version(game_id) == since and loop.time() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def _sgf_response(data: bytes, filename: str) -> Response:

@@ -1,46 +1,46 @@
-"""The games people are playing right now: state, secret tokens, rules checks, expiry.
+"""The games people are playing right now, as the web page sees them: secret tokens,
+limits, JSON state, expiry, and the rules check that refuses a person's move with a reason.
 
-A `GameTable` holds every open web game in memory. People's moves arrive on request
-threads; the agent's moves come from one worker thread (`agent_worker.py`) that asks the
-table for every game where the agent is to move, searches them all at once and hands the
-answers back. One lock guards the table; it is held only for bookkeeping (never during a
-search or a database write), so a slow search or a busy store never blocks a request.
+The games themselves are played by the server's `MatchRunner` (`runner_thread.py`), the
+same loop that plays training's games: a person is a `HumanPlayer` opposite the agent.
+`GameTable.create` starts each game in the runner and watches it (it is the game's
+`GameWatcher`): after every move the runner hands it the position and the record so far,
+and when the game ends (two passes, a resignation, or the run's move limit) the finished
+record the runner built (the person as the crowd member ``human:<nickname>``, the agent's
+moves with their search policy and root value) is written to the run's store through
+`on_finished`, so a trainer on the same run learns from it.
 
-Every move, the person's and the agent's, goes through the rules engine (`Position.play`)
-before it is recorded. A game that ends (two passes, a resignation, or the run's move
-limit) becomes a `Game` record exactly like a crowd game from training: the person is
-the crowd member ``human:<nickname>``, the agent's moves carry their search policy and
-root value, and `agent_colour` says which seat learns. It is then written to the run's
-store through `on_finished`, so a trainer on the same run learns from it.
+A person's move resolves their `HumanPlayer`'s request once the rules allow it; the
+runner takes it in at its next step. One lock guards the table; it is held only for
+bookkeeping (never during a search or a database write), so a slow search or a busy
+store never blocks a request.
 
-Abandoned games (no request for `idle_timeout` seconds) are dropped without being
-stored, as training drops games it cannot finish: half a game says nothing about who
-would have won.
+Abandoned games (no request for `idle_timeout` seconds): the person leaves, so the runner
+drops the game without storing it, as training drops games it cannot finish: half a game
+says nothing about who would have won.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point, point_to_gtp
 from crowdzero.go.errors import CoordinateError, IllegalMove
-from crowdzero.go.position import Position, Rules
-from crowdzero.play.player import MoveChoice
+from crowdzero.play.human import HumanPlayer, NotYourTurn
+from crowdzero.play.match_runner import DroppedGame, GameView, MatchRunner, Pairing
+from crowdzero.play.player import Player
 from crowdzero.play.record import Game, Move
 
 log = logging.getLogger(__name__)
 
-#: The learning agent's name in the store, as in training (`training_run.AGENT_NAME`).
-AGENT_NAME = "agent"
 HUMAN_PREFIX = "human:"
 SOURCE = "web"
 
@@ -82,31 +82,23 @@ class ServerFull(WebGameError):
     """The server has as many open games as it will hold."""
 
 
-@dataclass(frozen=True)
-class AgentTurn:
-    """A game waiting for the agent: its id, a private copy of the position, and the ply
-    the reply is for (a reply is applied only if the game has not moved on meanwhile)."""
-
-    game_id: str
-    position: Position
-    ply: int
-
-
 @dataclass
 class WebGame:
-    """One open game (mutable; only `GameTable` touches it, under its lock)."""
+    """One open game as the page sees it (mutable; only `GameTable` touches it, under its
+    lock). `view` is the runner's latest view of the game; `in_flight` is set from the
+    moment the person's move is accepted until the runner has taken it in."""
 
     game_id: str
     token: str
     nickname: str
     human_colour: int
-    position: Position
     client: str
     touched: float
-    moves: list[Move] = field(default_factory=list)
-    version: int = 0
+    person: HumanPlayer
+    view: GameView
     checkpoint: str | None = None
-    capped: bool = False
+    version: int = 0
+    in_flight: bool = False
     finished_at: float | None = None
     record: Game | None = None
     store_id: int | None = None
@@ -117,20 +109,17 @@ class WebGame:
         return -self.human_colour
 
     @property
-    def human_name(self) -> str:
-        return HUMAN_PREFIX + self.nickname
-
-    @property
     def over(self) -> bool:
-        """Finished (stored or being stored) or stopped by an error."""
+        """Finished (stored, or its storing failed) or stopped by an error."""
         return self.record is not None or self.error is not None
 
     @property
     def agent_to_move(self) -> bool:
-        return not self.over and self.position.to_play == self.agent_colour
+        return not self.over and (self.in_flight or self.view.position.to_play == self.agent_colour)
 
-    def player_name(self, colour: int) -> str:
-        return AGENT_NAME if colour == self.agent_colour else self.human_name
+    @property
+    def capped(self) -> bool:
+        return self.record is not None and self.record.metadata.get("capped") == "True"
 
 
 def check_token(game: WebGame, token: str) -> None:
@@ -140,14 +129,19 @@ def check_token(game: WebGame, token: str) -> None:
 
 
 class GameTable:
-    """Every open web game, the rules checks on people's moves, and the agent's queue."""
+    """Every open web game: who may move it, what the page shows, and when it expires.
+
+    `agent` sits opposite every person; `checkpoint` names the weights it plays with now
+    (recorded with each game it starts).
+    """
 
     def __init__(
         self,
-        rules: Rules,
+        runner: MatchRunner,
+        agent: Player,
         *,
         on_finished: Callable[[Game], int],
-        max_moves: int,
+        checkpoint: Callable[[], str | None] = lambda: None,
         max_open_per_client: int = 5,
         max_open_total: int = 500,
         idle_timeout: float = 1800.0,
@@ -155,19 +149,20 @@ class GameTable:
         rng: np.random.Generator | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.rules = rules
-        self.max_moves = max_moves
+        self.runner = runner
+        self.agent = agent
+        self.rules = runner.rules
+        self.max_moves = runner.max_moves
         self.max_open_per_client = max_open_per_client
         self.max_open_total = max_open_total
         self.idle_timeout = idle_timeout
         self.finished_ttl = finished_ttl
         self._on_finished = on_finished
+        self._checkpoint = checkpoint
         self._rng = rng if rng is not None else np.random.default_rng()
         self._clock = clock
         self._games: dict[str, WebGame] = {}
         self._lock = threading.Lock()
-        self._agent_work = threading.Condition(self._lock)
-        self._ended: list[str] = []  # games the agent may forget (drained by the worker)
 
     # ------------------------------------------------------------------ people
 
@@ -198,18 +193,25 @@ class GameTable:
             game_id = secrets.token_urlsafe(12)
             while game_id in self._games:
                 game_id = secrets.token_urlsafe(12)
+            person = HumanPlayer(HUMAN_PREFIX + nickname)
+            checkpoint = self._checkpoint()
+            black, white = (person, self.agent) if human == BLACK else (self.agent, person)
+            pairing = Pairing(
+                black, white, frozenset({-human}), checkpoint=checkpoint, records_resignation=False
+            )
+            view = self.runner.start_game(pairing, game_id=game_id, watcher=self)
             game = WebGame(
                 game_id=game_id,
                 token=secrets.token_urlsafe(24),
                 nickname=nickname,
                 human_colour=human,
-                position=Position(self.rules),
                 client=client,
                 touched=now,
+                person=person,
+                view=view,
+                checkpoint=checkpoint,
             )
             self._games[game_id] = game
-            if game.agent_to_move:
-                self._agent_work.notify_all()
             state = self._state(game)
         state["token"] = game.token
         return state
@@ -226,8 +228,11 @@ class GameTable:
         with self._lock:
             return self._get(game_id).version
 
-    def play(self, game_id: str, token: str, text: str) -> dict[str, Any]:
-        """The person plays `text` ("D4" or "pass"); raises a WebGameError saying why not."""
+    def play(self, game_id: str, token: str, text: str) -> int:
+        """The person plays `text` ("D4" or "pass"); raises a WebGameError saying why not.
+
+        Returns the game's version: the runner has taken the move in once it has grown.
+        """
         with self._lock:
             game = self._get(game_id)
             check_token(game, token)
@@ -239,105 +244,85 @@ class GameTable:
                 raise UnreadableMove(str(e)) from None
             if point == RESIGN:
                 raise UnreadableMove("to resign, use the resign request, not a move")
-            if game.agent_to_move:
-                raise MoveRefused("it is the agent's move; wait for its reply")
-            try:
-                game.position.play(point)
-            except IllegalMove as e:
-                raise MoveRefused(str(e)) from None
-            record = self._after_move(game, point, None)
-            if record is None:
-                state = self._state(game)
-        if record is not None:
-            return self._store(game, record)
-        return state
+            self._hand_over(game, point, "it is the agent's move; wait for its reply")
+            return game.version
 
-    def resign(self, game_id: str, token: str) -> dict[str, Any]:
-        """The person resigns (on their own turn: a resignation is a move)."""
+    def resign(self, game_id: str, token: str) -> int:
+        """The person resigns (on their own turn: a resignation is a move); returns the
+        version to wait past, as `play` does."""
         with self._lock:
             game = self._get(game_id)
             check_token(game, token)
             game.touched = self._clock()
             self._check_open(game)
-            if game.agent_to_move:
-                raise MoveRefused("it is the agent's move; resign when it is yours")
-            game.position.resign()
-            record = self._after_move(game, RESIGN, None)
-        assert record is not None
-        return self._store(game, record)
+            self._hand_over(game, RESIGN, "it is the agent's move; resign when it is yours")
+            return game.version
 
     def record(self, game_id: str) -> Game:
-        """The game as a record: the stored one when it is over, else the moves so far
-        with result "?" (an SGF of a game in progress)."""
+        """The game as a record: the stored one when it is over, else the runner's record
+        of the moves so far with result "?" (an SGF of a game in progress)."""
         with self._lock:
             game = self._get(game_id)
             game.touched = self._clock()
-            if game.record is not None:
-                return game.record
-            return self._make_record(game, result="?", winner=0)
+            return game.record if game.record is not None else game.view.record
 
-    # ------------------------------------------------------------------ the agent
+    # ------------------------------------------------------------------ the runner
 
-    def agent_turns(self, timeout: float) -> list[AgentTurn]:
-        """Every game where the agent is to move, waiting up to `timeout` s for one."""
-        with self._agent_work:
-            turns = self._pending()
-            if not turns and timeout > 0:
-                self._agent_work.wait(timeout)
-                turns = self._pending()
-            return turns
-
-    def _pending(self) -> list[AgentTurn]:
-        return [
-            AgentTurn(g.game_id, g.position.copy(), len(g.moves))
-            for g in self._games.values()
-            if g.agent_to_move
-        ]
-
-    def apply_agent_move(self, turn: AgentTurn, choice: MoveChoice, checkpoint: str | None) -> None:
-        """Play the agent's answer for `turn`, unless the game moved on or went away."""
+    def moved(self, view: GameView) -> None:
+        """The runner played a move in a web game (its thread)."""
         with self._lock:
-            game = self._games.get(turn.game_id)
-            if game is None or not game.agent_to_move or len(game.moves) != turn.ply:
+            game = self._games.get(view.game_id)
+            if game is None:
                 return
-            point = int(choice.point)
-            try:
-                if point == RESIGN:
-                    game.position.resign()
-                else:
-                    game.position.play(point)
-            except IllegalMove as e:
-                self._fail(game, f"the agent chose an illegal move ({e})")
+            game.view = view
+            game.in_flight = False
+            game.version += 1
+
+    def finished(self, view: GameView) -> None:
+        """A web game ended: store the runner's record (outside the lock), then show it.
+
+        The version moves on only once the game is stored, so a long poll wakes up to a
+        finished game that already has its store id.
+        """
+        try:
+            store_id: int | None = self._on_finished(view.record)
+        except Exception as e:
+            log.exception("could not store web game %s", view.game_id)
+            store_id = None
+            error: str | None = f"the game could not be saved: {e}"
+        else:
+            error = None
+        with self._lock:
+            game = self._games.get(view.game_id)
+            if game is None:
                 return
-            game.checkpoint = checkpoint
-            record = self._after_move(game, point, choice)
-        if record is not None:
-            self._store(game, record)
+            game.view = view
+            game.record = view.record
+            game.store_id = store_id
+            game.error = error
+            game.in_flight = False
+            game.finished_at = self._clock()
+            game.version += 1
 
-    def fail_agent(self, turn: AgentTurn, reason: str) -> None:
-        """The agent could not answer `turn`: stop that game (it is not stored)."""
+    def dropped(self, dropped: DroppedGame) -> None:
+        """The runner voided a web game (the agent failed, the person left)."""
         with self._lock:
-            game = self._games.get(turn.game_id)
-            if game is not None and not game.over:
-                self._fail(game, reason)
-
-    def ended_games(self) -> list[str]:
-        """Ids of games that ended or went away since the last call (for the agent to forget)."""
-        with self._lock:
-            ended, self._ended = self._ended, []
-            return ended
-
-    def wake_agent(self) -> None:
-        """Wake the worker waiting in `agent_turns` (used when shutting down)."""
-        with self._agent_work:
-            self._agent_work.notify_all()
+            game = self._games.get(dropped.game_id)
+            if game is None or game.over:
+                return
+            log.error("web game %s stopped: %s", game.game_id, dropped.reason)
+            game.error = dropped.reason
+            game.in_flight = False
+            game.finished_at = self._clock()
+            game.version += 1
 
     # ------------------------------------------------------------------ housekeeping
 
     def expire(self) -> list[str]:
-        """Drop games idle longer than `idle_timeout` and finished games older than
-        `finished_ttl`; returns the ids dropped."""
+        """Drop games idle longer than `idle_timeout` (their person leaves, so the runner
+        voids them) and finished games older than `finished_ttl`; returns the ids dropped."""
         now = self._clock()
+        left: list[HumanPlayer] = []
         with self._lock:
             gone = [
                 g.game_id
@@ -348,9 +333,11 @@ class GameTable:
             for game_id in gone:
                 game = self._games.pop(game_id)
                 if game.finished_at is None:
-                    log.info("web game %s of %s expired unfinished", game_id, game.human_name)
-                    self._ended.append(game_id)
-            return gone
+                    log.info("web game %s of %s expired unfinished", game_id, game.person.name)
+                    left.append(game.person)
+        for person in left:
+            person.leave(f"the person left (no request for {self.idle_timeout:g} s)")
+        return gone
 
     def open_games(self) -> int:
         """Games not yet over."""
@@ -371,75 +358,26 @@ class GameTable:
 
     @staticmethod
     def _check_open(game: WebGame) -> None:
-        if game.over or game.position.is_over:
+        if game.over or game.view.position.is_over:
             raise MoveRefused("the game is over")
 
-    def _after_move(self, game: WebGame, point: int, choice: MoveChoice | None) -> Game | None:
-        """Record the move just played on `game.position`; the finished record if it ended.
-
-        Caller holds the lock.
-        """
-        colour = game.position.moves[-1][0] if point != RESIGN else game.position.resigned
-        policy = root_value = None
-        if choice is not None and choice.policy is not None:
-            policy = tuple(float(x) for x in np.asarray(choice.policy, dtype=np.float32))
-        if choice is not None and choice.root_value is not None:
-            root_value = float(choice.root_value)
-        game.moves.append(Move(colour, point, policy, root_value, player=game.player_name(colour)))
-        if not game.position.is_over and len(game.moves) < self.max_moves:
-            game.version += 1
-            if game.agent_to_move:
-                self._agent_work.notify_all()
-            return None
-        # The game is over. The version moves on only once it is stored (`_store`), so a
-        # long poll wakes up to a finished game that already has its store id.
-        game.capped = not game.position.is_over
-        position = game.position
-        game.record = self._make_record(game, position.result_string(), position.winner())
-        game.finished_at = self._clock()
-        self._ended.append(game.game_id)
-        return game.record
-
-    def _make_record(self, game: WebGame, result: str, winner: int) -> Game:
-        return Game(
-            rules=self.rules,
-            black=game.player_name(BLACK),
-            white=game.player_name(WHITE),
-            moves=tuple(game.moves),
-            result=result,
-            winner=winner,
-            date=dt.date.today().isoformat(),
-            agent_colour=game.agent_colour,
-            checkpoint=game.checkpoint,
-            metadata={"source": SOURCE, "capped": str(game.capped)},
-        )
-
-    def _store(self, game: WebGame, record: Game) -> dict[str, Any]:
-        """Write a finished game to the store (outside the lock); returns its state."""
+    @staticmethod
+    def _hand_over(game: WebGame, point: int, not_yours: str) -> None:
+        """Give the person's move to their player, which checks it against the rules.
+        Caller holds the lock."""
+        if game.agent_to_move:
+            raise MoveRefused(not_yours)
         try:
-            store_id: int | None = self._on_finished(record)
-        except Exception as e:
-            log.exception("could not store web game %s", game.game_id)
-            store_id = None
-            error: str | None = f"the game could not be saved: {e}"
-        else:
-            error = None
-        with self._lock:
-            game.store_id = store_id
-            if error is not None:
-                game.error = error
-            game.version += 1
-            return self._state(game)
-
-    def _fail(self, game: WebGame, reason: str) -> None:
-        log.error("web game %s stopped: %s", game.game_id, reason)
-        game.error = reason
-        game.finished_at = self._clock()
-        game.version += 1
-        self._ended.append(game.game_id)
+            game.person.play(point)
+        except NotYourTurn:
+            raise MoveRefused(not_yours) from None
+        except IllegalMove as e:
+            raise MoveRefused(str(e)) from None
+        game.in_flight = True
 
     def _state(self, game: WebGame) -> dict[str, Any]:
-        position = game.position
+        position = game.view.position
+        moves = game.view.record.moves
         size = position.size
         over = game.over
         score = None
@@ -469,12 +407,12 @@ class GameTable:
             "komi": position.komi,
             "human_colour": _COLOUR_WORD[game.human_colour],
             "agent_colour": _COLOUR_WORD[game.agent_colour],
-            "black": game.player_name(BLACK),
-            "white": game.player_name(WHITE),
+            "black": game.view.record.black,
+            "white": game.view.record.white,
             "board": board_text(position.board),
             "to_play": _COLOUR_WORD[position.to_play],
-            "moves": [move_json(m, size) for m in game.moves],
-            "last_move": move_text(game.moves[-1].point, size) if game.moves else None,
+            "moves": [move_json(m, size) for m in moves],
+            "last_move": move_text(moves[-1].point, size) if moves else None,
             "captures": {
                 "black": position.captures[BLACK],
                 "white": position.captures[WHITE],

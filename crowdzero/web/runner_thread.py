@@ -1,15 +1,17 @@
-"""The agent's side of every web game: one thread, one batched search for all games.
+"""The thread that plays every web game: one `MatchRunner`, the agent in one seat of each
+game and a person (`HumanPlayer`) in the other.
 
-Fifty people playing at once must not mean fifty searches one after another. The worker
-loop takes every open game where the agent is to move, answers them all with ONE
-`AgentPlayer.select_moves` call (the same `BatchedSearcher` training uses, so the leaves
-of all the games share each network call), hands the moves back to the `GameTable`, and
-repeats. A person whose move arrives during a search is answered in the next batch.
+It is the loop training runs, so fifty people playing at once share one batched search:
+each step of the runner takes in the people's moves that arrived, then answers every game
+where the agent is to move with ONE `AgentPlayer.select_moves` call (the leaves of all the
+games share each network call). A person whose move arrives during a search is answered
+in the next batch. The runner builds each game's record and hands it to the `GameTable`,
+which writes it to the run's store.
 
 People play the run's newest checkpoint with the run's search settings and the root
 noise off (`add_noise=False`: no Dirichlet noise, no temperature, no Gumbel noise), so
-the agent plays its best move. The worker looks for a newer checkpoint every
-`checkpoint_poll` seconds and switches to it between batches; before the run has a
+the agent plays its best move. The thread looks for a newer checkpoint every
+`checkpoint_poll` seconds and switches to it between steps; before the run has a
 checkpoint it plays a freshly initialised network of the run's config (seeded with the
 run's seed, so it is the same untrained net every time).
 """
@@ -19,11 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from crowdzero.go.position import Position
@@ -35,11 +35,12 @@ from crowdzero.net.checkpoint import (
 )
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.match_runner import MatchRunner
 from crowdzero.play.player import MoveRequest
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.search.config import SearchConfig
 from crowdzero.train.run_dir import RunDir
-from crowdzero.web.games import AGENT_NAME, GameTable
+from crowdzero.web.games import GameTable
 
 log = logging.getLogger(__name__)
 
@@ -132,77 +133,77 @@ class AgentNetwork:
         return TorchEvaluator(model, threads=self.threads)
 
 
-@dataclass
-class WorkerStats:
-    """What the worker has done, for /api/status and the load benchmark."""
-
-    batches: int = 0
-    moves: int = 0
-    largest_batch: int = 0
-    search_seconds: float = 0.0
-    failures: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "batches": self.batches,
-            "moves": self.moves,
-            "largest_batch": self.largest_batch,
-            "mean_batch": self.moves / self.batches if self.batches else 0.0,
-            "search_seconds": round(self.search_seconds, 3),
-            "failures": self.failures,
-        }
-
-
-class AgentWorker:
-    """The background thread that answers every web game's agent moves in batches."""
+class RunnerThread:
+    """Steps the web's match runner on a background thread; also switches the agent to
+    newer checkpoints and expires abandoned games between steps."""
 
     def __init__(
         self,
+        runner: MatchRunner,
         table: GameTable,
         network: AgentNetwork,
-        search: SearchConfig,
+        agent: AgentPlayer,
         *,
         checkpoint_poll: float = 10.0,
         expire_every: float = 30.0,
-        rng: np.random.Generator | None = None,
     ) -> None:
+        self.runner = runner
         self.table = table
         self.network = network
-        self.agent = AgentPlayer(
-            network.evaluator, search, name=AGENT_NAME, add_noise=False, rng=rng
-        )
+        self.agent = agent
         self.checkpoint_poll = checkpoint_poll
         self.expire_every = expire_every
-        self.stats = WorkerStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._thread is not None:
-            raise RuntimeError("the agent worker is already running")
-        self._thread = threading.Thread(target=self._run, name="crowdzero-web-agent", daemon=True)
+            raise RuntimeError("the runner thread is already running")
+        self._thread = threading.Thread(target=self._run, name="crowdzero-web-runner", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop after the current batch and wait for it."""
+        """Ask the loop to stop after the current step and wait for it."""
         self._stop.set()
-        self.table.wake_agent()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
+    def close(self) -> None:
+        self.stop()
+        self.runner.close()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def stats(self) -> dict[str, Any]:
+        """The agent's batched searches so far, for /api/status and the load benchmark."""
+        r = self.runner
+        return {
+            "batches": r.learner_calls,
+            "moves": r.learner_requests,
+            "largest_batch": r.learner_largest,
+            "mean_batch": r.learner_requests / r.learner_calls if r.learner_calls else 0.0,
+            "search_seconds": round(r.learner_seconds, 3),
+            "failures": r.learner_failures,
+        }
 
     def warm_up(self) -> None:
         """One throwaway search (its own player, so the agent's state is untouched), so
         numba's compilation (seconds, once per process) is not paid by the first person."""
         scratch = AgentPlayer(self.network.evaluator, SearchConfig(simulations=2), add_noise=False)
         try:
-            scratch.select_moves([MoveRequest("warm-up", Position(self.table.rules))])
+            scratch.select_moves([MoveRequest("warm-up", Position(self.runner.rules))])
         except Exception:
             log.exception("web: the warm-up search failed")
+
+    def step(self, wait_seconds: float = 0.0) -> int:
+        """One step of the runner; returns how many moves it played. The loop calls this;
+        tests may too."""
+        before = self.runner.moves_played
+        self.runner.step(wait_seconds)
+        return self.runner.moves_played - before
 
     def _run(self) -> None:
         self.warm_up()
@@ -216,36 +217,13 @@ class AgentWorker:
             if now >= next_expiry:
                 next_expiry = now + self.expire_every
                 self.table.expire()
-            for game_id in self.table.ended_games():
-                self.agent.end_game(game_id)
-            if not self._stop.is_set():
-                self.step(timeout=0.25)
-
-    def step(self, timeout: float = 0.0) -> int:
-        """Answer every game waiting for the agent (waiting up to `timeout` s for one);
-        returns how many moves were played. The loop calls this; tests may too."""
-        turns = self.table.agent_turns(timeout)
-        if not turns:
-            return 0
-        started = time.perf_counter()
-        try:
-            choices = self.agent.select_moves(
-                [MoveRequest(turn.game_id, turn.position) for turn in turns]
-            )
-        except Exception as e:
-            log.exception("the agent's search failed for %d web games", len(turns))
-            self.stats.failures += 1
-            for turn in turns:
-                self.table.fail_agent(turn, f"the agent failed to answer: {e}")
-            return 0
-        self.stats.search_seconds += time.perf_counter() - started
-        self.stats.batches += 1
-        self.stats.moves += len(turns)
-        self.stats.largest_batch = max(self.stats.largest_batch, len(turns))
-        label = self.network.label
-        for turn, choice in zip(turns, choices, strict=True):
-            self.table.apply_agent_move(turn, choice, label)
-        return len(turns)
+            try:
+                self.step(wait_seconds=0.25)
+            except Exception:
+                # The agent's failures void their games inside the runner; anything else
+                # is a bug, logged, and the people's games go on after a pause.
+                log.exception("web: the match runner failed a step")
+                self._stop.wait(1.0)
 
     def _maybe_switch_network(self) -> None:
         try:
