@@ -37,7 +37,7 @@ from crowdzero.net.checkpoint import (
 )
 from crowdzero.net.evaluator import TorchEvaluator, set_torch_threads
 from crowdzero.net.model import PolicyValueNet
-from crowdzero.play.match_runner import DroppedGame, MatchRunner, Pairing
+from crowdzero.play.match_runner import AGENT_NAME, DroppedGame, MatchRunner, Pairing
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
 from crowdzero.players.agent import AgentPlayer
@@ -50,9 +50,6 @@ from crowdzero.train.replay import ReplayWindow, UnplayableGame, WindowRule
 from crowdzero.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
-
-#: Name under which the learning agent appears in the store, ratings and SGF files.
-AGENT_NAME = "agent"
 
 
 @dataclass
