@@ -408,15 +408,25 @@ def study(
 
 @app.command("config")
 def show_config(
-    run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,
+    run: Annotated[
+        Path | None,
+        typer.Argument(help="Show this run's values, each marked where it is not the default."),
+    ] = None,
 ) -> None:
-    """Print a config file with every key, its default and what it does."""
+    """Print a config file with every key, its default and what it does.
+
+    The output is TOML a new run can start from (`crowdzero train --config FILE`); for a
+    run, a value that is not the default carries "# default: X" on its line.
+    """
     from crowdzero.train.config import RunConfig, dump_config
     from crowdzero.train.run_dir import RunDir
 
+    if run is None:
+        sys.stdout.write(dump_config(RunConfig()))
+        return
     with _one_line_errors(also=_CONFIG_VALUE_ERRORS):
-        cfg = RunDir.open(run).config if run is not None else RunConfig()
-    sys.stdout.write(dump_config(cfg))
+        cfg = RunDir.open(run).config
+    sys.stdout.write(dump_config(cfg, defaults=RunConfig()))
 
 
 @app.command("export-sgf")

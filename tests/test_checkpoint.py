@@ -255,7 +255,9 @@ def test_invalid_config_is_reported(saved) -> None:
     path, _, _ = saved
     payload = torch.load(path, weights_only=True)
     rewrite(path, config={**payload["config"], "board_size": 25})
-    with pytest.raises(CheckpointError, match="invalid network config: board size 25"):
+    with pytest.raises(
+        CheckpointError, match="invalid network config: board_size must be at most 19, not 25"
+    ):
         load_checkpoint(path)
     rewrite(path, config={**payload["config"], "dropout": 0.5})
     with pytest.raises(CheckpointError, match="unknown network config keys: dropout"):

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crowdzero.cli import app
-from crowdzero.train.config import RunConfig, loads_config
+from crowdzero.train.config import RunConfig, apply_overrides, loads_config
 from crowdzero.train.run_dir import RunDir
 
 runner = CliRunner()
@@ -21,6 +21,23 @@ def test_config_prints_a_documented_config_that_loads_back() -> None:
     assert result.exit_code == 0
     assert loads_config(result.stdout) == RunConfig()
     assert "# " in result.stdout  # every key carries its doc as a comment
+
+
+def test_config_of_a_run_shows_its_values_and_the_defaults_they_replace(
+    tmp_path: Path,
+) -> None:
+    """An older run's config.toml lacks keys added since; it is shown with the values it
+    trained with, each marked with today's default."""
+    run = RunDir.create(tmp_path / "r", apply_overrides(RunConfig(), {"search.simulations": 16}))
+    text = run.config_path.read_text()
+    run.config_path.write_text(text.replace("full_search_fraction = 0.25\n", ""))
+    result = runner.invoke(app, ["config", str(run.path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "simulations = 16  # default: 64" in lines
+    assert "full_search_fraction = 1.0  # default: 0.25" in lines
+    assert "cheap_simulations = 8" in lines  # the default: no mark
+    assert loads_config(result.stdout) == RunDir.open(run.path).config
 
 
 def test_resuming_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
@@ -59,8 +76,6 @@ def test_ratings_of_a_run_without_games_is_a_clear_error(tmp_path: Path) -> None
 
 def _tiny_run(path: Path, **extra: object) -> RunDir:
     from tiny_run import TINY_RUN
-
-    from crowdzero.train.config import apply_overrides
 
     return RunDir.create(path, apply_overrides(RunConfig(), {**TINY_RUN, **extra}))
 

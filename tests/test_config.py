@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crowdzero.config_fields import FIELD_METADATA
 from crowdzero.go.position import KoRule, Rules
 from crowdzero.net.model import NetConfig
 from crowdzero.search.config import SearchConfig
@@ -188,3 +190,47 @@ def test_defaults_live_in_the_dataclasses() -> None:
     for f in dataclasses.fields(TrainConfig):
         assert data["train"][f.name] == f.default
     assert data["board"]["ko"] == BoardConfig().ko.value
+
+
+SECTIONS = (BoardConfig, NetConfig, SearchConfig, TrainConfig)
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.__name__)
+def test_every_section_documents_and_bounds_its_fields_in_one_style(section: type) -> None:
+    """Docs and bounds sit beside each field as metadata `check_fields` understands: a
+    misspelt key ("mni") would silently drop a bound."""
+    for f in dataclasses.fields(section):
+        assert f.metadata.get("doc"), f"{section.__name__}.{f.name} has no doc"
+        assert set(f.metadata) <= FIELD_METADATA, f"{section.__name__}.{f.name}"
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        (BoardConfig, {"size": 4}, "size must be at least 5, not 4"),
+        (NetConfig, {"board_size": 20}, "board_size must be at most 19, not 20"),
+        (NetConfig, {"channels": 0}, "channels must be at least 1, not 0"),
+        (SearchConfig, {"algorithm": "alphabeta"}, "algorithm must be one of 'puct', 'gumbel'"),
+        (SearchConfig, {"gumbel_c_scale": 0.0}, "gumbel_c_scale must be more than 0.0, not 0.0"),
+        (SearchConfig, {"dirichlet_fraction": 1.5}, "dirichlet_fraction must be at most 1.0"),
+        (TrainConfig, {"momentum": 1.0}, "momentum must be at most 0.999, not 1.0"),
+    ],
+)
+def test_a_section_built_in_code_names_the_key_the_value_and_what_is_allowed(
+    section: type, values: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        section(**values)
+
+
+def test_a_network_setting_out_of_range_in_a_file_names_the_file_and_section() -> None:
+    with pytest.raises(ConfigError, match=r"run.toml: \[net\] channels must be at least 1, not 0"):
+        loads_config("[net]\nchannels = 0\n", "run.toml")
+
+
+def test_a_run_shown_against_the_defaults_marks_only_the_keys_that_differ() -> None:
+    cfg = apply_overrides(RunConfig(), {"search.simulations": 16, "board.size": 13})
+    lines = dump_config(cfg, defaults=RunConfig()).splitlines()
+    marked = [line for line in lines if "# default:" in line]
+    assert marked == ["size = 13  # default: 9", "simulations = 16  # default: 64"]
+    assert loads_config("\n".join(lines)) == cfg  # the marks are comments

@@ -114,8 +114,8 @@ def test_default_config_is_six_blocks_of_sixty_four_on_nine_by_nine() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"board_size": 4}, "board size 4 is outside 5..19"),
-        ({"board_size": 20}, "board size 20"),
+        ({"board_size": 4}, "board_size must be at least 5, not 4"),
+        ({"board_size": 20}, "board_size must be at most 19, not 20"),
         ({"history": 0}, "history"),
         ({"channels": 0}, "channels"),
         ({"blocks": -1}, "blocks"),

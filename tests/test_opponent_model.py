@@ -52,7 +52,6 @@ RULES_5 = Rules(5, komi=0.5)
 TINY_NET = NetConfig(board_size=5, history=2, blocks=1, channels=8)
 C1 = 2  # row 0, column C on 5x5
 D4 = 18  # row 3, column D on 5x5
-_PRIOR = 2  # P(s, a) in SearchTree.edge
 
 
 class Favourite(Player):
@@ -120,7 +119,7 @@ def test_opponent_nodes_carry_the_modelled_members_prior(algorithm: str) -> None
     for node in expanded_nodes(tree):
         position = tree.positions[node]
         legal = position.legal_mask()
-        prior = tree.edge[_PRIOR, node]
+        prior = tree.children_prior[node]
         if position.to_play != tree.root.to_play:
             opponent_nodes += 1
             assert np.allclose(prior, member.move_distribution(position))
@@ -344,7 +343,7 @@ def test_the_opponent_modelling_agent_searches_with_the_learned_model(
             if child.to_play != position.to_play:
                 logits = model.policy_logits([child])
                 expected = masked_softmax(logits, child.legal_mask()[None])[0]
-                assert np.allclose(tree.edge[_PRIOR, node], expected, atol=1e-5)
+                assert np.allclose(tree.children_prior[node], expected, atol=1e-5)
     finally:
         agent.close()
 

@@ -8,6 +8,8 @@ area-score value: exactly one move wins, every other move loses.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,14 @@ from crowdzero.play.player import MoveRequest
 from crowdzero.search.config import SearchConfig, SearchConfigError
 from crowdzero.search.evaluator import AreaScoreEvaluator, UniformEvaluator
 from crowdzero.search.searcher import BatchedSearcher, SearchError
-from crowdzero.search.tree import EXPANDED, TERMINAL, SearchTree
+from crowdzero.search.tree import (
+    DESCENT_RECORD,
+    EXPANDED,
+    PUCT,
+    TERMINAL,
+    DescentParams,
+    SearchTree,
+)
 
 ALGORITHMS = ("puct", "gumbel")
 RULES_5 = Rules(5, komi=0.5)
@@ -156,13 +165,14 @@ def assert_tree_is_consistent(tree: SearchTree) -> None:
     for node in range(len(tree)):
         if tree.state(node) != EXPANDED:
             continue
-        visits = tree.edge[0, node]
-        assert tree.stats[node, 0] == pytest.approx(1.0 + visits.sum())
-        for action in np.flatnonzero(tree.children[node] >= 0):
-            child = tree.children[node, action]
-            assert visits[action] == tree.stats[child, 0]
-            assert tree.edge[1, node, action] == pytest.approx(-tree.stats[child, 1])
-        assert np.all(np.abs(tree.edge[1, node]) <= visits + 1e-9)
+        visits = tree.children_visits[node]
+        value_sums = tree.children_value_sums[node]
+        assert tree.node_visits[node] == pytest.approx(1.0 + visits.sum())
+        for action in np.flatnonzero(tree.children_index[node] >= 0):
+            child = tree.children_index[node, action]
+            assert visits[action] == tree.node_visits[child]
+            assert value_sums[action] == pytest.approx(-tree.node_value_sums[child])
+        assert np.all(np.abs(value_sums) <= visits + 1e-9)
 
 
 @settings(max_examples=20, deadline=None)
@@ -208,7 +218,7 @@ def test_passing_after_a_pass_ends_the_game_and_is_valued_exactly(algorithm: str
     result = search.search([MoveRequest("g", position)], add_noise=False)[0]
     tree = search.kept_tree("g")
     assert tree is not None
-    child = tree.children[0, 25]
+    child = tree.children_index[0, 25]
     assert tree.state(child) == TERMINAL
     assert tree.value(child) == -1.0  # white to move there, and white has lost
     assert tree.root_value_sums[25] == tree.root_visits[25]  # Q(root, pass) = +1 exactly
@@ -224,7 +234,7 @@ def test_the_losing_side_does_not_end_the_game_by_passing(algorithm: str) -> Non
     result = search.search([MoveRequest("g", position)], add_noise=False)[0]
     tree = search.kept_tree("g")
     assert tree is not None
-    child = tree.children[0, 25]
+    child = tree.children_index[0, 25]
     assert tree.state(child) == TERMINAL and tree.value(child) == 1.0
     assert tree.root_value_sums[25] == -tree.root_visits[25]  # Q(root, pass) = -1 exactly
     assert result.point != 25
@@ -255,6 +265,19 @@ def test_a_bad_config_is_refused_with_a_reason() -> None:
         SearchConfig(simulations=0)
 
 
+def test_the_descent_reads_its_settings_by_name_from_one_record() -> None:
+    config = SearchConfig(algorithm="puct", c_puct_init=2.0, leaves_per_game=4, virtual_loss=0.5)
+    params = DescentParams.from_config(config)
+    record = params.record[0]
+    assert {name: record[name] for name in DESCENT_RECORD.names} == dataclasses.asdict(params)
+    assert (params.algorithm, params.c_puct_init, params.virtual_loss) == (PUCT, 2.0, 0.5)
+
+
+def test_one_leaf_per_game_descends_without_a_virtual_loss() -> None:
+    """With one leaf per game and round no other descent is pending to be steered away."""
+    assert DescentParams.from_config(SearchConfig(virtual_loss=0.5)).virtual_loss == 0.0
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_subtree_reuse_keeps_the_visits_of_the_chosen_child(algorithm: str) -> None:
     simulations = 48
@@ -263,9 +286,9 @@ def test_subtree_reuse_keeps_the_visits_of_the_chosen_child(algorithm: str) -> N
     first = search.search([MoveRequest("g", position)], add_noise=False)[0]
     tree = search.kept_tree("g")
     assert tree is not None
-    mine = int(tree.children[0, first.point])
-    reply = int(np.argmax(tree.edge[0, mine]))  # the opponent's most visited answer
-    kept = int(tree.children[mine, reply])
+    mine = int(tree.children_index[0, first.point])
+    reply = int(np.argmax(tree.children_visits[mine]))  # the opponent's most visited answer
+    kept = int(tree.children_index[mine, reply])
     assert tree.state(kept) == EXPANDED
     carried = tree.visit_count(kept) - 1  # visits below it, without its own evaluation
     assert carried > 0

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from crowdzero.config_fields import check_fields
 from crowdzero.go.features import FeatureSpec
 
 MIN_BOARD_SIZE = 5
@@ -65,14 +66,50 @@ GLOBAL_POOL_FRACTION = 4
 class NetConfig:
     """Everything needed to rebuild a ``PolicyValueNet`` with the same weight shapes."""
 
-    board_size: int = 9
-    history: int = 4
-    blocks: int = 6
-    channels: int = 64
-    ownership_head: bool = True
-    policy_channels: int = 32
-    value_channels: int = 32
-    value_hidden: int = 64
+    board_size: int = field(
+        default=9,
+        metadata={
+            "doc": "Board size the network is built for; always equal to board.size.",
+            "min": MIN_BOARD_SIZE,
+            "max": MAX_BOARD_SIZE,
+        },
+    )
+    history: int = field(
+        default=4,
+        metadata={
+            "doc": "Past positions in the input planes (2*history+1 planes in all).",
+            "min": 1,
+        },
+    )
+    blocks: int = field(
+        default=6,
+        metadata={
+            "doc": "Residual blocks in the tower (0 = heads straight on the input conv).",
+            "min": 0,
+        },
+    )
+    channels: int = field(
+        default=64,
+        metadata={
+            "doc": "Channels of every residual block; cost grows with channels^2.",
+            "min": 1,
+        },
+    )
+    ownership_head: bool = field(
+        default=True,
+        metadata={"doc": "Predict who owns each point at the end (an auxiliary target)."},
+    )
+    policy_channels: int = field(
+        default=32,
+        metadata={"doc": "Channels of the 1x1 convolution feeding the policy head.", "min": 1},
+    )
+    value_channels: int = field(
+        default=32,
+        metadata={"doc": "Channels of the 1x1 convolution feeding the value head.", "min": 1},
+    )
+    value_hidden: int = field(
+        default=64, metadata={"doc": "Width of the value head's hidden layer.", "min": 1}
+    )
     liberty_features: bool = field(
         default=True,
         metadata={
@@ -103,17 +140,7 @@ class NetConfig:
     )
 
     def __post_init__(self) -> None:
-        if not MIN_BOARD_SIZE <= self.board_size <= MAX_BOARD_SIZE:
-            raise ValueError(
-                f"board size {self.board_size} is outside {MIN_BOARD_SIZE}..{MAX_BOARD_SIZE}"
-            )
-        if self.history < 1:
-            raise ValueError(f"history must be at least 1, not {self.history}")
-        if self.blocks < 0:
-            raise ValueError(f"blocks must be 0 or more, not {self.blocks}")
-        for name in ("channels", "policy_channels", "value_channels", "value_hidden"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        check_fields(self)
 
     @property
     def features(self) -> FeatureSpec:

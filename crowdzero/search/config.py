@@ -1,8 +1,9 @@
 """Every knob of the tree search, with its default and what it does.
 
-The config loader builds a `SearchConfig` from the `[search]` table of a run's TOML file;
-the field docs below (``metadata["doc"]``) are what `crowdzero config --explain` prints,
-so each one says what the setting changes, not just its name.
+The config loader builds a `SearchConfig` from the `[search]` table of a run's TOML file.
+Each field's ``metadata`` holds its doc and its bounds (`crowdzero.config_fields`): the docs
+are what `crowdzero config` prints and every run's config.toml carries, so each one says
+what the setting changes, not just its name.
 
 Why Gumbel is the default: the network is the budget on this machine (about a thousand
 positions a second), so self-play runs with few simulations per move (64 or fewer).
@@ -15,11 +16,14 @@ move, not only the visited ones. PUCT stays available and is what the tests comp
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crowdzero.config_fields import check_fields
+
 Algorithm = Literal["puct", "gumbel"]
-ALGORITHMS: tuple[str, ...] = ("puct", "gumbel")
+ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 
 
 class SearchConfigError(ValueError):
@@ -35,28 +39,32 @@ class SearchConfig:
         metadata={
             "doc": "Root search: 'gumbel' (Gumbel-top-k + sequential halving, improves the "
             "policy even with few simulations) or 'puct' (AlphaZero: PUCT + Dirichlet "
-            "noise, target = visit counts)."
+            "noise, target = visit counts).",
+            "choices": ALGORITHMS,
         },
     )
     simulations: int = field(
         default=64,
         metadata={
             "doc": "Network evaluations spent per move (leaves expanded below the root). "
-            "Visits kept from a reused subtree come on top."
+            "Visits kept from a reused subtree come on top.",
+            "min": 1,
         },
     )
     c_puct_init: float = field(
         default=1.25,
         metadata={
             "doc": "PUCT exploration constant c_init in AlphaZero's "
-            "c(s) = c_init + log((1 + N(s) + c_base) / c_base); larger explores more."
+            "c(s) = c_init + log((1 + N(s) + c_base) / c_base); larger explores more.",
+            "above": 0.0,
         },
     )
     c_puct_base: float = field(
         default=19652.0,
         metadata={
             "doc": "PUCT c_base: exploration grows slowly once a node has about this many "
-            "visits; with 64 simulations c(s) is effectively c_init."
+            "visits; with 64 simulations c(s) is effectively c_init.",
+            "above": 0.0,
         },
     )
     dirichlet_alpha: float = field(
@@ -64,14 +72,17 @@ class SearchConfig:
         metadata={
             "doc": "PUCT only: concentration of the Dirichlet noise mixed into the root "
             "prior. AlphaZero used 0.03 on 19x19; scaled by area, 0.03*361/81 = 0.134 "
-            "on 9x9 (use 0.03*361/N^2 for other sizes). Smaller = spikier noise."
+            "on 9x9 (use 0.03*361/N^2 for other sizes). Smaller = spikier noise.",
+            "above": 0.0,
         },
     )
     dirichlet_fraction: float = field(
         default=0.25,
         metadata={
             "doc": "PUCT only: weight of the Dirichlet noise in the root prior "
-            "(P = (1-f) P + f Dir(alpha)). 0 turns noise off."
+            "(P = (1-f) P + f Dir(alpha)). 0 turns noise off.",
+            "min": 0.0,
+            "max": 1.0,
         },
     )
     temperature_moves: int = field(
@@ -81,7 +92,8 @@ class SearchConfig:
             "PUCT in proportion to root visits (temperature 1), after that the most "
             "visited move is played. Gumbel samples through its Gumbel noise on every "
             "move; only its cheap searches (see full_search_fraction), which have no "
-            "noise, use this, sampling from their improved policy."
+            "noise, use this, sampling from their improved policy.",
+            "min": 0,
         },
     )
     fpu_reduction: float = field(
@@ -97,7 +109,8 @@ class SearchConfig:
         default=16,
         metadata={
             "doc": "Gumbel only: m, the number of root moves drawn by Gumbel-top-k and then "
-            "narrowed by sequential halving (capped by the number of legal moves)."
+            "narrowed by sequential halving (capped by the number of legal moves).",
+            "min": 1,
         },
     )
     gumbel_c_visit: float = field(
@@ -105,7 +118,8 @@ class SearchConfig:
         metadata={
             "doc": "Gumbel only: c_visit of the sigma transform "
             "sigma(q) = (c_visit + max_b N(b)) * c_scale * q, q the completed Q-values "
-            "rescaled to [0, 1] at each node."
+            "rescaled to [0, 1] at each node.",
+            "min": 0.0,
         },
     )
     gumbel_c_scale: float = field(
@@ -116,7 +130,8 @@ class SearchConfig:
             "rescaled per node: the best and worst move then differ by (50 + max N) * 0.1, "
             "about 5-6 logits. The paper's 1.0 belongs to Q normalised by the fixed "
             "value range; with the per-node rescale it made the 16-simulation targets of "
-            "the 9x9 runs nearly one-hot (mean entropy 0.43 nats against the prior's 3.78)."
+            "the 9x9 runs nearly one-hot (mean entropy 0.43 nats against the prior's 3.78).",
+            "above": 0.0,
         },
     )
     reuse_tree: bool = field(
@@ -131,7 +146,8 @@ class SearchConfig:
         metadata={
             "doc": "Leaves each game sends per network call. Above 1 a virtual loss "
             "steers the extra descents to different leaves: bigger batches with fewer "
-            "games, at some cost in search quality."
+            "games, at some cost in search quality.",
+            "min": 1,
         },
     )
     overlap_evaluation: bool = field(
@@ -150,7 +166,8 @@ class SearchConfig:
         metadata={
             "doc": "Value (in [-1, 1] units) a pending descent subtracts from the nodes it "
             "passes through until its leaf is evaluated; only used when "
-            "leaves_per_game > 1."
+            "leaves_per_game > 1.",
+            "min": 0.0,
         },
     )
     full_search_fraction: float = field(
@@ -164,7 +181,9 @@ class SearchConfig:
             "root value but no policy target, so the games move on at a fraction of the "
             "cost and the value head sees more games. Evaluation play (no noise) always "
             "searches in full, and so does every move when cheap_simulations is not below "
-            "simulations (nothing to save). 1.0 turns it off. KataGo uses 0.25."
+            "simulations (nothing to save). 1.0 turns it off. KataGo uses 0.25.",
+            "above": 0.0,
+            "max": 1.0,
         },
     )
     cheap_simulations: int = field(
@@ -172,7 +191,8 @@ class SearchConfig:
         metadata={
             "doc": "Simulations of a cheap search (see full_search_fraction); capped at "
             "`simulations`. KataGo spends about a sixth of a full search; on this "
-            "machine's 16-64 simulations 8 keeps a cheap move 2-8x cheaper."
+            "machine's 16-64 simulations 8 keeps a cheap move 2-8x cheaper.",
+            "min": 1,
         },
     )
     resign_threshold: float = field(
@@ -181,14 +201,17 @@ class SearchConfig:
             "doc": "The agent resigns once its root value (its own view, in [-1, 1]) has "
             "been below this for `resign_consecutive` of its consecutive moves in a game, "
             "and only in games whose runner allows it (MoveRequest.allow_resign). -1.0 "
-            "never resigns (a value cannot be below -1)."
+            "never resigns (a value cannot be below -1).",
+            "min": -1.0,
+            "max": 1.0,
         },
     )
     resign_consecutive: int = field(
         default=3,
         metadata={
             "doc": "How many of the agent's own moves in a row must have a root value "
-            "below `resign_threshold` before it resigns (KataGo uses 3 as well)."
+            "below `resign_threshold` before it resigns (KataGo uses 3 as well).",
+            "min": 1,
         },
     )
     opponent_model: bool = field(
@@ -208,51 +231,4 @@ class SearchConfig:
         return min(self.cheap_simulations, self.simulations)
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise SearchConfigError(
-                f"search algorithm must be one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}"
-            )
-        if self.simulations < 1:
-            raise SearchConfigError(f"simulations must be at least 1, not {self.simulations}")
-        if self.leaves_per_game < 1:
-            raise SearchConfigError(
-                f"leaves_per_game must be at least 1, not {self.leaves_per_game}"
-            )
-        if self.gumbel_considered < 1:
-            raise SearchConfigError(
-                f"gumbel_considered must be at least 1, not {self.gumbel_considered}"
-            )
-        if not 0.0 <= self.dirichlet_fraction <= 1.0:
-            raise SearchConfigError(
-                f"dirichlet_fraction must be in [0, 1], not {self.dirichlet_fraction}"
-            )
-        if self.dirichlet_alpha <= 0.0:
-            raise SearchConfigError(f"dirichlet_alpha must be positive, not {self.dirichlet_alpha}")
-        if self.temperature_moves < 0:
-            raise SearchConfigError(
-                f"temperature_moves must be non-negative, not {self.temperature_moves}"
-            )
-        if self.c_puct_init <= 0.0 or self.c_puct_base <= 0.0:
-            raise SearchConfigError("c_puct_init and c_puct_base must be positive")
-        if self.gumbel_c_visit < 0.0 or self.gumbel_c_scale <= 0.0:
-            raise SearchConfigError("gumbel_c_visit must be >= 0 and gumbel_c_scale > 0")
-        if not 0.0 < self.full_search_fraction <= 1.0:
-            raise SearchConfigError(
-                f"full_search_fraction must be in (0, 1], not {self.full_search_fraction} "
-                "(1.0 searches every move in full)"
-            )
-        if self.cheap_simulations < 1:
-            raise SearchConfigError(
-                f"cheap_simulations must be at least 1, not {self.cheap_simulations}"
-            )
-        if not -1.0 <= self.resign_threshold <= 1.0:
-            raise SearchConfigError(
-                f"resign_threshold must be in [-1, 1] (values are), not "
-                f"{self.resign_threshold}; -1.0 never resigns"
-            )
-        if self.resign_consecutive < 1:
-            raise SearchConfigError(
-                f"resign_consecutive must be at least 1, not {self.resign_consecutive}"
-            )
-        if self.virtual_loss < 0.0:
-            raise SearchConfigError(f"virtual_loss must be non-negative, not {self.virtual_loss}")
+        check_fields(self, SearchConfigError)

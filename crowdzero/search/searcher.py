@@ -47,7 +47,7 @@ from crowdzero.search.evaluator import Evaluator
 from crowdzero.search.gumbel import GumbelRoot, improved_policy, sigma_completed_q
 from crowdzero.search.opponent_model import OpponentModel
 from crowdzero.search.puct import add_dirichlet_noise, choose_by_visits, visit_policy
-from crowdzero.search.tree import EXPANDED, GUMBEL, PENDING, PUCT, TERMINAL, SearchTree
+from crowdzero.search.tree import EXPANDED, PENDING, TERMINAL, DescentParams, SearchTree
 
 _Evaluation = tuple[np.ndarray, np.ndarray]  # logits [B, A], values [B]
 
@@ -133,9 +133,7 @@ class BatchedSearcher:
             )
         self.opponent_models: dict[str, OpponentModel] = dict(opponent_models or {})
         self._trees: dict[str, SearchTree] = {}
-        c = self.config
-        self._algorithm = GUMBEL if c.algorithm == "gumbel" else PUCT
-        self._virtual_loss = c.virtual_loss if c.leaves_per_game > 1 else 0.0
+        self._descent = DescentParams.from_config(self.config)
         self._worker: ThreadPoolExecutor | None = None
         self.simulations_done = 0  # since construction, over all games (for progress)
         self.positions_evaluated = 0  # leaves and roots sent to the evaluator
@@ -277,7 +275,7 @@ class BatchedSearcher:
         tree = game.tree
         c = self.config
         prior, legal = tree.root_prior, tree.root_legal
-        if self._algorithm == PUCT:
+        if c.algorithm == "puct":
             if game.noise:
                 game.root_prior = add_dirichlet_noise(
                     prior, legal, c.dirichlet_alpha, c.dirichlet_fraction, self.rng
@@ -347,7 +345,8 @@ class BatchedSearcher:
         budget is spent, or a descent runs into a leaf already waiting."""
         c = self.config
         tree = game.tree
-        vl = self._virtual_loss
+        params = self._descent
+        vl = params.virtual_loss
         while game.pending < c.leaves_per_game and game.done + game.pending < game.budget:
             first = -1
             if game.gumbel is not None:
@@ -360,17 +359,7 @@ class BatchedSearcher:
                     c.gumbel_c_visit,
                     c.gumbel_c_scale,
                 )
-            node, action, child = tree.descend(
-                game.root_prior,
-                first,
-                self._algorithm,
-                c.c_puct_init,
-                c.c_puct_base,
-                c.fpu_reduction,
-                c.gumbel_c_visit,
-                c.gumbel_c_scale,
-                vl,
-            )
+            node, action, child = tree.descend(game.root_prior, first, params)
             if child < 0:
                 child = tree.add_child(node, action)
                 if tree.state(child) == PENDING:
@@ -430,7 +419,7 @@ class BatchedSearcher:
         """Store each leaf's prior (masked softmax of its logits) and back its value up;
         ``simulations=False`` for roots (their evaluation is not a simulation and no
         descent took a virtual loss for them)."""
-        vl = self._virtual_loss if simulations else 0.0
+        vl = self._descent.virtual_loss if simulations else 0.0
         legal = np.stack([game.tree.positions[node].legal_mask() for game, node in leaves])
         prior = masked_softmax(logits, legal)
         if self.opponent_models:

@@ -1,17 +1,25 @@
-"""One game's search tree as a struct of arrays, and the compiled descent and backup.
+"""One game's search tree as a struct of named arrays, and the compiled descent and backup.
 
 Like minigo's nodes, every node keeps its children's statistics in arrays over all
-N*N+1 actions, so a selection rule is one vectorised expression; like mctx's tree, the
-nodes of a game live in a few 2-D arrays indexed by node number instead of one Python
-object per node. That keeps the tree cheap to walk from numba (one call descends from the
-root to a leaf) and cheap to prune when the game moves on (one fancy-index per array).
+N*N+1 actions, so a selection rule is one vectorised expression; like mctx's `Tree`, the
+nodes of a game live in a few arrays indexed by node number, one array per quantity and
+named for it, instead of one Python object per node. That keeps the tree cheap to walk
+from numba (one call descends from the root to a leaf) and cheap to prune when the game
+moves on (one fancy-index per array).
 
-Shapes (M = capacity in nodes, A = N*N + 1 actions, pass last):
-    edge      float64 [3, M, A]  N(s, a), W(s, a), P(s, a)
-    children  int32   [M, A]     node reached by a from s, -1 while unexplored
-    legal     bool    [M, A]     Position.legal_mask of s
-    stats     float64 [M, 3]     N(s), W(s), v(s)
-    links     int32   [M, 3]     parent, action from the parent, state (PENDING, ...)
+Arrays of a `SearchTree` (M = capacity in nodes, A = N*N + 1 actions, pass last; s a
+node, a an action; the notation of `crowdzero.search.puct`):
+    children_visits      float64 [M, A]  N(s, a)
+    children_value_sums  float64 [M, A]  W(s, a)
+    children_prior       float64 [M, A]  P(s, a), 0 on illegal actions
+    children_index       int32   [M, A]  node reached by a from s, -1 while unexplored
+    children_legal       bool    [M, A]  Position.legal_mask of s
+    node_visits          float64 [M]     N(s)
+    node_value_sums      float64 [M]     W(s)
+    raw_values           float64 [M]     v(s): the network's value, or the exact one
+    parents              int32   [M]     -1 for the root (and for unused slots)
+    action_from_parent   int32   [M]     the action that leads from the parent to s
+    node_states          int32   [M]     PENDING, EXPANDED or TERMINAL
 
 Sign convention (the one place it is written down):
 - v(s) and W(s) are from the view of the player to move AT s: +1 = that player wins.
@@ -28,10 +36,16 @@ network; their value is exact: +1/-1 from the winner, 0 for a jigo under area sc
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 from numba import njit
 
 from crowdzero.go.position import Position
+from crowdzero.search.config import SearchConfig
 from crowdzero.search.gumbel import gumbel_interior_select
 from crowdzero.search.puct import puct_select
 
@@ -42,13 +56,56 @@ TERMINAL = 2  # game over; value exact
 PUCT = 0
 GUMBEL = 1
 
-_VISITS, _VALUE_SUM, _PRIOR = 0, 1, 2
-_N, _W, _V = 0, 1, 2
-_PARENT, _ACTION, _STATE = 0, 1, 2
-
 
 class SearchTreeError(RuntimeError):
     """The tree was used in a way its invariants forbid (a bug in the caller)."""
+
+
+@dataclass(frozen=True)
+class DescentParams:
+    """What the compiled descent takes from a `SearchConfig`, built once per searcher.
+
+    The fields keep the config's names. The numba kernels read them by name from
+    `record`, a one-element structured array with the same fields: numba passes it as
+    cheaply as any array, where a NamedTuple, which nopython mode also reads, costs about
+    2 microseconds more per call in numba's dispatcher (one call per simulation).
+    """
+
+    algorithm: int  # PUCT or GUMBEL
+    c_puct_init: float
+    c_puct_base: float
+    fpu_reduction: float
+    gumbel_c_visit: float
+    gumbel_c_scale: float
+    virtual_loss: float  # 0 unless a game sends several leaves per round
+
+    @classmethod
+    def from_config(cls, config: SearchConfig) -> DescentParams:
+        return cls(
+            algorithm=GUMBEL if config.algorithm == "gumbel" else PUCT,
+            c_puct_init=config.c_puct_init,
+            c_puct_base=config.c_puct_base,
+            fpu_reduction=config.fpu_reduction,
+            gumbel_c_visit=config.gumbel_c_visit,
+            gumbel_c_scale=config.gumbel_c_scale,
+            # One leaf per game and round: no descent is pending when another starts.
+            virtual_loss=config.virtual_loss if config.leaves_per_game > 1 else 0.0,
+        )
+
+    @cached_property
+    def record(self) -> np.ndarray:
+        """The fields as a structured array of one element (`DESCENT_RECORD`), for
+        `_descend`."""
+        return np.array([dataclasses.astuple(self)], dtype=DESCENT_RECORD)
+
+
+#: The dtype of `DescentParams.record`: its fields, in order, as int64 or float64.
+DESCENT_RECORD = np.dtype(
+    [
+        (name, np.int64 if hint is int else np.float64)
+        for name, hint in typing.get_type_hints(DescentParams).items()
+    ]
+)
 
 
 def terminal_value(position: Position) -> float:
@@ -64,62 +121,62 @@ def terminal_value(position: Position) -> float:
 
 @njit(cache=True)
 def _descend(
-    edge: np.ndarray,
-    children: np.ndarray,
-    legal: np.ndarray,
-    stats: np.ndarray,
-    links: np.ndarray,
+    children_visits: np.ndarray,
+    children_value_sums: np.ndarray,
+    children_prior: np.ndarray,
+    children_index: np.ndarray,
+    children_legal: np.ndarray,
+    node_visits: np.ndarray,
+    node_value_sums: np.ndarray,
+    raw_values: np.ndarray,
+    node_states: np.ndarray,
     root_prior: np.ndarray,
     first_action: int,
-    algorithm: int,
-    c_init: float,
-    c_base: float,
-    fpu_reduction: float,
-    c_visit: float,
-    c_scale: float,
-    virtual_loss: float,
+    params: np.ndarray,
 ) -> tuple[int, int, int]:
     """Walk from the root (node 0) to the first edge whose child is not an expanded node.
 
     ``first_action`` >= 0 forces the root's choice (Gumbel's sequential halving makes it);
-    ``root_prior`` replaces P at the root (PUCT's Dirichlet noise). Every edge walked gets a
-    visit now and ``virtual_loss`` taken off its W, so that further descents before the
-    backup spread out; `_backup` adds the real value and gives the virtual loss back.
-    Returns (node, action, child): child is -1 for an unexplored edge, else a PENDING or
-    TERMINAL node.
+    ``root_prior`` replaces P at the root (PUCT's Dirichlet noise); ``params`` is a
+    `DescentParams.record`. Every edge walked gets a visit now and the virtual loss taken
+    off its W, so that further descents before the backup spread out; `_backup` adds the
+    real value and gives the virtual loss back. Returns (node, action, child): child is
+    -1 for an unexplored edge, else a PENDING or TERMINAL node.
     """
+    p = params[0]
+    virtual_loss = p.virtual_loss
     node = 0
     action = first_action
     while True:
         if action < 0:
-            prior = root_prior if node == 0 else edge[_PRIOR, node]
-            if algorithm == PUCT:
+            prior = root_prior if node == 0 else children_prior[node]
+            if p.algorithm == PUCT:
                 action = puct_select(
-                    edge[_VISITS, node],
-                    edge[_VALUE_SUM, node],
+                    children_visits[node],
+                    children_value_sums[node],
                     prior,
-                    legal[node],
-                    stats[node, _N],
-                    stats[node, _W],
-                    c_init,
-                    c_base,
-                    fpu_reduction,
+                    children_legal[node],
+                    node_visits[node],
+                    node_value_sums[node],
+                    p.c_puct_init,
+                    p.c_puct_base,
+                    p.fpu_reduction,
                 )
             else:
                 action = gumbel_interior_select(
-                    edge[_VISITS, node],
-                    edge[_VALUE_SUM, node],
+                    children_visits[node],
+                    children_value_sums[node],
                     prior,
-                    legal[node],
-                    stats[node, _V],
-                    c_visit,
-                    c_scale,
+                    children_legal[node],
+                    raw_values[node],
+                    p.gumbel_c_visit,
+                    p.gumbel_c_scale,
                 )
-        edge[_VISITS, node, action] += 1.0
-        edge[_VALUE_SUM, node, action] -= virtual_loss
-        stats[node, _N] += 1.0
-        child = children[node, action]
-        if child < 0 or links[child, _STATE] != EXPANDED:
+        children_visits[node, action] += 1.0
+        children_value_sums[node, action] -= virtual_loss
+        node_visits[node] += 1.0
+        child = children_index[node, action]
+        if child < 0 or node_states[child] != EXPANDED:
             return node, action, child
         node = child
         action = -1
@@ -127,52 +184,100 @@ def _descend(
 
 @njit(cache=True)
 def _backup(
-    edge: np.ndarray, stats: np.ndarray, links: np.ndarray, leaf: int, value: float, vl: float
+    children_value_sums: np.ndarray,
+    node_visits: np.ndarray,
+    node_value_sums: np.ndarray,
+    parents: np.ndarray,
+    action_from_parent: np.ndarray,
+    leaf: int,
+    value: float,
+    virtual_loss: float,
 ) -> None:
     """Add ``value`` (the leaf's own view) to the leaf and, negated at every step, to each
     edge and node above it; give back the virtual loss the descent took."""
-    stats[leaf, _N] += 1.0
-    stats[leaf, _W] += value
+    node_visits[leaf] += 1.0
+    node_value_sums[leaf] += value
     node = leaf
-    while links[node, _PARENT] >= 0:
-        parent = links[node, _PARENT]
+    while parents[node] >= 0:
+        parent = parents[node]
         value = -value
-        edge[_VALUE_SUM, parent, links[node, _ACTION]] += value + vl
-        stats[parent, _W] += value
+        children_value_sums[parent, action_from_parent[node]] += value + virtual_loss
+        node_value_sums[parent] += value
         node = parent
 
 
 @njit(cache=True)
 def _revert(
-    edge: np.ndarray, stats: np.ndarray, links: np.ndarray, node: int, action: int, vl: float
+    children_visits: np.ndarray,
+    children_value_sums: np.ndarray,
+    node_visits: np.ndarray,
+    parents: np.ndarray,
+    action_from_parent: np.ndarray,
+    node: int,
+    action: int,
+    virtual_loss: float,
 ) -> None:
     """Undo a descent that ended on the edge (node, action) without a simulation."""
     while True:
-        edge[_VISITS, node, action] -= 1.0
-        edge[_VALUE_SUM, node, action] += vl
-        stats[node, _N] -= 1.0
-        if links[node, _PARENT] < 0:
+        children_visits[node, action] -= 1.0
+        children_value_sums[node, action] += virtual_loss
+        node_visits[node] -= 1.0
+        if parents[node] < 0:
             return
-        action = links[node, _ACTION]
-        node = links[node, _PARENT]
+        action = action_from_parent[node]
+        node = parents[node]
+
+
+#: Every array of a tree: (name, dtype, value of an unused slot, one entry per action).
+#: Allocating, growing and pruning a tree go through this list, so an array added here
+#: is sized, grown and pruned with the others.
+_LAYOUT: tuple[tuple[str, type, float, bool], ...] = (
+    ("children_visits", np.float64, 0.0, True),
+    ("children_value_sums", np.float64, 0.0, True),
+    ("children_prior", np.float64, 0.0, True),
+    ("children_index", np.int32, -1, True),
+    ("children_legal", np.bool_, False, True),
+    ("node_visits", np.float64, 0.0, False),
+    ("node_value_sums", np.float64, 0.0, False),
+    ("raw_values", np.float64, 0.0, False),
+    ("parents", np.int32, -1, False),
+    ("action_from_parent", np.int32, -1, False),
+    ("node_states", np.int32, -1, False),
+)
+
+
+def _unused(nodes: int, actions: int) -> dict[str, np.ndarray]:
+    """Fresh slots for ``nodes`` nodes, by array name (see `_LAYOUT`)."""
+    return {
+        name: np.full((nodes, actions) if per_action else nodes, fill, dtype=dtype)
+        for name, dtype, fill, per_action in _LAYOUT
+    }
 
 
 class SearchTree:
-    """The search tree of one game, rooted at ``positions[0]``."""
+    """The search tree of one game, rooted at ``positions[0]``; arrays as in the module
+    docstring, node 0 the root."""
+
+    children_visits: np.ndarray
+    children_value_sums: np.ndarray
+    children_prior: np.ndarray
+    children_index: np.ndarray
+    children_legal: np.ndarray
+    node_visits: np.ndarray
+    node_value_sums: np.ndarray
+    raw_values: np.ndarray
+    parents: np.ndarray
+    action_from_parent: np.ndarray
+    node_states: np.ndarray
 
     def __init__(self, root: Position, capacity: int = 128) -> None:
-        actions = root.size * root.size + 1
-        capacity = max(capacity, 2)
-        self.num_actions = actions
-        self.edge = np.zeros((3, capacity, actions))
-        self.children = np.full((capacity, actions), -1, dtype=np.int32)
-        self.legal = np.zeros((capacity, actions), dtype=np.bool_)
-        self.stats = np.zeros((capacity, 3))
-        self.links = np.full((capacity, 3), -1, dtype=np.int32)
+        self.num_actions = root.size * root.size + 1
+        for name, array in _unused(max(capacity, 2), self.num_actions).items():
+            setattr(self, name, array)
         self.positions: list[Position] = [root]
-        self.links[0, _STATE] = TERMINAL if root.is_over else PENDING
+        self.node_states[0] = TERMINAL if root.is_over else PENDING
         if root.is_over:
-            self.stats[0, _V] = terminal_value(root)
+            self.raw_values[0] = terminal_value(root)
 
     # ------------------------------------------------------------------ shape
 
@@ -184,21 +289,13 @@ class SearchTree:
         return self.positions[0]
 
     def state(self, node: int) -> int:
-        return int(self.links[node, _STATE])
+        return int(self.node_states[node])
 
     def _grow(self) -> None:
         """Double the capacity (amortised O(1) per node)."""
-        old = self.stats.shape[0]
-        extra = old
-        self.edge = np.concatenate([self.edge, np.zeros((3, extra, self.num_actions))], axis=1)
-        self.children = np.concatenate(
-            [self.children, np.full((extra, self.num_actions), -1, dtype=np.int32)]
-        )
-        self.legal = np.concatenate(
-            [self.legal, np.zeros((extra, self.num_actions), dtype=np.bool_)]
-        )
-        self.stats = np.concatenate([self.stats, np.zeros((extra, 3))])
-        self.links = np.concatenate([self.links, np.full((extra, 3), -1, dtype=np.int32)])
+        extra = _unused(self.node_states.shape[0], self.num_actions)
+        for name, array in extra.items():
+            setattr(self, name, np.concatenate([getattr(self, name), array]))
 
     # ------------------------------------------------------------------ nodes
 
@@ -209,102 +306,108 @@ class SearchTree:
         position = self.positions[parent].copy()
         position.play(action)
         index = len(self.positions)
-        if index == self.stats.shape[0]:
+        if index == self.node_states.shape[0]:
             self._grow()
         self.positions.append(position)
-        self.children[parent, action] = index
-        links = self.links[index]
-        links[_PARENT] = parent
-        links[_ACTION] = action
+        self.children_index[parent, action] = index
+        self.parents[index] = parent
+        self.action_from_parent[index] = action
         if position.is_over:
-            links[_STATE] = TERMINAL
-            self.stats[index, _V] = terminal_value(position)
+            self.node_states[index] = TERMINAL
+            self.raw_values[index] = terminal_value(position)
         else:
-            links[_STATE] = PENDING
+            self.node_states[index] = PENDING
         return index
 
     def expand(self, node: int, prior: np.ndarray, legal: np.ndarray, value: float) -> None:
         """Store a PENDING node's evaluation: prior float [A] (0 on illegal), legal bool
         [A], value (the node's own view)."""
-        if self.links[node, _STATE] != PENDING:
+        if self.node_states[node] != PENDING:
             raise SearchTreeError(f"node {node} is not waiting for an evaluation")
-        self.edge[_PRIOR, node] = prior
-        self.legal[node] = legal
-        self.stats[node, _V] = value
-        self.links[node, _STATE] = EXPANDED
+        self.children_prior[node] = prior
+        self.children_legal[node] = legal
+        self.raw_values[node] = value
+        self.node_states[node] = EXPANDED
 
     def visit_count(self, node: int) -> int:
         """N(node): its own evaluation plus every simulation through it."""
-        return int(self.stats[node, _N])
+        return int(self.node_visits[node])
 
     def value(self, node: int) -> float:
         """v(node): the network value, or the exact value of a finished game."""
-        return float(self.stats[node, _V])
+        return float(self.raw_values[node])
 
     def descend(
-        self,
-        root_prior: np.ndarray,
-        first_action: int,
-        algorithm: int,
-        c_init: float,
-        c_base: float,
-        fpu_reduction: float,
-        c_visit: float,
-        c_scale: float,
-        virtual_loss: float,
+        self, root_prior: np.ndarray, first_action: int, params: DescentParams
     ) -> tuple[int, int, int]:
         """See `_descend`: (node, action, child) of the edge where the descent stopped."""
         return _descend(
-            self.edge,
-            self.children,
-            self.legal,
-            self.stats,
-            self.links,
+            self.children_visits,
+            self.children_value_sums,
+            self.children_prior,
+            self.children_index,
+            self.children_legal,
+            self.node_visits,
+            self.node_value_sums,
+            self.raw_values,
+            self.node_states,
             root_prior,
             first_action,
-            algorithm,
-            c_init,
-            c_base,
-            fpu_reduction,
-            c_visit,
-            c_scale,
-            virtual_loss,
+            params.record,
         )
 
     def backup(self, leaf: int, value: float, virtual_loss: float = 0.0) -> None:
         """Propagate a leaf value (leaf's own view) to the root, negating at each step."""
-        _backup(self.edge, self.stats, self.links, leaf, value, virtual_loss)
+        _backup(
+            self.children_value_sums,
+            self.node_visits,
+            self.node_value_sums,
+            self.parents,
+            self.action_from_parent,
+            leaf,
+            value,
+            virtual_loss,
+        )
 
     def revert(self, node: int, action: int, virtual_loss: float = 0.0) -> None:
         """Take back the visits a descent ending on (node, action) added."""
-        _revert(self.edge, self.stats, self.links, node, action, virtual_loss)
+        _revert(
+            self.children_visits,
+            self.children_value_sums,
+            self.node_visits,
+            self.parents,
+            self.action_from_parent,
+            node,
+            action,
+            virtual_loss,
+        )
 
     # ------------------------------------------------------------------ root views
 
     @property
     def root_visits(self) -> np.ndarray:
         """N(root, a) float64 [A] (a view)."""
-        return self.edge[_VISITS, 0]
+        return self.children_visits[0]
 
     @property
     def root_value_sums(self) -> np.ndarray:
         """W(root, a) float64 [A] (a view)."""
-        return self.edge[_VALUE_SUM, 0]
+        return self.children_value_sums[0]
 
     @property
     def root_prior(self) -> np.ndarray:
         """P(root, a) float64 [A] (a view)."""
-        return self.edge[_PRIOR, 0]
+        return self.children_prior[0]
 
     @property
     def root_legal(self) -> np.ndarray:
-        return self.legal[0]
+        return self.children_legal[0]
 
     @property
     def root_mean_value(self) -> float:
         """W(root) / N(root): the search's value of the root for the side to move."""
-        n = self.stats[0, _N]
-        return float(self.stats[0, _W] / n) if n > 0 else float(self.stats[0, _V])
+        n = self.node_visits[0]
+        return float(self.node_value_sums[0] / n) if n > 0 else float(self.raw_values[0])
 
     # ------------------------------------------------------------------ reuse
 
@@ -314,8 +417,8 @@ class SearchTree:
         for _, point in moves:
             if not 0 <= point < self.num_actions:
                 return None
-            child = int(self.children[node, point])
-            if child < 0 or self.links[child, _STATE] != EXPANDED:
+            child = int(self.children_index[node, point])
+            if child < 0 or self.node_states[child] != EXPANDED:
                 return None
             node = child
         return node
@@ -326,7 +429,7 @@ class SearchTree:
         order = [node]
         i = 0
         while i < len(order):
-            kids = self.children[order[i]]
+            kids = self.children_index[order[i]]
             order.extend(int(c) for c in kids[kids >= 0])
             i += 1
         keep = np.asarray(order, dtype=np.int64)
@@ -334,22 +437,13 @@ class SearchTree:
         remap[keep] = np.arange(keep.size, dtype=np.int32)
         new = SearchTree.__new__(SearchTree)
         new.num_actions = self.num_actions
-        capacity = max(2 * keep.size, 128)
-        pad = capacity - keep.size
-        new.edge = np.concatenate(
-            [self.edge[:, keep], np.zeros((3, pad, self.num_actions))], axis=1
-        )
-        new.children = np.concatenate(
-            [remap[self.children[keep]], np.full((pad, self.num_actions), -1, dtype=np.int32)]
-        )
-        new.legal = np.concatenate(
-            [self.legal[keep], np.zeros((pad, self.num_actions), dtype=np.bool_)]
-        )
-        new.stats = np.concatenate([self.stats[keep], np.zeros((pad, 3))])
-        links = self.links[keep].copy()
-        links[:, _PARENT] = remap[links[:, _PARENT]]
-        links[0, _PARENT] = -1
-        links[0, _ACTION] = -1
-        new.links = np.concatenate([links, np.full((pad, 3), -1, dtype=np.int32)])
+        pad = _unused(max(2 * keep.size, 128) - keep.size, self.num_actions)
+        for name, array in pad.items():
+            setattr(new, name, np.concatenate([getattr(self, name)[keep], array]))
+        kept = slice(0, keep.size)
+        new.children_index[kept] = remap[new.children_index[kept]]
+        new.parents[kept] = remap[new.parents[kept]]
+        new.parents[0] = -1
+        new.action_from_parent[0] = -1
         new.positions = [self.positions[i] for i in order]
         return new

@@ -1,7 +1,9 @@
 """A run's settings as one typed, frozen object, loaded from and written to TOML.
 
 Defaults and documentation live in the dataclasses and nowhere else: each field carries
-its default and ``metadata["doc"]``. The loader, the dumper and the CLI overrides are
+its default, its doc and its bounds in ``metadata``, checked by every section's
+``__post_init__`` through `crowdzero.config_fields.check_fields` (one style for every
+section, whichever package owns it). The loader, the dumper and the CLI overrides are
 generic over nested dataclasses, so a section added to `RunConfig` (or a field added to
 `NetConfig` / `SearchConfig` by their owners) is loadable, documented in every
 ``runs/NAME/config.toml`` and overridable from the command line with no change here.
@@ -35,6 +37,7 @@ from typing import Any, Literal, TypeVar
 
 import tomli_w
 
+from crowdzero.config_fields import check_fields, field_doc
 from crowdzero.go.position import KoRule, Rules
 from crowdzero.net.model import NetConfig
 from crowdzero.search.config import SearchConfig
@@ -97,42 +100,8 @@ def with_introduced_keys(data: Mapping[str, Any], missing: list[str]) -> tuple[d
     return out, still
 
 
-#: Docs for fields of sections owned elsewhere that do not (yet) carry metadata["doc"].
-#: A field's own metadata["doc"] always wins.
-_FALLBACK_DOCS: dict[str, str] = {
-    "net.board_size": "Board size the network is built for; always equal to board.size.",
-    "net.history": "Past positions in the input planes (2*history+1 planes in all).",
-    "net.blocks": "Residual blocks in the tower (0 = heads straight on the input conv).",
-    "net.channels": "Channels of every residual block; cost grows with channels^2.",
-    "net.ownership_head": "Predict who owns each point at the end (an auxiliary target).",
-    "net.policy_channels": "Channels of the 1x1 convolution feeding the policy head.",
-    "net.value_channels": "Channels of the 1x1 convolution feeding the value head.",
-    "net.value_hidden": "Width of the value head's hidden layer.",
-}
-
-
 class ConfigError(ValueError):
     """A config file or override is wrong; the message names the file and the key."""
-
-
-def check_fields(obj: Any) -> None:
-    """Enforce each field's metadata bounds ("min", "max", "above", "choices").
-
-    Called from __post_init__, so a config built in code is checked like a loaded one.
-    Raises ValueError naming the field.
-    """
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        meta = f.metadata
-        if "choices" in meta and value not in meta["choices"]:
-            choices = ", ".join(repr(c) for c in meta["choices"])
-            raise ValueError(f"{f.name} must be one of {choices}, not {value!r}")
-        if "min" in meta and value < meta["min"]:
-            raise ValueError(f"{f.name} must be at least {meta['min']}, not {value!r}")
-        if "max" in meta and value > meta["max"]:
-            raise ValueError(f"{f.name} must be at most {meta['max']}, not {value!r}")
-        if "above" in meta and not value > meta["above"]:
-            raise ValueError(f"{f.name} must be more than {meta['above']}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -655,45 +624,50 @@ def iter_fields(cfg: Any, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             yield from iter_fields(value, key)
         else:
-            yield key, value, _doc(f, key)
+            yield key, value, field_doc(f)
 
 
-def _doc(f: dataclasses.Field[Any], key: str) -> str:
-    return str(f.metadata.get("doc") or _FALLBACK_DOCS.get(key, ""))
+def dump_config(cfg: RunConfig, defaults: RunConfig | None = None) -> str:
+    """TOML for `cfg` with each key's doc as a comment above it; loads back equal.
 
-
-def dump_config(cfg: RunConfig) -> str:
-    """TOML for `cfg` with each key's doc as a comment above it; loads back equal."""
+    With `defaults`, a key whose value differs from its default there says so at the end
+    of its line (``simulations = 16  # default: 64``), so a run's settings can be read
+    against the defaults without a diff.
+    """
     lines = [
         "# crowdzero run configuration, every key with what it does. In a config passed",
         "# with --config a key left out takes its default; a run's own config.toml must",
         "# keep every key (keys newer than the run are read as the run trained).",
     ]
-    _dump_table(cfg, "", lines)
+    _dump_table(cfg, "", lines, defaults)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _dump_table(obj: Any, prefix: str, lines: list[str]) -> None:
+def _dump_table(obj: Any, prefix: str, lines: list[str], defaults: Any) -> None:
     tables = []
     for f in dataclasses.fields(obj):
         key = f"{prefix}.{f.name}" if prefix else f.name
         value = getattr(obj, f.name)
+        default = getattr(defaults, f.name) if defaults is not None else value
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            tables.append((key, value))
+            tables.append((key, value, None if defaults is None else default))
             continue
         lines.append("")
-        lines += _comment(_doc(f, key))
+        lines += _comment(field_doc(f))
         if key in DERIVED:
             lines.append(f"# {f.name} = {_toml_value(value)}  (follows {DERIVED[key]})")
         elif value is None:
             lines.append(f"# {f.name} is unset")
         else:
-            lines.append(tomli_w.dumps({f.name: _plain(value)}).rstrip("\n"))
-    for key, value in tables:
+            line = tomli_w.dumps({f.name: _plain(value)}).rstrip("\n")
+            if value != default:
+                line += f"  # default: {_toml_value(default) if default is not None else 'unset'}"
+            lines.append(line)
+    for key, value, table_defaults in tables:
         lines += ["", ""]
         lines += _comment((type(value).__doc__ or "").strip().split("\n\n")[0])
         lines.append(f"[{key}]")
-        _dump_table(value, key, lines)
+        _dump_table(value, key, lines, table_defaults)
 
 
 def _comment(text: str) -> list[str]:
