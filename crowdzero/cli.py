@@ -97,6 +97,7 @@ _USER_ERRORS = (
     ("crowdzero.go.errors", "SgfError"),
     ("crowdzero.web.app", "ServeError"),
     ("crowdzero.analysis.study.cli_study", "StudyError"),
+    ("crowdzero.train.ray_workers", "WorkersUnavailable"),
 )
 
 #: What reading a config can raise besides ConfigError, when a value is out of reach: an
@@ -198,6 +199,17 @@ def train(
         typer.Option("--set", help="Override any config key: --set search.algorithm=puct."),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No live panel; log lines only.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Play games in this many Ray workers (learner and store stay here); "
+            "see docs/cluster.md. Not given: one process, no Ray."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster for the workers (auto, HOST:6379); default: this machine."),
+    ] = None,
 ) -> None:
     """Train an agent: crowd mode on 9x9 with the default crowd unless told otherwise.
 
@@ -207,6 +219,10 @@ def train(
     """
     from crowdzero.train.run_dir import RunDir
 
+    if ray_address is not None and workers is None:
+        raise _fail("--ray-address needs --workers N")
+    if workers is not None and workers < 1:
+        raise _fail(f"--workers must be at least 1, not {workers}")
     overrides: dict[str, Any] = {}
     if mode is not None:
         overrides["train.mode"] = mode
@@ -261,8 +277,11 @@ def train(
             run_dir = RunDir.create(target, cfg)
             started = f"new run [bold]{escape(str(target))}[/]"
 
+    from crowdzero.train.game_source import WorkerSettings
     from crowdzero.train.progress import progress_panel
     from crowdzero.train.training_run import TrainingRun
+
+    settings = None if workers is None else WorkerSettings(workers, address=ray_address)
 
     with _one_line_errors():
         lock = run_dir.lock()
@@ -273,7 +292,7 @@ def train(
     )
     with lock:
         with _one_line_errors():
-            training = TrainingRun(run_dir)
+            training = TrainingRun(run_dir, workers=settings)
         console.print(started)
         with _one_line_errors(after):
             if quiet:
@@ -408,25 +427,15 @@ def study(
 
 @app.command("config")
 def show_config(
-    run: Annotated[
-        Path | None,
-        typer.Argument(help="Show this run's values, each marked where it is not the default."),
-    ] = None,
+    run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,
 ) -> None:
-    """Print a config file with every key, its default and what it does.
-
-    The output is TOML a new run can start from (`crowdzero train --config FILE`); for a
-    run, a value that is not the default carries "# default: X" on its line.
-    """
+    """Print a config file with every key, its default and what it does."""
     from crowdzero.train.config import RunConfig, dump_config
     from crowdzero.train.run_dir import RunDir
 
-    if run is None:
-        sys.stdout.write(dump_config(RunConfig()))
-        return
     with _one_line_errors(also=_CONFIG_VALUE_ERRORS):
-        cfg = RunDir.open(run).config
-    sys.stdout.write(dump_config(cfg, defaults=RunConfig()))
+        cfg = RunDir.open(run).config if run is not None else RunConfig()
+    sys.stdout.write(dump_config(cfg))
 
 
 @app.command("export-sgf")

@@ -25,7 +25,7 @@ def progress_panel(run: TrainingRun) -> Panel:
         head.add_column(justify="right", style="bold")
         head.add_column()
     loss = s.last_loss
-    sims = getattr(run.searcher, "simulations_done", 0)
+    sims = run.games.simulations_done
     head.add_row(
         "elapsed",
         f"{elapsed / 60:.1f} min",
@@ -33,7 +33,7 @@ def progress_panel(run: TrainingRun) -> Panel:
         f"{s.games:,} (+{s.dropped} dropped"
         + (f", {s.unplayable} unplayable skipped)" if s.unplayable else ")"),
         "moves/s",
-        _rate(run.runner.moves_played, elapsed),
+        _rate(run.games.moves_played, elapsed),
         "sims/s",
         _rate(sims, elapsed),
     )
@@ -62,7 +62,7 @@ def progress_panel(run: TrainingRun) -> Panel:
     rate = s.false_resign_rate
     head.add_row(
         "agent batch",
-        f"{run.runner.learner_batch_fill:.0%} of games",
+        f"{run.games.agent_batch_fill:.0%} of games",
         "cores",
         f"{cores:.1f} run" + (f", {machine:.1f} machine" if machine is not None else ""),
         "weights lag",
@@ -76,6 +76,8 @@ def progress_panel(run: TrainingRun) -> Panel:
     rates.add_column("games", justify="right")
     for name, (rate, n) in s.win_rates().items():
         rates.add_row(name, f"{rate:.0%}", str(n))
+    if run.games.status:
+        head.add_row("workers", run.games.status)
     title = f"crowdzero train · {run.run_dir.name} · {run.config.train.mode} mode"
     body = Group(head, rates) if s.recent else head
     return Panel(body, title=title, border_style="cyan")

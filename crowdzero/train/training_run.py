@@ -9,14 +9,17 @@ and checkpoints are written atomically, so after `kill -9` at any moment `--resu
 finds every finished game and the last complete checkpoint; the replay window is then
 rebuilt from the store (the one source of truth).
 
-Self-play and crowd mode differ only in `_next_pairing`: who sits across the board.
+Games come from a `GameSource` (`crowdzero.train.game_source`): in this process, or
+from Ray workers on many machines (`workers`); the learner, the replay window and the
+store stay here either way. Self-play and crowd mode differ only in
+`GameGenerator.next_pairing`: who sits across the board.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -37,14 +40,22 @@ from crowdzero.net.checkpoint import (
 )
 from crowdzero.net.evaluator import TorchEvaluator, set_torch_threads
 from crowdzero.net.model import PolicyValueNet
-from crowdzero.play.match_runner import AGENT_NAME, DroppedGame, MatchRunner, Pairing
+from crowdzero.play.match_runner import AGENT_NAME, MatchRunner, Pairing
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.crowd import Crowd
 from crowdzero.search.resignation import would_resign_at
-from crowdzero.store.game_store import GameStore
+from crowdzero.store.game_store import DuplicateGame, GameStore
 from crowdzero.train.config import RunConfig
+from crowdzero.train.game_source import (
+    Collected,
+    FinishedGame,
+    GameGenerator,
+    GameSource,
+    LocalGames,
+    WorkerSettings,
+)
 from crowdzero.train.learner import Learner, LossReport
 from crowdzero.train.replay import ReplayWindow, UnplayableGame, WindowRule
 from crowdzero.train.run_dir import RunDir
@@ -60,6 +71,7 @@ class RunStats:
     prior_seconds: float = 0.0  # training time of the sessions this one resumes
     games: int = 0
     dropped: int = 0
+    duplicates: int = 0  # games a worker delivered again, refused by the store
     unplayable: int = 0  # stored games skipped because they do not replay
     moves: int = 0
     positions: int = 0
@@ -132,6 +144,7 @@ class TrainingRun:
         run_dir: RunDir,
         *,
         draw_member: Callable[[np.random.Generator], Player] | None = None,
+        workers: WorkerSettings | None = None,
     ) -> None:
         self.run_dir = run_dir
         self.config: RunConfig = run_dir.config
@@ -149,25 +162,16 @@ class TrainingRun:
         )
         self.stats.steps = step
         self.checkpoint_name = self._checkpoint_label(step)
-        self.weights_step = step  # the step of the weights the agent plays with
         # With a learner thread the search and the learner each take one core.
         self._threads = 1 if cfg.train.learner_thread else cfg.train.threads
-        self.agent = AgentPlayer(
-            TorchEvaluator(self.learner.model, threads=self._threads),
-            cfg.search,
-            name=AGENT_NAME,
-            rng=self.rng,
-        )
-        self.searcher = self.agent.searcher
-        self.learner.model.train()
 
         self.crowd: Crowd | None = None
         # Games record the player's own name ("heuristic:greedy"); the curriculum speaks
         # of members ("greedy").
         self._member_of: dict[str, str] = {}
+        self.games: GameSource = self._open_games(draw_member, workers)
+        self.learner.model.train()
         if cfg.train.mode == "crowd":
-            # Tests and studies may bring their own crowd; otherwise the config's.
-            self._draw_member = draw_member or self._default_crowd()
             # A frozen-network member sets torch's (process-wide) thread count for its
             # own evaluator; the run's setting wins.
             set_torch_threads(self._threads)
@@ -194,21 +198,10 @@ class TrainingRun:
         self._model_lock = threading.RLock()
         self._rebuild_replay()
         self._learn_rng = np.random.default_rng(cfg.train.seed + 7919 + step)
-        self._new_weights_step = step
-        self._new_evaluator: TorchEvaluator | None = None  # weights waiting for the agent
         self._learner_error: BaseException | None = None
         self._cores = CoreMeter()
         self.cores_used: tuple[float, float | None] = (0.0, None)  # over the last 10 s
         self._cores_read = time.monotonic()
-        self._games_started = 0
-        self.runner = MatchRunner(
-            cfg.rules,
-            self._next_pairing,
-            concurrency=cfg.train.concurrent_games,
-            max_moves=cfg.max_moves,
-            source="train",
-            agent_moves_last=cfg.train.agent_moves_last,
-        )
 
     # -- set-up --------------------------------------------------------------
     def _load_latest_or_new(self) -> tuple[PolicyValueNet, dict | None, int]:
@@ -261,46 +254,75 @@ class TrainingRun:
         if self.replay.games_added:
             log.info("replay window rebuilt: %d positions", len(self.replay))
 
-    def _default_crowd(self) -> Callable[[np.random.Generator], Player]:
-        crowd = Crowd.load(self.config.train.crowd)
-        self.crowd = crowd
-        self._member_of = {crowd.player(name).name: name for name in crowd.names}
-        return lambda rng: crowd.player(crowd.sample(rng))
+    def _open_games(
+        self,
+        draw_member: Callable[[np.random.Generator], Player] | None,
+        workers: WorkerSettings | None,
+    ) -> GameSource:
+        """The run's source of games: its own generator, or Ray workers (each with its own
+        crowd); either way the crowd's curriculum is kept here, from the stored results."""
+        cfg = self.config
+        crowd_mode = cfg.train.mode == "crowd"
+        if workers is not None:
+            if draw_member is not None:
+                raise ValueError("Ray workers build their crowd from the run's config")
+            from crowdzero.train.ray_workers import RayGames
+
+            if crowd_mode:  # the curriculum only: the workers start the engines
+                self.crowd = Crowd.load(cfg.train.crowd, build_players=False)
+            crowd = self.crowd
+            ray_games = RayGames(
+                cfg,
+                workers,
+                self.learner.model,
+                self.learner.step,
+                seed=int(self.rng.integers(2**31)),
+                checkpoint=lambda: self.checkpoint_name,
+                draw_weights=crowd.weights if crowd is not None else None,
+                agent_name=AGENT_NAME,
+            )
+            self._member_of = ray_games.members
+            return ray_games
+        if crowd_mode and draw_member is None:  # tests and studies may bring their own
+            crowd = self.crowd = Crowd.load(cfg.train.crowd)
+            self._member_of = {crowd.player(name).name: name for name in crowd.names}
+
+            def draw_member(rng: np.random.Generator) -> Player:
+                return crowd.player(crowd.sample(rng))
+
+        generator = GameGenerator(
+            cfg,
+            TorchEvaluator(self.learner.model, threads=self._threads),
+            rng=self.rng,
+            weights_step=self.learner.step,
+            checkpoint=lambda: self.checkpoint_name,
+            draw_member=draw_member,
+            agent_name=AGENT_NAME,
+        )
+        return LocalGames(generator)
+
+    def _local(self) -> LocalGames:
+        if not isinstance(self.games, LocalGames):
+            raise AttributeError("a run with Ray workers has no runner or agent in this process")
+        return self.games
+
+    @property
+    def runner(self) -> MatchRunner:
+        """The in-process runner (a run without workers), for tests and benchmarks."""
+        return self._local().generator.runner
+
+    @property
+    def agent(self) -> AgentPlayer:
+        """The in-process agent (a run without workers)."""
+        return self._local().generator.agent
 
     def _next_pairing(self) -> Pairing:
-        """The only place where self-play and crowd training differ."""
-        index = self._games_started
-        self._games_started += 1
-        if self.config.train.mode == "self":
-            allow_resign = bool(self.rng.random() >= self.config.train.no_resign_fraction)
-            return Pairing(
-                self.agent,
-                self.agent,
-                frozenset({BLACK, WHITE}),
-                checkpoint=self.checkpoint_name,
-                allow_resign=allow_resign,
-                weights_step=self.weights_step,
-            )
-        member = self._draw_member(self.rng)
-        allow_resign = bool(self.rng.random() >= self.config.train.no_resign_fraction)
-        # Colours alternate so that every member meets the agent as black and as white.
-        black, white, seat = (
-            (self.agent, member, BLACK)
-            if index % 2 == 0
-            else (
-                member,
-                self.agent,
-                WHITE,
-            )
-        )
-        return Pairing(
-            black,
-            white,
-            frozenset({seat}),
-            checkpoint=self.checkpoint_name,
-            allow_resign=allow_resign,
-            weights_step=self.weights_step,
-        )
+        return self._local().generator.next_pairing()
+
+    @property
+    def weights_step(self) -> int:
+        """The step of the oldest weights the agent still plays with."""
+        return self.games.weights_step
 
     def _checkpoint_label(self, step: int) -> str:
         return f"{self.run_dir.name}@{step}"
@@ -324,15 +346,10 @@ class TrainingRun:
                 if learner is not None and self._too_far_behind():
                     pass  # the learner owes many steps: let it catch up before playing on
                 else:
-                    finished, dropped = self.runner.step()
-                    for game in finished:
-                        self._on_finished(game)
-                    for drop in dropped:
-                        self._on_dropped(drop)
+                    self._store(self.games.collect())
                     self._ingest_new_games()
                 if learner is None:
                     self._learn()
-                self._use_new_weights()
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     self._stop_reason = f"time budget of {cfg.minutes:g} minutes reached"
@@ -341,6 +358,7 @@ class TrainingRun:
                 if on_progress is not None and now - last_progress > 0.5:
                     on_progress(self)
                     last_progress = now
+            self._store(self.games.drain())  # what workers finished: nothing is played on
         finally:
             _restore_signal_handlers(previous)
             if learner is not None:
@@ -364,14 +382,25 @@ class TrainingRun:
             self._credit_changed.wait(timeout=0.1)
             return self._credit > limit
 
-    def _on_finished(self, game: Game) -> None:
-        # Stored first: what is learned always comes back out of the store.
-        self.store.add_game(game, source="train")
-        self.stats.moves += len(game.moves)
+    def _store(self, collected: Collected) -> None:
+        for finished in collected.finished:
+            self._on_finished(finished)
+        for reason in collected.dropped:
+            self._on_dropped(reason)
 
-    def _on_dropped(self, drop: DroppedGame) -> None:
+    def _on_finished(self, finished: FinishedGame) -> None:
+        # Stored first: what is learned always comes back out of the store.
+        try:
+            self.store.add_game(finished.game, source="train", weights_steps=finished.weights_steps)
+        except DuplicateGame:
+            self.stats.duplicates += 1
+            log.warning("game %s was delivered twice; stored once", finished.uid)
+            return
+        self.stats.moves += len(finished.game.moves)
+
+    def _on_dropped(self, reason: str) -> None:
         self.stats.dropped += 1
-        log.warning("dropped game: %s", drop.reason)
+        log.warning("dropped game: %s", reason)
 
     def _ingest_new_games(self) -> None:
         """Learn from every game stored since the last look: ours and other writers' (the web)."""
@@ -475,19 +504,11 @@ class TrainingRun:
         if step % 10 == 0:
             self._write_metrics()
         if step % cfg.refresh_every == 0:
-            self._new_evaluator = TorchEvaluator(self.learner.model, threads=None)
-            self._new_weights_step = step
+            self.games.new_weights(self.learner.model, step)
             self.learner.model.train()
         if step % cfg.checkpoint_every == 0:
             self.save_checkpoint()
         return True
-
-    def _use_new_weights(self) -> None:
-        """Hand the newest weights to the agent, between moves (the search is not shared)."""
-        evaluator, self._new_evaluator = self._new_evaluator, None
-        if evaluator is not None:
-            self.agent.update_evaluator(evaluator)
-            self.weights_step = self._new_weights_step
 
     def _write_metrics(self) -> None:
         loss = self.stats.last_loss
@@ -505,7 +526,7 @@ class TrainingRun:
             "samples_per_position": round(
                 self.learner.step * self.config.train.batch_size / positions, 3
             ),
-            "agent_batch_fill": round(self.runner.learner_batch_fill, 3),
+            "agent_batch_fill": round(self.games.agent_batch_fill, 3),
             "cores_process": round(ours, 2),
             "cores_machine": "" if machine is None else round(machine, 2),
             "weights_lag_steps": self.learner.step - self.weights_step,
@@ -566,8 +587,7 @@ class TrainingRun:
         return path
 
     def close(self) -> None:
-        self.runner.close()
-        self.agent.close()
+        self.games.close()
         if self.crowd is not None:
             self.crowd.close()
         self.store.close()
