@@ -96,7 +96,7 @@ _USER_ERRORS = (
     ("crowdzero.net.checkpoint", "CheckpointError"),
     ("crowdzero.go.errors", "SgfError"),
     ("crowdzero.web.app", "ServeError"),
-    ("crowdzero.analysis.study.cli_study", "StudyError"),
+    ("crowdzero.analysis.study.stages", "StudyError"),
     ("crowdzero.train.ray_workers", "WorkersUnavailable"),
 )
 
@@ -393,6 +393,8 @@ def study(
     """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
     out-of-the-box play and value calibration, against self-play and imitation agents."""
     from crowdzero.analysis.study.cli_study import study_main
+    from crowdzero.analysis.study.settings import StudySettings
+    from crowdzero.analysis.study.stages import open_runs
 
     with _one_line_errors():
         # Everything that can be checked before the study writes anything or trains its
@@ -409,33 +411,43 @@ def study(
             raise _fail(f"--minutes-imitation must be a positive number, not {minutes_imitation}")
         if out.exists() and not out.is_dir():
             raise _fail(f"--out {out} is a file, not a folder")
-        _check_study_runs(crowd, self_run)
-    with _one_line_errors():
-        study_main(
-            crowd,
-            self_run,
-            out,
+        settings = StudySettings(
+            crowd_run=crowd,
+            self_run=self_run,
+            out_dir=out,
             games=games,
             minutes_imitation=minutes_imitation,
             positions=positions,
             concurrency=concurrency,
             seed=seed,
             opponent_modelling=opponent_modelling,
-            console=console,
         )
+        open_runs(settings)  # the runs are usable (StudyError), before anything is written
+    with _one_line_errors():
+        study_main(settings, console)
 
 
 @app.command("config")
 def show_config(
-    run: Annotated[Path | None, typer.Argument(help="Show this run's config instead.")] = None,
+    run: Annotated[
+        Path | None,
+        typer.Argument(help="Show this run's values, each marked where it is not the default."),
+    ] = None,
 ) -> None:
-    """Print a config file with every key, its default and what it does."""
+    """Print a config file with every key, its default and what it does.
+
+    The output is TOML a new run can start from (`crowdzero train --config FILE`); for a
+    run, a value that is not the default carries "# default: X" on its line.
+    """
     from crowdzero.train.config import RunConfig, dump_config
     from crowdzero.train.run_dir import RunDir
 
+    if run is None:
+        sys.stdout.write(dump_config(RunConfig()))
+        return
     with _one_line_errors(also=_CONFIG_VALUE_ERRORS):
-        cfg = RunDir.open(run).config if run is not None else RunConfig()
-    sys.stdout.write(dump_config(cfg))
+        cfg = RunDir.open(run).config
+    sys.stdout.write(dump_config(cfg, defaults=RunConfig()))
 
 
 @app.command("export-sgf")
@@ -567,21 +579,6 @@ def _check_config(cfg: RunConfig) -> None:
     for key, value, _ in iter_fields(cfg):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key} must be a finite number, not {value}")
-
-
-def _check_study_runs(crowd: Path, self_run: Path | None) -> None:
-    """The study's runs exist, are of the right mode and size and have a checkpoint
-    (StudyError), checked before the study trains or writes anything."""
-    from crowdzero.analysis.study.cli_study import StudyError, _checkpoint, _open_run
-
-    runs = [_open_run(crowd, "crowd")]
-    if self_run is not None:
-        runs.append(_open_run(self_run, "self"))
-    sizes = {run.config.board.size for run in runs}
-    if len(sizes) > 1:
-        raise StudyError(f"{crowd} and {self_run} are runs on different board sizes")
-    for run in runs:
-        _checkpoint(run)
 
 
 class _LogFile(logging.FileHandler):

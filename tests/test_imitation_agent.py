@@ -11,6 +11,7 @@ from tiny_run import TINY_RUN, stored_run
 from crowdzero.analysis.study.collect import load_study_agent, raw_outputs
 from crowdzero.analysis.study.imitation_agent import (
     IMITATION_MODE,
+    FitPlan,
     ImitationError,
     build_member_window,
     is_evaluation_game,
@@ -118,23 +119,22 @@ def test_the_member_seat_is_the_side_to_move_in_every_window_position(crowd_run:
 
 def test_imitation_checkpoint_is_standard_and_reused(tmp_path: Path, crowd_run: RunDir) -> None:
     out = tmp_path / "imitation"
-    result = train_imitation(crowd_run, out, threads=1, holdout_every=4)
+    result = train_imitation(crowd_run, out, FitPlan(threads=1, holdout_every=4))
     assert result.steps == result.target_steps == result.crowd_steps == 5
     assert not result.reused and result.positions > 0
     checkpoint = load_checkpoint(result.checkpoint, board_size=5)
     assert Path(result.checkpoint).name == "ckpt-00000005.pt"
     assert checkpoint.step == 5 and checkpoint.metadata["mode"] == IMITATION_MODE
     assert checkpoint.config == crowd_run.config.net  # the same network as the crowd agent
-    again = train_imitation(crowd_run, out, threads=1, holdout_every=4)
+    again = train_imitation(crowd_run, out, FitPlan(threads=1, holdout_every=4))
     assert again.reused and again.checkpoint == result.checkpoint and again.steps == 5
 
 
 def test_imitation_agent_learns_the_members_favourite_move(
     tmp_path: Path, crowd_run: RunDir
 ) -> None:
-    result = train_imitation(
-        crowd_run, tmp_path / "imitation", steps=150, threads=1, holdout_every=0
-    )
+    plan = FitPlan(steps=150, threads=1, holdout_every=0)
+    result = train_imitation(crowd_run, tmp_path / "imitation", plan)
     agent = load_study_agent("imitation", Path(result.checkpoint), crowd_run.config.search)
     try:
         policy, _ = raw_outputs(agent.evaluator, [Position(crowd_run.config.rules)])
@@ -148,4 +148,4 @@ def test_a_run_without_member_moves_cannot_train_an_imitation_agent(tmp_path: Pa
     run = RunDir.create(tmp_path / "empty", cfg)
     save_checkpoint(run.checkpoint_path(3), PolicyValueNet(cfg.net), step=3)
     with pytest.raises(ImitationError, match="no crowd-member moves"):
-        train_imitation(run, tmp_path / "out", threads=1)
+        train_imitation(run, tmp_path / "out", FitPlan(threads=1))

@@ -16,7 +16,7 @@ from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.study.cli_study import study_main
-from crowdzero.analysis.study.imitation_agent import build_member_window
+from crowdzero.analysis.study.imitation_agent import FitPlan, build_member_window
 from crowdzero.analysis.study.opponent_modelling import (
     OPPONENT_MODEL_LABEL,
     MemberModelError,
@@ -25,6 +25,7 @@ from crowdzero.analysis.study.opponent_modelling import (
     opponent_modelling_agent,
     train_opponent_model,
 )
+from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import save_checkpoint
@@ -45,7 +46,13 @@ from crowdzero.search.opponent_model import (
 from crowdzero.search.searcher import BatchedSearcher, SearchError, masked_softmax
 from crowdzero.search.tree import EXPANDED, SearchTree
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import ConfigError, RunConfig, TrainConfig, apply_overrides
+from crowdzero.train.config import (
+    BoardConfig,
+    ConfigError,
+    RunConfig,
+    TrainConfig,
+    apply_overrides,
+)
 from crowdzero.train.run_dir import RunDir
 
 RULES_5 = Rules(5, komi=0.5)
@@ -271,6 +278,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GameStore]:
 
 
 SMALL_TRAIN = replace(TrainConfig(), batch_size=16, min_replay=16, symmetry_augmentation=False)
+#: The crowd run a member model learns beside: its network and training settings.
+TINY_CONFIG = RunConfig(board=BoardConfig(size=5), net=TINY_NET, train=SMALL_TRAIN)
 
 
 def prior_on(model: NetworkOpponentModel, point: int) -> float:
@@ -297,12 +306,9 @@ def test_a_learned_model_puts_more_prior_on_the_members_favourite_point(
 ) -> None:
     torch.manual_seed(0)
     untrained = NetworkOpponentModel(TorchEvaluator(PolicyValueNet(TINY_NET), threads=1))
-    corner = train_opponent_model(
-        store, "corner-lover", TINY_NET, tmp_path, steps=150, train=SMALL_TRAIN, holdout_every=0
-    )
-    centre = train_opponent_model(
-        store, "centre-lover", TINY_NET, tmp_path, steps=150, train=SMALL_TRAIN, holdout_every=0
-    )
+    plan = FitPlan(steps=150, holdout_every=0)
+    corner = train_opponent_model(store, "corner-lover", TINY_CONFIG, tmp_path, plan)
+    centre = train_opponent_model(store, "centre-lover", TINY_CONFIG, tmp_path, plan)
     assert corner.parent != centre.parent and corner.name == "ckpt-00000150.pt"
     corner_model = load_opponent_model(corner)
     centre_model = load_opponent_model(centre)
@@ -312,19 +318,20 @@ def test_a_learned_model_puts_more_prior_on_the_members_favourite_point(
     # Each model learned its own member only.
     assert prior_on(centre_model, D4) > 0.5 > prior_on(centre_model, C1)
     # A second call finds the checkpoint instead of training again.
-    assert train_opponent_model(store, "corner-lover", TINY_NET, tmp_path, steps=999) == corner
+    again = train_opponent_model(store, "corner-lover", TINY_CONFIG, tmp_path, FitPlan(steps=999))
+    assert again == corner
 
 
 def test_a_member_without_games_cannot_be_modelled(tmp_path: Path, store: GameStore) -> None:
     with pytest.raises(MemberModelError, match="no moves of nobody"):
-        train_opponent_model(store, "nobody", TINY_NET, tmp_path, steps=5, train=SMALL_TRAIN)
+        train_opponent_model(store, "nobody", TINY_CONFIG, tmp_path, FitPlan(steps=5))
 
 
 def test_the_opponent_modelling_agent_searches_with_the_learned_model(
     tmp_path: Path, store: GameStore
 ) -> None:
     model_path = train_opponent_model(
-        store, "corner-lover", TINY_NET, tmp_path, steps=20, train=SMALL_TRAIN, holdout_every=0
+        store, "corner-lover", TINY_CONFIG, tmp_path, FitPlan(steps=20, holdout_every=0)
     )
     agent_path = save_checkpoint(tmp_path / "agent.pt", PolicyValueNet(TINY_NET), step=7)
     agent = opponent_modelling_agent(
@@ -368,12 +375,10 @@ def _crowd_run(root: Path, games: int) -> RunDir:
 def test_the_study_adds_an_opponent_modelling_agent(tmp_path: Path) -> None:
     crowd = _crowd_run(tmp_path, 12)
     out = tmp_path / "study"
-    results = study_main(
+    settings = StudySettings(
         crowd.path,
-        None,
-        out,
-        1,
-        None,
+        out_dir=out,
+        games=1,
         imitation_steps=5,
         positions=10,
         holdout_every=4,
@@ -383,8 +388,8 @@ def test_the_study_adds_an_opponent_modelling_agent(tmp_path: Path) -> None:
         head_to_head=False,
         opponent_modelling=True,
         opponent_model_steps=5,
-        console=Console(record=True, width=120),
     )
+    results = study_main(settings, Console(record=True, width=120))
     assert set(results.agents) == {"crowd", "imitation", OPPONENT_MODEL_LABEL}
     models = results.meta.settings["opponent_models"]
     assert set(models) == {"heuristic:greedy", "heuristic:local"}  # heuristics only

@@ -258,24 +258,25 @@ def test_value_check_reads_the_value_head_on_both_sides_of_the_agents_moves() ->
 
 def test_a_value_head_wrong_only_after_its_moves_is_a_supported_claim() -> None:
     from crowdzero.analysis.study.measure import claims
-    from crowdzero.analysis.study.results import ValueCheck
+    from crowdzero.analysis.study.results import AgentInfo, StudyMeta, StudyResults, ValueCheck
 
     good = m.Estimate(0.05, 0.03, 0.07, 400, 40)
     bad = m.Estimate(0.40, 0.35, 0.45, 400, 40)
     check = ValueCheck((), good, {}, {}, {}, (), good, {}, (), bad, {})
-    found = [
-        c
-        for c in claims(
-            members=(),
-            held_out=(),
-            top1={},
-            exploitation={},
-            transfer={},
-            out_of_box={},
-            flaws={},
-            values={"crowd": check},
-            agent_names={"crowd": "crowd-agent@1"},
-        )
-        if "where the opponent is to move" in c.text
-    ]
+    measured = StudyResults(
+        meta=StudyMeta("", None, "", {}, {}, 5, 0, 0, 0),
+        agents={"crowd": AgentInfo("crowd", "crowd-agent@1", "c.pt", 1, "run", 4, "gumbel", "")},
+        imitation_training=None,
+        members=(),
+        held_out=(),
+        imitation_top1={},
+        imitation_search_top1={},
+        imitation_log_likelihood={},
+        exploitation={},
+        transfer={},
+        out_of_box={},
+        flaws={},
+        values={"crowd": check},
+    )
+    found = [c for c in claims(measured) if "where the opponent is to move" in c.text]
     assert [c.verdict for c in found] == ["supported"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from rich.console import Console
 from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
-from crowdzero.analysis.study import measure
-from crowdzero.analysis.study.cli_study import StudyError, study_main
+from crowdzero.analysis.study import stages
+from crowdzero.analysis.study.cli_study import study_main
 from crowdzero.analysis.study.imitation_agent import ImitationResult
 from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, no_data, wilson
 from crowdzero.analysis.study.report import FIGURES, print_summary, write_report
@@ -23,6 +24,8 @@ from crowdzero.analysis.study.results import (
     StudyResults,
     ValueCheck,
 )
+from crowdzero.analysis.study.settings import StudySettings
+from crowdzero.analysis.study.stages import StudyError
 from crowdzero.players.registry import make_player
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.run_dir import RunDir
@@ -77,18 +80,7 @@ def _results() -> StudyResults:
         "self": {"all": LOW, "random": LOW},
         "imitation": {"all": LOW, "random": LOW},
     }
-    claims = measure.claims(
-        members=("random",),
-        held_out=(),
-        top1=top1,
-        exploitation=exploitation,
-        transfer={},
-        out_of_box={"crowd": box, "self": box},
-        flaws={},
-        values={"crowd": _values()},
-        agent_names={k: v.name for k, v in agents.items()},
-    )
-    return StudyResults(
+    measured = StudyResults(
         meta=StudyMeta(
             "2025-01-01T00:00:00",
             None,
@@ -118,8 +110,8 @@ def _results() -> StudyResults:
             "self": {"heuristic:greedy": wilson(0, 5)},
         },
         values={"crowd": _values()},
-        claims=tuple(claims),
     )
+    return stages.compare(measured)
 
 
 def test_claims_follow_the_intervals() -> None:
@@ -195,7 +187,11 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
     crowd, self_ = _run(tmp_path, "crowd", 12), _run(tmp_path, "self", 2)
     out = tmp_path / "study"
     console = Console(record=True, width=120)
-    kwargs = dict(
+    settings = StudySettings(
+        crowd.path,
+        self_.path,
+        out,
+        games=2,
         imitation_steps=10,
         positions=30,
         holdout_every=2,
@@ -203,9 +199,8 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         concurrency=8,
         box_games=4,
         search_choice=True,
-        console=console,
     )
-    results = study_main(crowd.path, self_.path, out, 2, None, **kwargs)  # type: ignore[arg-type]
+    results = study_main(settings, console)
     assert (out / "index.html").is_file() and (out / "results.json").is_file()
     data = json.loads((out / "results.json").read_text())
     assert set(data["agents"]) == {"crowd", "self", "imitation"}
@@ -232,12 +227,100 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         assert results.values[label].search_brier.n > 0  # root values were recorded
     assert results.claims
     # Run again: nothing is trained or played twice.
-    again = study_main(crowd.path, self_.path, out, 2, None, **kwargs)  # type: ignore[arg-type]
+    again = study_main(settings, console)
     assert again.meta.games_played == 0 and again.meta.games_reused == 30
     assert again.imitation_training is not None and again.imitation_training.reused
 
 
+def test_each_stage_runs_on_its_own_from_the_settings_and_the_stage_before(
+    tmp_path: Path,
+) -> None:
+    crowd = _run(tmp_path, "crowd", 8)
+    settings = StudySettings(
+        crowd.path,
+        out_dir=tmp_path / "study",
+        games=1,
+        imitation_steps=3,
+        positions=6,
+        holdout_every=2,
+        threads=1,
+        box_games=1,
+        head_to_head=False,
+        held_out=(),
+    )
+    console = Console(record=True, width=120)
+
+    runs = stages.open_runs(settings)
+    assert runs.self_play is None and runs.crowd_checkpoint.name == "ckpt-00000006.pt"
+    assert not settings.out_dir.exists()  # opening the runs writes nothing
+
+    baselines = stages.train_baselines(settings, runs, console)
+    assert baselines.imitation.steps == 3 and not baselines.member_models
+    assert set(baselines.wall) == {"imitation_training"}
+
+    with stages.field_agents(settings, runs, baselines) as lineup:
+        assert list(lineup.agents) == ["crowd", "imitation"]
+        evidence = stages.collect(settings, lineup, console)
+        # Each agent meets each of the 3 members once; no held-out opponent, no rival.
+        assert evidence.played == 2 * 3 and evidence.held_out == ()
+        assert {label: sorted(table) for label, table in evidence.games.items()} == {
+            label: sorted(evidence.members) for label in ("crowd", "imitation")
+        }
+        assert all(len(games) == 1 for t in evidence.games.values() for games in t.values())
+        measured = stages.measure(settings, lineup, evidence, console)
+
+    assert measured.claims == () and set(measured.exploitation) == {"crowd", "imitation"}
+    assert list(measured.meta.wall_seconds) == [
+        "imitation_training",
+        "games",
+        "imitation_measure",
+        "measurements",
+        "total",
+    ]
+    judged = stages.compare(measured)
+    assert judged.claims and replace(judged, claims=()) == measured
+    page = stages.report(settings, judged, console)
+    assert page == settings.out_dir / "index.html" and page.is_file()
+    data = json.loads((settings.out_dir / "results.json").read_text())
+    assert data["meta"]["settings"]["games"] == 1 and len(data["claims"]) == len(judged.claims)
+
+
+def test_results_record_every_setting_as_json_holds_it() -> None:
+    settings = StudySettings("runs/crowd", "runs/self", "out", held_out=["gnugo:1"])
+    assert settings.crowd_run == Path("runs/crowd") and settings.held_out == ("gnugo:1",)
+    record = settings.record("crowd.toml", {"heuristic:greedy": Path("m/ckpt.pt")})
+    assert list(record) == [
+        "crowd_run",
+        "self_run",
+        "out_dir",
+        "games",
+        "minutes_imitation",
+        "imitation_steps",
+        "positions",
+        "search_choice",
+        "threshold",
+        "box_games",
+        "crowd",
+        "held_out",
+        "head_to_head",
+        "holdout_every",
+        "threads",
+        "concurrency",
+        "seed",
+        "opponent_modelling",
+        "opponent_model_steps",
+        "minutes_opponent_models",
+        "opponent_models",
+    ]
+    assert record["crowd_run"] == "runs/crowd" and record["held_out"] == ["gnugo:1"]
+    assert record["crowd"] == "crowd.toml"
+    assert record["opponent_models"] == {"heuristic:greedy": "m/ckpt.pt"}
+    json.dumps(record)  # plain JSON values only
+
+
 def test_study_refuses_a_self_play_run_as_the_crowd_run(tmp_path: Path) -> None:
     self_ = _run(tmp_path, "self", 1)
+    settings = StudySettings(self_.path, out_dir=tmp_path / "study", threads=1)
     with pytest.raises(StudyError, match="self-mode run, not a crowd-mode one"):
-        study_main(self_.path, None, tmp_path / "study", 2, None, threads=1)
+        study_main(settings)
+    assert not settings.out_dir.exists()

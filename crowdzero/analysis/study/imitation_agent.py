@@ -138,6 +138,32 @@ class ImitationResult:
 
 
 @dataclass(frozen=True)
+class FitPlan:
+    """How one of the study's baselines (the imitation agent, a member model) is fitted.
+
+    One record instead of the same six options threaded through every training call;
+    the study builds it from its settings (`StudySettings.imitation_plan`).
+    """
+
+    #: Gradient steps; None: the baseline's own default (the crowd run's step count for
+    #: the imitation agent, `opponent_modelling.DEFAULT_MODEL_STEPS` for a member model).
+    steps: int | None = None
+    #: Wall-time cap in minutes (None: no cap); whichever of the two ends first stops.
+    minutes: float | None = None
+    seed: int = 0
+    #: Torch threads while training.
+    threads: int = 1
+    #: Games whose store id is a multiple of this stay out of training (0: none do).
+    holdout_every: int = HOLDOUT_EVERY
+    #: Train anew even when a checkpoint of this baseline is already there.
+    retrain: bool = False
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.minutes is None else self.minutes * 60.0
+
+
+@dataclass(frozen=True)
 class Fit:
     """What `fit_to_window` trained: the learner (model and optimiser), its wall time and
     the last batch's losses (None when no step was taken)."""
@@ -151,24 +177,22 @@ def fit_to_window(
     window: ReplayWindow,
     net: NetConfig,
     train: TrainConfig,
-    *,
-    steps: int,
-    seconds: float | None = None,
-    seed: int = 0,
-    threads: int = 1,
+    plan: FitPlan,
     on_step: Callable[[int, LossReport], None] | None = None,
 ) -> Fit:
     """Supervised learning on `window` with a fresh `PolicyValueNet(net)` and `train`'s
     optimiser, learning rate, batch size, loss weights and symmetry augmentation, until
-    `steps` gradient steps or `seconds` of wall time (None: no cap), whichever is first."""
-    set_torch_threads(threads)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    `plan.steps` gradient steps or `plan.minutes` of wall time, whichever is first."""
+    if plan.steps is None:
+        raise ValueError("fit_to_window needs a step count: FitPlan(steps=N)")
+    set_torch_threads(plan.threads)
+    torch.manual_seed(plan.seed)
+    rng = np.random.default_rng(plan.seed)
     learner = Learner.from_config(PolicyValueNet(net), train)
     started = time.monotonic()
-    deadline = None if seconds is None else started + seconds
+    deadline = None if plan.seconds is None else started + plan.seconds
     last: LossReport | None = None
-    while learner.step < steps and (deadline is None or time.monotonic() < deadline):
+    while learner.step < plan.steps and (deadline is None or time.monotonic() < deadline):
         batch = window.sample(train.batch_size, rng, augment=train.symmetry_augmentation)
         last = learner.train_step(batch)
         if on_step is not None:
@@ -216,27 +240,21 @@ def existing_imitation(out_dir: Path, board_size: int) -> Path | None:
 def train_imitation(
     crowd_run: RunDir,
     out_dir: Path,
-    *,
-    steps: int | None = None,
-    minutes: float | None = None,
-    seed: int = 0,
-    threads: int = 1,
-    holdout_every: int = HOLDOUT_EVERY,
-    retrain: bool = False,
+    plan: FitPlan,
     on_step: Callable[[int, LossReport], None] | None = None,
 ) -> ImitationResult:
     """Train (or reuse) the imitation agent; its checkpoint goes to out_dir/ckpt-*.pt.
 
-    `steps` defaults to the crowd run's gradient steps; `minutes` caps the wall time
-    (None: no cap). Whichever ends first stops training. An existing imitation
-    checkpoint in `out_dir` is reused unless `retrain`.
+    `plan.steps` defaults to the crowd run's gradient steps; `plan.minutes` caps the wall
+    time (None: no cap). Whichever ends first stops training. An existing imitation
+    checkpoint in `out_dir` is reused unless `plan.retrain`.
     """
     cfg = crowd_run.config
     crowd_steps, crowd_seconds = crowd_compute(crowd_run)
-    target_steps = crowd_steps if steps is None else steps
-    target_seconds = None if minutes is None else minutes * 60.0
+    target_steps = crowd_steps if plan.steps is None else plan.steps
+    target_seconds = plan.seconds
 
-    found = None if retrain else existing_imitation(out_dir, cfg.board.size)
+    found = None if plan.retrain else existing_imitation(out_dir, cfg.board.size)
     if found is not None:
         checkpoint = load_checkpoint(found)
         meta = checkpoint.metadata
@@ -259,7 +277,7 @@ def train_imitation(
     if target_steps < 1:
         raise ImitationError(
             f"{crowd_run.path} has no checkpoint, so there is no step count to match; "
-            "pass steps= explicitly"
+            "give one explicitly (FitPlan(steps=N))"
         )
     with crowd_run.open_store() as store:
         window = build_member_window(
@@ -267,7 +285,7 @@ def train_imitation(
             cfg.board.size,
             cfg.net.features,
             cfg.train.replay_window,
-            holdout_every=holdout_every,
+            holdout_every=plan.holdout_every,
         )
     if len(window) == 0:
         raise ImitationError(
@@ -275,16 +293,7 @@ def train_imitation(
             "(is it a crowd-mode run with finished games?)"
         )
 
-    fit = fit_to_window(
-        window,
-        cfg.net,
-        cfg.train,
-        steps=target_steps,
-        seconds=target_seconds,
-        seed=seed,
-        threads=threads,
-        on_step=on_step,
-    )
+    fit = fit_to_window(window, cfg.net, cfg.train, replace(plan, steps=target_steps), on_step)
     learner, seconds, final_loss = fit.learner, fit.seconds, fit.final_loss
     path = out_dir / f"ckpt-{learner.step:08d}.pt"
     save_checkpoint(

@@ -23,7 +23,7 @@ from crowdzero.analysis.study.collect import (
     search_choices,
     spec_kind,
 )
-from crowdzero.analysis.study.results import Claim, OutOfBox, ValueCheck
+from crowdzero.analysis.study.results import Claim, OutOfBox, StudyResults, ValueCheck
 from crowdzero.go.position import Position
 from crowdzero.play.record import Game
 from crowdzero.players.flaws import FLAW_DETECTORS, detect
@@ -235,19 +235,13 @@ def _claim(topic: str, text: str, a: m.Estimate, b: m.Estimate, direction: str) 
     return Claim(topic, text, verdict, f"{a} vs {b}")
 
 
-def claims(
-    *,
-    members: Sequence[str],
-    held_out: Sequence[str],
-    top1: Mapping[str, Mapping[str, m.Estimate]],
-    exploitation: Mapping[str, Mapping[str, m.Estimate]],
-    transfer: Mapping[str, Mapping[str, m.Estimate]],
-    out_of_box: Mapping[str, OutOfBox],
-    flaws: Mapping[str, Mapping[str, m.Estimate]],
-    values: Mapping[str, ValueCheck],
-    agent_names: Mapping[str, str],
-) -> list[Claim]:
-    """The study's claims, each judged from the intervals (`metrics.compare`)."""
+def claims(results: StudyResults) -> list[Claim]:
+    """The study's claims about its measured `results`, each judged from the intervals
+    (`metrics.compare`); the claims `results` may already carry are not read."""
+    members, held_out = results.members, results.held_out
+    top1, exploitation, transfer = results.imitation_top1, results.exploitation, results.transfer
+    out_of_box, flaws, values = results.out_of_box, results.flaws, results.values
+    agent_names = {label: agent.name for label, agent in results.agents.items()}
     out: list[Claim] = []
     empty = m.no_data()
 

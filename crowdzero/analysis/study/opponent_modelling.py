@@ -29,7 +29,7 @@ from pathlib import Path
 
 from crowdzero.analysis.study.collect import StudyAgent, load_study_agent, spec_kind
 from crowdzero.analysis.study.imitation_agent import (
-    HOLDOUT_EVERY,
+    FitPlan,
     build_member_window,
     fit_to_window,
 )
@@ -38,13 +38,12 @@ from crowdzero.net.checkpoint import (
     save_checkpoint,
 )
 from crowdzero.net.evaluator import load_evaluator
-from crowdzero.net.model import NetConfig
 from crowdzero.players.crowd import Crowd
 from crowdzero.players.registry import make_player
 from crowdzero.search.config import SearchConfig
 from crowdzero.search.opponent_model import NetworkOpponentModel, OpponentModel
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import TrainConfig
+from crowdzero.train.config import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -84,30 +83,25 @@ def existing_opponent_model(directory: Path, member: str, board_size: int) -> Pa
 def train_opponent_model(
     store: GameStore,
     member: str,
-    net: NetConfig,
+    config: RunConfig,
     out_dir: Path,
-    *,
-    steps: int = DEFAULT_MODEL_STEPS,
-    minutes: float | None = None,
-    train: TrainConfig | None = None,
-    seed: int = 0,
-    threads: int = 1,
-    holdout_every: int = HOLDOUT_EVERY,
-    retrain: bool = False,
+    plan: FitPlan,
 ) -> Path:
     """Train (or reuse) a policy network on `member`'s moves in `store`; returns the
     checkpoint path (``out_dir/MEMBER/ckpt-*.pt``).
 
     `member` is the player name the games carry (e.g. ``heuristic:greedy``). Positions
     enter only where that member was to move in an agent-vs-member game; games whose id is
-    a multiple of `holdout_every` stay out. `train` supplies the optimiser, learning
-    rate, batch size, window size and augmentation (default `TrainConfig()`); training
-    stops after `steps` gradient steps or `minutes`, whichever comes first. Raises
-    MemberModelError when the store has none of the member's moves.
+    a multiple of `plan.holdout_every` stay out. `config` is the crowd run's: its network,
+    and its optimiser, learning rate, batch size, window size and augmentation, so a model
+    learns as the agent it stands beside did. Training stops after `plan.steps` gradient
+    steps (default `DEFAULT_MODEL_STEPS`) or `plan.minutes`, whichever comes first.
+    Raises MemberModelError when the store has none of the member's moves.
     """
-    train = train if train is not None else TrainConfig()
+    net, train = config.net, config.train
+    steps = DEFAULT_MODEL_STEPS if plan.steps is None else plan.steps
     directory = model_directory(out_dir, member)
-    found = None if retrain else existing_opponent_model(directory, member, net.board_size)
+    found = None if plan.retrain else existing_opponent_model(directory, member, net.board_size)
     if found is not None:
         log.info("reusing the model of %s: %s", member, found)
         return found
@@ -118,22 +112,14 @@ def train_opponent_model(
         net.board_size,
         net.features,
         train.replay_window,
-        holdout_every=holdout_every,
+        holdout_every=plan.holdout_every,
         member=member,
     )
     if len(window) == 0:
         raise MemberModelError(
             f"{store.path} holds no moves of {member} against the agent to learn from"
         )
-    fit = fit_to_window(
-        window,
-        net,
-        train,
-        steps=steps,
-        seconds=None if minutes is None else minutes * 60.0,
-        seed=seed,
-        threads=threads,
-    )
+    fit = fit_to_window(window, net, train, replace(plan, steps=steps))
     path = directory / f"ckpt-{fit.learner.step:08d}.pt"
     save_checkpoint(
         path,
@@ -188,7 +174,6 @@ def opponent_modelling_agent(
     models: Mapping[str, str | Path | OpponentModel],
     search: SearchConfig,
     *,
-    label: str = OPPONENT_MODEL_LABEL,
     threads: int | None = 1,
     seed: int = 0,
 ) -> StudyAgent:
@@ -203,7 +188,7 @@ def opponent_modelling_agent(
         for name, model in models.items()
     }
     return load_study_agent(
-        label,
+        OPPONENT_MODEL_LABEL,
         Path(checkpoint),
         replace(search, opponent_model=True),
         threads=threads,

@@ -1,0 +1,583 @@
+"""The study's stages, one function each, every one taking the `StudySettings` and the
+records the stages before it returned:
+
+    open_runs        settings                    -> StudyRuns
+    train_baselines  settings, runs              -> Baselines (imitation agent, member models)
+    field_agents     settings, runs, baselines   -> Lineup (a context: the agents close after)
+    collect          settings, lineup            -> Evidence (the evaluation games)
+    measure          settings, lineup, evidence  -> StudyResults, claims not yet judged
+    compare          results                     -> StudyResults with the claims
+    report           settings, results           -> index.html, PNGs, results.json, summary
+
+Every record is frozen, and each stage's notes and wall times travel in its own record,
+so a stage can be run, tested or replaced (issue #13 adds stages) without knowing what
+the others keep. `cli_study.study_main` chains them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from crowdzero.analysis.study.collect import (
+    Fixture,
+    MemberModels,
+    StudyAgent,
+    agent_moves,
+    fixture_games,
+    load_study_agent,
+    play_fixtures,
+    sample_member_positions,
+)
+from crowdzero.analysis.study.imitation_agent import ImitationResult, train_imitation
+from crowdzero.analysis.study.measure import (
+    ALL,
+    claims,
+    flaw_rates,
+    imitation_scores,
+    member_distributions,
+    out_of_box_check,
+    value_check,
+    win_rates,
+)
+from crowdzero.analysis.study.metrics import Estimate
+from crowdzero.analysis.study.opponent_modelling import (
+    OPPONENT_MODEL_LABEL,
+    MemberModelError,
+    modelled_members,
+    opponent_modelling_agent,
+    train_opponent_model,
+)
+from crowdzero.analysis.study.report import print_summary, write_report
+from crowdzero.analysis.study.results import (
+    AgentInfo,
+    OutOfBox,
+    StudyMeta,
+    StudyResults,
+    ValueCheck,
+)
+from crowdzero.analysis.study.settings import StudySettings
+from crowdzero.net.evaluator import set_torch_threads
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
+from crowdzero.players.checkpoint import resolve_checkpoint
+from crowdzero.players.crowd import Crowd
+from crowdzero.players.engines import EngineUnavailable
+from crowdzero.players.registry import make_player
+from crowdzero.players.spec import PlayerSpecError
+from crowdzero.store.game_store import GameStore
+from crowdzero.train.learner import LossReport
+from crowdzero.train.run_dir import RunDir, RunDirError
+
+#: Per-agent tables of estimates by opponent (or member) name, as `StudyResults` holds them.
+Table = dict[str, dict[str, Estimate]]
+
+
+class StudyError(RuntimeError):
+    """The study cannot run as asked (a run missing, runs of different board sizes...)."""
+
+
+# -- open the runs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyRuns:
+    """The training runs under study, checked, with the checkpoints their agents load."""
+
+    crowd: RunDir
+    crowd_checkpoint: Path
+    self_play: RunDir | None
+    self_checkpoint: Path | None
+    #: The crowd file the study plays against (the setting, else the crowd run's).
+    crowd_spec: str
+    #: `time.monotonic()` when the study began, for its total wall time.
+    started: float
+
+
+def open_runs(settings: StudySettings) -> StudyRuns:
+    """The runs, or StudyError saying why the study cannot use them: a run missing or of
+    the wrong mode, runs of different board sizes, a run without a checkpoint. Writes
+    nothing, so `crowdzero study` calls it to refuse bad runs before any work."""
+    started = time.monotonic()
+    crowd = _open_run(settings.crowd_run, "crowd")
+    self_play = _open_run(settings.self_run, "self") if settings.self_run is not None else None
+    if self_play is not None and self_play.config.board.size != crowd.config.board.size:
+        raise StudyError(
+            f"{settings.crowd_run} and {settings.self_run} are runs on different board sizes"
+        )
+    return StudyRuns(
+        crowd=crowd,
+        crowd_checkpoint=_checkpoint(crowd),
+        self_play=self_play,
+        self_checkpoint=_checkpoint(self_play) if self_play is not None else None,
+        crowd_spec=settings.crowd or crowd.config.train.crowd,
+        started=started,
+    )
+
+
+def _open_run(path: Path, mode: str) -> RunDir:
+    try:
+        run = RunDir.open(path)
+    except RunDirError as exc:
+        raise StudyError(str(exc)) from exc
+    if run.config.train.mode != mode:
+        raise StudyError(f"{path} is a {run.config.train.mode}-mode run, not a {mode}-mode one")
+    return run
+
+
+def _checkpoint(run: RunDir) -> Path:
+    try:
+        return resolve_checkpoint(run.path)
+    except PlayerSpecError as exc:
+        raise StudyError(f"{run.path} has no usable checkpoint yet: {exc}") from exc
+
+
+# -- train the baselines ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The networks the study trains itself: the imitation agent and, with opponent
+    modelling, a model of each heuristic member (by stored name)."""
+
+    imitation: ImitationResult
+    member_models: Mapping[str, Path]
+    notes: tuple[str, ...]
+    wall: Mapping[str, float]
+
+
+def train_baselines(settings: StudySettings, runs: StudyRuns, console: Console) -> Baselines:
+    """Train the imitation agent and the member models into the study's folder, or find
+    them there from an earlier study."""
+    out = settings.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    set_torch_threads(settings.threads)
+    wall: dict[str, float] = {}
+    notes: list[str] = []
+
+    t = time.monotonic()
+    console.print(f"[bold]imitation agent[/] ({out / 'imitation'})")
+    imitation = train_imitation(
+        runs.crowd, out / "imitation", settings.imitation_plan(), _print_every(console, 100)
+    )
+    wall["imitation_training"] = time.monotonic() - t
+    if imitation.steps < imitation.target_steps:
+        notes.append(
+            f"the imitation agent stopped at {imitation.steps} of {imitation.target_steps} "
+            f"steps (wall-time cap of {settings.minutes_imitation} minutes): less compute "
+            "than the crowd agent"
+        )
+
+    models: dict[str, Path] = {}
+    if settings.opponent_modelling:
+        t = time.monotonic()
+        console.print(f"[bold]opponent models[/] ({out / 'opponent-models'})")
+        models, model_notes = _train_member_models(settings, runs)
+        notes += model_notes
+        wall["opponent_model_training"] = time.monotonic() - t
+    return Baselines(imitation, models, tuple(notes), wall)
+
+
+def _print_every(console: Console, every: int) -> Callable[[int, LossReport], None]:
+    """Training progress for the terminal (and for a log when run under nohup)."""
+    start = time.monotonic()
+
+    def report(step: int, loss: LossReport) -> None:
+        if step % every == 0:
+            console.print(
+                f"  step {step}: loss {loss.total:.3f} (policy {loss.policy:.3f}, "
+                f"value {loss.value:.3f}), {time.monotonic() - start:.0f} s"
+            )
+
+    return report
+
+
+def _train_member_models(
+    settings: StudySettings, runs: StudyRuns
+) -> tuple[dict[str, Path], list[str]]:
+    """A learned model of each heuristic member with games in the crowd run's store
+    (trained, or found from an earlier study), and the notes the report gives about them:
+    a member without games is left out, not a reason to stop the study."""
+    models: dict[str, Path] = {}
+    notes: list[str] = []
+    plan = settings.opponent_model_plan()
+    with runs.crowd.open_store() as store:
+        for member in modelled_members(runs.crowd_spec):
+            try:
+                models[member] = train_opponent_model(
+                    store, member, runs.crowd.config, settings.out_dir / "opponent-models", plan
+                )
+            except MemberModelError as exc:
+                notes.append(f"no opponent model of {member}: {exc}")
+    if models:
+        trained = ", ".join(
+            f"{name} ({RunDir.checkpoint_step(path)} steps)" for name, path in models.items()
+        )
+        notes.append(
+            f"the {OPPONENT_MODEL_LABEL} agent searches with learned models of {trained}; "
+            "against anyone else it is the crowd agent"
+        )
+    else:
+        notes.append(f"no member could be modelled: the {OPPONENT_MODEL_LABEL} agent is left out")
+    return models, notes
+
+
+# -- field the agents ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lineup:
+    """The agents under study, by label ("crowd", "self", "imitation", "opponent-model"),
+    each with the folder its weights came from, and what they were built on."""
+
+    runs: StudyRuns
+    baselines: Baselines
+    agents: Mapping[str, StudyAgent]
+    sources: Mapping[str, str]
+
+    def infos(self) -> dict[str, AgentInfo]:
+        return {
+            label: AgentInfo(
+                label=label,
+                name=agent.name,
+                checkpoint=str(agent.checkpoint),
+                step=agent.step,
+                run=self.sources[label],
+                simulations=agent.search.simulations,
+                algorithm=agent.search.algorithm,
+                net=agent.evaluator.config.describe(),
+            )
+            for label, agent in self.agents.items()
+        }
+
+
+@contextmanager
+def field_agents(
+    settings: StudySettings, runs: StudyRuns, baselines: Baselines
+) -> Iterator[Lineup]:
+    """Load every agent, noise-free, each with its own seed; they are closed on leaving,
+    also when one of them fails to load."""
+    out, seed, threads = settings.out_dir, settings.seed, settings.threads
+    search = runs.crowd.config.search
+    agents: dict[str, StudyAgent] = {}
+    sources: dict[str, str] = {}
+    try:
+        agents["crowd"] = load_study_agent(
+            "crowd", runs.crowd_checkpoint, search, threads=threads, seed=seed
+        )
+        sources["crowd"] = str(runs.crowd.path)
+        if runs.self_play is not None and runs.self_checkpoint is not None:
+            agents["self"] = load_study_agent(
+                "self",
+                runs.self_checkpoint,
+                runs.self_play.config.search,
+                threads=threads,
+                seed=seed + 1,
+            )
+            sources["self"] = str(runs.self_play.path)
+        imitation = Path(baselines.imitation.checkpoint)
+        agents["imitation"] = load_study_agent(
+            "imitation", imitation, search, threads=threads, seed=seed + 2
+        )
+        sources["imitation"] = str(out / "imitation")
+        if baselines.member_models:
+            agents[OPPONENT_MODEL_LABEL] = opponent_modelling_agent(
+                runs.crowd_checkpoint,
+                baselines.member_models,
+                search,
+                threads=threads,
+                seed=seed + 3,
+            )
+            sources[OPPONENT_MODEL_LABEL] = str(out / "opponent-models")
+        yield Lineup(runs, baselines, agents, sources)
+    finally:
+        for agent in agents.values():
+            agent.close()
+
+
+# -- collect the games -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The evaluation games, by agent label and then opponent name (crowd members,
+    held-out opponents and, head to head, the other agents' names)."""
+
+    #: The crowd members' and held-out opponents' names as their games carry them.
+    members: tuple[str, ...]
+    held_out: tuple[str, ...]
+    #: The members' specs, to ask the members for their move distributions.
+    member_specs: tuple[str, ...]
+    games: Mapping[str, Mapping[str, tuple[Game, ...]]]
+    played: int
+    reused: int
+    dropped: int
+    notes: tuple[str, ...]
+    wall: Mapping[str, float]
+
+
+def collect(settings: StudySettings, lineup: Lineup, console: Console) -> Evidence:
+    """Play what is missing of every pairing into OUT/games.sqlite and read every
+    agent's study games back (an interrupted study resumes where it stopped)."""
+    with Crowd.load(lineup.runs.crowd_spec) as crowd:
+        notes = [f"crowd member {name} disabled: {why}" for name, why in crowd.disabled.items()]
+        member_players = [crowd.player(name) for name in crowd.names]
+        member_specs = tuple(crowd.member(name).spec for name in crowd.names)
+        held_specs = crowd.held_out if settings.held_out is None else settings.held_out
+        held_players = _held_out_players(held_specs, notes)
+        members = tuple(player.name for player in member_players)
+        held_out = tuple(player.name for player in held_players)
+        try:
+            t = time.monotonic()
+            fixtures = _fixtures(settings, lineup, [*member_players, *held_players])
+            path = settings.out_dir / "games.sqlite"
+            console.print(
+                f"[bold]evaluation games[/]: {len(fixtures)} pairings x {settings.games} "
+                f"games -> {path}"
+            )
+            with GameStore(path) as store:
+                played = itertools.count(1)
+
+                def tick(game: Game) -> None:
+                    done = next(played)
+                    if done % 25 == 0:
+                        console.print(f"  {done} games played")
+
+                play_log = play_fixtures(
+                    fixtures,
+                    store,
+                    lineup.runs.crowd.config.rules,
+                    concurrency=settings.concurrency,
+                    max_moves=lineup.runs.crowd.config.max_moves,
+                    on_game=tick,
+                )
+                wall = {"games": time.monotonic() - t}
+                games = _games_by_agent(settings, lineup, store, [*members, *held_out])
+        finally:
+            for player in held_players:
+                player.close()
+    notes += [f"dropped game: {reason}" for reason in play_log.dropped[:10]]
+    return Evidence(
+        members=members,
+        held_out=held_out,
+        member_specs=member_specs,
+        games=games,
+        played=play_log.played,
+        reused=play_log.reused,
+        dropped=len(play_log.dropped),
+        notes=tuple(notes),
+        wall=wall,
+    )
+
+
+def _held_out_players(specs: Sequence[str], notes: list[str]) -> list[Player]:
+    """The held-out opponents that can play here; one that cannot (an engine not
+    installed) is a note, not a reason to stop the study."""
+    players = []
+    for spec in specs:
+        try:
+            players.append(make_player(spec))
+        except (EngineUnavailable, PlayerSpecError) as exc:
+            notes.append(f"held-out opponent {spec} left out: {exc}")
+    return players
+
+
+def _fixtures(settings: StudySettings, lineup: Lineup, seats: Sequence[Player]) -> list[Fixture]:
+    """Every agent against every seat, then (head to head) every pair of agents once."""
+    agents = list(lineup.agents.values())
+    fixtures = [Fixture(agent.player, seat, settings.games) for agent in agents for seat in seats]
+    if settings.head_to_head:
+        fixtures += [
+            Fixture(a.player, b.player, settings.games, b_is_agent=True)
+            for a, b in itertools.combinations(agents, 2)
+        ]
+    return fixtures
+
+
+def _games_by_agent(
+    settings: StudySettings, lineup: Lineup, store: GameStore, opponents: Sequence[str]
+) -> dict[str, dict[str, tuple[Game, ...]]]:
+    by_agent: dict[str, dict[str, tuple[Game, ...]]] = {}
+    for label, agent in lineup.agents.items():
+        rivals = [r.name for r in lineup.agents.values() if r is not agent]
+        names = [*opponents, *rivals] if settings.head_to_head else list(opponents)
+        by_agent[label] = {name: tuple(fixture_games(store, agent.name, name)) for name in names}
+    return by_agent
+
+
+# -- measure ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Imitation:
+    """How often each agent plays the member's move, by agent label and member."""
+
+    top1: Table
+    search_top1: Table
+    log_likelihood: Table
+    notes: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Play:
+    """What each agent's games say, by agent label."""
+
+    exploitation: Table
+    transfer: Table
+    flaws: Table
+    values: dict[str, ValueCheck]
+    out_of_box: dict[str, OutOfBox]
+    seconds: float
+
+
+def measure(
+    settings: StudySettings, lineup: Lineup, evidence: Evidence, console: Console
+) -> StudyResults:
+    """Every number of the study, with the record of how it was run; the claims are
+    left to `compare`."""
+    models = MemberModels(evidence.member_specs)
+    try:
+        imitation = _measure_imitation(settings, lineup, models, console)
+        play = _measure_play(settings, lineup, evidence, models, console)
+    finally:
+        models.close()
+    baselines = lineup.baselines
+    wall = {
+        **baselines.wall,
+        **evidence.wall,
+        "imitation_measure": imitation.seconds,
+        "measurements": play.seconds,
+        "total": time.monotonic() - lineup.runs.started,
+    }
+    meta = StudyMeta(
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        git_commit=_git_commit(),
+        command=shlex.join(sys.argv),
+        settings=settings.record(lineup.runs.crowd_spec, baselines.member_models),
+        wall_seconds=wall,
+        board_size=lineup.runs.crowd.config.board.size,
+        games_played=evidence.played,
+        games_reused=evidence.reused,
+        games_dropped=evidence.dropped,
+        notes=baselines.notes + evidence.notes + imitation.notes,
+    )
+    return StudyResults(
+        meta=meta,
+        agents=lineup.infos(),
+        imitation_training=baselines.imitation,
+        members=evidence.members,
+        held_out=evidence.held_out,
+        imitation_top1=imitation.top1,
+        imitation_search_top1=imitation.search_top1,
+        imitation_log_likelihood=imitation.log_likelihood,
+        exploitation=play.exploitation,
+        transfer=play.transfer,
+        out_of_box=play.out_of_box,
+        flaws=play.flaws,
+        values=play.values,
+    )
+
+
+def _measure_imitation(
+    settings: StudySettings, lineup: Lineup, models: MemberModels, console: Console
+) -> _Imitation:
+    """Top-1 agreement and log-likelihood on member positions of held-out crowd games."""
+    t = time.monotonic()
+    console.print("[bold]imitation[/]: sampling crowd-member positions")
+    with lineup.runs.crowd.open_store() as crowd_store:
+        sampled = sample_member_positions(
+            crowd_store.iter_games(),
+            settings.positions,
+            seed=settings.seed,
+            holdout_every=settings.holdout_every,
+        )
+    notes: tuple[str, ...] = ()
+    if len(sampled) < settings.positions:
+        notes = (
+            f"only {len(sampled)} member positions were available in the held-out crowd "
+            f"games (asked for {settings.positions})",
+        )
+    distributions = member_distributions(sampled, models)
+    top1: Table = {}
+    search_top1: Table = {}
+    loglik: Table = {}
+    for label, agent in lineup.agents.items():
+        top1[label], search_top1[label], loglik[label] = imitation_scores(
+            agent, sampled, distributions, with_search=settings.search_choice, seed=settings.seed
+        )
+    return _Imitation(top1, search_top1, loglik, notes, time.monotonic() - t)
+
+
+def _measure_play(
+    settings: StudySettings,
+    lineup: Lineup,
+    evidence: Evidence,
+    models: MemberModels,
+    console: Console,
+) -> _Play:
+    """Exploitation, transfer, flaws, values and out-of-the-box play from the games."""
+    t = time.monotonic()
+    console.print("[bold]exploitation, transfer, flaws, values, out-of-the-box[/]")
+    members = evidence.members
+    exploitation, transfer, flaws, values, boxes = {}, {}, {}, {}, {}
+    for label, agent in lineup.agents.items():
+        table = evidence.games[label]
+        against_members = {k: table[k] for k in members}
+        exploitation[label] = win_rates(against_members, agent.name)
+        others = {k: games for k, games in table.items() if k not in members}
+        transfer[label] = {k: v for k, v in win_rates(others, agent.name).items() if k != ALL}
+        flaws[label] = flaw_rates(against_members, agent.name)
+        every_game = [g for games in table.values() for g in games]
+        values[label] = value_check(agent, agent_moves(every_game, agent.name), seed=settings.seed)
+        boxes[label] = out_of_box_check(
+            [g for k in members for g in table[k]],
+            agent.name,
+            models,
+            threshold=settings.threshold,
+            max_games=settings.box_games,
+            seed=settings.seed,
+        )
+    return _Play(exploitation, transfer, flaws, values, boxes, time.monotonic() - t)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+# -- compare and report ----------------------------------------------------------------
+
+
+def compare(results: StudyResults) -> StudyResults:
+    """`results` with the claims the intervals support or not (`measure.claims`)."""
+    return replace(results, claims=tuple(claims(results)))
+
+
+def report(settings: StudySettings, results: StudyResults, console: Console) -> Path:
+    """Write OUT/index.html, the figures and results.json, and summarise on the terminal;
+    returns the page."""
+    page = write_report(results, settings.out_dir)
+    print_summary(results, console)
+    console.print(f"report: [bold]{page}[/]")
+    return page
