@@ -17,9 +17,10 @@ keeps a few processes of one command line and lends them out per move:
   dead while idle is restarted silently on its next use: no game was waiting on it.
 
 `PooledEnginePlayer` puts a pool behind the `Player` interface (``blocking = True``:
-the runner calls it from worker threads). `gnugo_player` and `pachi_player` build the
-two crowd engines; `pooled_gnugo` / `pooled_pachi` are the registry factories for the
-``gnugo:LEVEL`` and ``pachi:PLAYOUTS`` specs.
+the runner calls it from worker threads). `gnugo_player`, `pachi_player` and
+`katago_player` build the three crowd engines; `pooled_gnugo` / `pooled_pachi` /
+`pooled_katago` are the registry factories for the ``gnugo:LEVEL``,
+``pachi:PLAYOUTS`` and ``katago:VISITS`` specs.
 """
 
 from __future__ import annotations
@@ -32,11 +33,21 @@ from types import TracebackType
 from crowdzero.go.gtp_client import DEFAULT_TIMEOUT, GtpClient, GtpClientError
 from crowdzero.go.position import Position
 from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
-from crowdzero.players.engines import EngineConfig, gnugo_config, pachi_config
+from crowdzero.players.engines import (
+    EngineConfig,
+    gnugo_config,
+    katago_config,
+    katago_move_timeout,
+    pachi_config,
+)
 from crowdzero.players.gtp_player import SyncedEngine
 
 DEFAULT_POOL_SIZE = 2
 """One engine per core: more processes than cores only share the same two cores."""
+
+KATAGO_POOL_SIZE = 1
+"""One KataGo process already runs two search threads and an OpenCL device that spreads
+each network evaluation over every core: a second process would only take turns."""
 
 DEFAULT_BORROW_TIMEOUT = 300.0
 """How long a game waits for a free engine before giving up (seconds).
@@ -141,8 +152,11 @@ class EnginePool:
         """The engine's move (a point, pass, or RESIGN) for the side to move.
 
         Raises PlayerError when no engine is free in time, when the engine serving this
-        request fails (it is then replaced) or answers an illegal move.
+        request fails (it is then replaced) or answers an illegal move, and for a board
+        size the engine was not set up for.
         """
+        if not self.config.plays_size(position.size):
+            raise PlayerError(self.config.size_refusal(position.size))
         slot = self._borrow(game_id)
         failed = False
         try:
@@ -230,7 +244,10 @@ class EnginePool:
             with self._cond:
                 seed = self._base_seed + self._started
                 self._started += 1
-            slot.engine = SyncedEngine(GtpClient(self.config.argv(seed), timeout=self.move_timeout))
+            slot.engine = SyncedEngine(
+                GtpClient(self.config.argv(seed), timeout=self.move_timeout),
+                startup_timeout=self.config.startup_timeout,
+            )
             slot.seed = seed
         return slot.engine
 
@@ -275,6 +292,9 @@ class PooledEnginePlayer(Player):
             raise PlayerError(f"{self.name} was asked to move in a finished game")
         return MoveChoice(point=self.pool.genmove(request.game_id, request.position))
 
+    def supports_size(self, size: int) -> bool:
+        return self.pool.config.plays_size(size)
+
     def end_game(self, game_id: str) -> None:
         self.pool.end_game(game_id)
 
@@ -306,6 +326,22 @@ def pachi_player(
     return PooledEnginePlayer(pool)
 
 
+def katago_player(
+    visits: int = 1,
+    *,
+    pool_size: int = KATAGO_POOL_SIZE,
+    seed: int = 0,
+    move_timeout: float | None = None,
+) -> PooledEnginePlayer:
+    """KataGo at `visits` per move behind a pool (EngineUnavailable if not installed).
+
+    `move_timeout` None: `katago_move_timeout(visits)`, a deadline that grows with the
+    visits asked for."""
+    timeout = katago_move_timeout(visits) if move_timeout is None else move_timeout
+    pool = EnginePool(katago_config(visits), pool_size, move_timeout=timeout, seed=seed)
+    return PooledEnginePlayer(pool)
+
+
 def _integer(argument: str, what: str) -> int:
     try:
         return int(argument)
@@ -323,3 +359,9 @@ def pooled_pachi(argument: str | None) -> Player:
     """Registry factory for ``pachi[:PLAYOUTS]`` (default 1000 play-outs a move)."""
     playouts = 1000 if not argument else _integer(argument, "pachi play-outs")
     return pachi_player(playouts)
+
+
+def pooled_katago(argument: str | None) -> Player:
+    """Registry factory for ``katago[:VISITS]`` (default 1 visit: its raw policy)."""
+    visits = 1 if not argument else _integer(argument, "katago visits")
+    return katago_player(visits)

@@ -46,9 +46,19 @@ def colour_word(colour: int) -> str:
 class SyncedEngine:
     """One GTP engine and what it has been told, so syncing sends only new moves."""
 
-    def __init__(self, client: GtpClient, setup_commands: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        client: GtpClient,
+        setup_commands: Sequence[str] = (),
+        *,
+        startup_timeout: float | None = None,
+    ) -> None:
+        """`startup_timeout`: seconds a fresh process gets to answer its first command,
+        for engines (KataGo) that load a network before they read any; None: the client's
+        usual deadline."""
         self.client = client
         self.setup_commands = list(setup_commands)
+        self.startup_timeout = startup_timeout
         self._game_id: str | None = None
         self._rules: Rules | None = None
         self._sent: list[tuple[int, int]] = []
@@ -70,6 +80,10 @@ class SyncedEngine:
             self.forget()
             self._needs_setup = True
         if self._needs_setup:
+            if self.startup_timeout is not None:
+                # A harmless first command, answered once the engine is ready; its
+                # deadline covers the start-up, so no move's deadline has to.
+                self.client.send("name", timeout=max(self.startup_timeout, self.client.timeout))
             if self.setup_commands:
                 self.client.send_many(self.setup_commands)
             self._needs_setup = False

@@ -17,6 +17,8 @@ gnugo[:LEVEL]   GnuGo at LEVEL 0..10 behind a pool of processes
 gnugo-single    one `GnuGoPlayer` process (``:LEVEL`` too), for tools and
                 tests that want exactly one engine
 pachi[:N]       Pachi at N play-outs per move, pooled
+katago[:V]      KataGo at V visits per move (default 1, its raw policy), pooled;
+                plays the board size its installed config is set up for (9x9)
 heuristic:M     human-like member M (``:SEED`` too) with one planted weakness:
                 greedy, local, edge-neglect, ladder-blind, early-passer;
                 plain is the control without one
@@ -123,6 +125,25 @@ def _check_pachi(argument: str | None, board_size: int | None) -> None:
     _integer_in(argument, "pachi play-outs", range(MIN_PACHI_PLAYOUTS, MAX_PACHI_PLAYOUTS + 1))
 
 
+def _check_katago(argument: str | None, board_size: int | None) -> None:
+    from crowdzero.players.engines import (
+        MAX_KATAGO_VISITS,
+        MIN_KATAGO_VISITS,
+        EngineUnavailable,
+        katago_config,
+    )
+
+    _integer_in(argument, "katago visits", range(MIN_KATAGO_VISITS, MAX_KATAGO_VISITS + 1))
+    if board_size is None:
+        return
+    try:  # reads the installed config; starts nothing
+        config = katago_config(int(argument) if argument else 1)
+    except (EngineUnavailable, OSError):
+        return  # not installed: the member is disabled when the crowd is built
+    if not config.plays_size(board_size):
+        raise PlayerSpecError(config.size_refusal(board_size))
+
+
 def _seed(argument: str | None) -> int | None:
     if argument is None or argument == "":
         return None
@@ -162,11 +183,17 @@ register("gnugo-single", _gnugo, _check_gnugo)
 
 # Crowd engines behind a shared pool of processes (crowdzero.players.engine_pool):
 # ``gnugo:LEVEL`` names the pooled GnuGo (many concurrent games share a few
-# processes); ``gnugo-single:LEVEL`` above is one process; ``pachi:PLAYOUTS`` is Pachi.
-from crowdzero.players.engine_pool import pooled_gnugo, pooled_pachi  # noqa: E402
+# processes); ``gnugo-single:LEVEL`` above is one process; ``pachi:PLAYOUTS`` is Pachi;
+# ``katago:VISITS`` is KataGo.
+from crowdzero.players.engine_pool import (  # noqa: E402
+    pooled_gnugo,
+    pooled_katago,
+    pooled_pachi,
+)
 
 register("gnugo", pooled_gnugo, _check_gnugo)
 register("pachi", pooled_pachi, _check_pachi)
+register("katago", pooled_katago, _check_katago)
 
 
 def _heuristic(argument: str | None) -> Player:
