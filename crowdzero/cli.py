@@ -317,7 +317,11 @@ def train(
 @app.command()
 def gtp(
     player: Annotated[
-        str, typer.Option(help="Who plays: random, random-noeye, gnugo:5, checkpoint:PATH ...")
+        str,
+        typer.Option(
+            help="Who plays: random, random-noeye, heuristic:greedy, mcts:400, gnugo:5, "
+            "pachi:1000, katago:1, checkpoint:PATH ..."
+        ),
     ] = "random",
     size: Annotated[
         int | None,
