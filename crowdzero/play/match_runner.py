@@ -455,6 +455,7 @@ class MatchRunner:
                 if learner and choice.root_value is not None
                 else None,
                 player=player.name,
+                weights_step=choice.weights_step if learner else None,
             )
         )
         if position.is_over or len(game.moves) >= self.max_moves:

@@ -16,13 +16,19 @@ from crowdzero.go.position import Position, Rules
 
 @dataclass(frozen=True)
 class Move:
-    """One move of a game; `policy` and `root_value` exist only for searched moves."""
+    """One move of a game; `policy` and `root_value` exist only for searched moves.
+
+    `weights_step` is the training step of the weights the learning agent searched the
+    move with (None for everyone else's moves), so off-policy lag can be measured per move
+    when games are generated on workers that trail the learner.
+    """
 
     colour: int
     point: int
     policy: tuple[float, ...] | None = None
     root_value: float | None = None
     player: str | None = None
+    weights_step: int | None = None
 
 
 @dataclass(frozen=True)

@@ -391,7 +391,7 @@ class TrainingRun:
     def _on_finished(self, finished: FinishedGame) -> None:
         # Stored first: what is learned always comes back out of the store.
         try:
-            self.store.add_game(finished.game, source="train", weights_steps=finished.weights_steps)
+            self.store.add_game(finished.game, source="train")
         except DuplicateGame:
             self.stats.duplicates += 1
             log.warning("game %s was delivered twice; stored once", finished.uid)
