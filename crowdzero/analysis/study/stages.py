@@ -329,7 +329,8 @@ class Evidence:
 def collect(settings: StudySettings, lineup: Lineup, console: Console) -> Evidence:
     """Play what is missing of every pairing into OUT/games.sqlite and read every
     agent's study games back (an interrupted study resumes where it stopped)."""
-    with Crowd.load(lineup.runs.crowd_spec) as crowd:
+    board_size = lineup.runs.crowd.config.board.size
+    with Crowd.load(lineup.runs.crowd_spec, board_size=board_size) as crowd:
         notes = [f"crowd member {name} disabled: {why}" for name, why in crowd.disabled.items()]
         member_players = [crowd.player(name) for name in crowd.names]
         member_specs = tuple(crowd.member(name).spec for name in crowd.names)
