@@ -193,10 +193,12 @@ def test_katago_missing_disables_both_default_experts_with_one_warning(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("CROWDZERO_KATAGO_DIR", str(tmp_path / "no-katago"))
-    with caplog.at_level("WARNING", logger="crowdzero.players.crowd"):
-        with Crowd.load("default", board_size=9) as crowd:
-            assert "katago:1" not in crowd.names and "gnugo:10" in crowd.names
-            assert "install_katago" in crowd.disabled["katago:8"]
+    with (
+        caplog.at_level("WARNING", logger="crowdzero.players.crowd"),
+        Crowd.load("default", board_size=9) as crowd,
+    ):
+        assert "katago:1" not in crowd.names and "gnugo:10" in crowd.names
+        assert "install_katago" in crowd.disabled["katago:8"]
     warnings = [r.getMessage() for r in caplog.records if "KataGo" in r.getMessage()]
     assert len(warnings) == 1, warnings
     assert "members katago:1, katago:8 disabled" in warnings[0]
