@@ -5,16 +5,18 @@ A move no crowd member would play (`measure.box_moves`) is either a discovery or
 mistake; the crowd's own players cannot tell which, since the move is outside all of
 them. KataGo's network (`crowdzero.players.katago_reference`), far stronger than every
 agent and member on 9x9, can. Each out-of-the-box move, and as a baseline a random
-sample of the agent's other moves, is judged by how much of KataGo's assessment the
-mover gives away:
+sample of the agent's other moves, is judged by how much the mover gives away against
+KataGo's favourite move in that position (the top of its policy):
 
-    points_lost  = lead(before) - lead(after)        KataGo's score lead, mover's view
-    winrate_lost = winrate(before) - winrate(after)   its win probability, mover's view
+    points_lost  = lead(after favourite) - lead(after move)        score lead, mover's view
+    winrate_lost = winrate(after favourite) - winrate(after move)   win probability, same
 
-where "before" is the position the agent moved in (KataGo's estimate assumes good play
-from there) and "after" the position its move left (evaluated with the opponent to move
-and turned round; a move that ends the game is scored exactly). Both are one network
-evaluation, no search: cheap enough for every such move of a study.
+Both sides of each difference are positions with the opponent to move, evaluated by the
+network and turned round (a move that ends the game is scored exactly), so whatever
+the raw network gets wrong about whose turn it is cancels. Comparing with its estimate
+of the position *before* the move does not: in a position it rates 89 points up it
+rated the winning capture a 13-point loss. Each judgement is two or three network
+evaluations, no search: cheap enough for every such move of a study.
 
 **A blunder** loses at least `BLUNDER_POINTS` (3) points or `BLUNDER_WINRATE` (0.15) win
 probability. Why these: a 9x9 game between strong players is decided by a few points
@@ -114,21 +116,33 @@ class MoveVerdict:
     blunder: bool
 
 
-def judge_move(
-    reference: Reference, position: Position, point: int, rule: BlunderRule
-) -> MoveVerdict:
-    """How much of KataGo's assessment the side to move gives away by playing `point`."""
-    before = reference.evaluate(position)
+def _after_move(reference: Reference, position: Position, point: int) -> tuple[float, float]:
+    """(score lead, win probability) for the side to move in `position` once it has
+    played `point`: KataGo's view of the opponent's turn, turned round; a move that ends
+    the game is scored exactly."""
     after = position.copy()
     after.play(point)
     if after.is_over:  # two passes: the count is the result, no estimate needed
         margin = after.area_score() * (1 if position.to_play == BLACK else -1)
-        lead, winrate = margin, 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+        return margin, 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+    reply = reference.evaluate(after)
+    return -reply.score_lead, 1.0 - reply.winrate
+
+
+def judge_move(
+    reference: Reference, position: Position, point: int, rule: BlunderRule
+) -> MoveVerdict:
+    """How much the side to move gives away by playing `point` rather than KataGo's
+    favourite move (the top of its policy), both judged after the move."""
+    before = reference.evaluate(position)
+    favourite = int(np.argmax(before.policy))
+    lead, winrate = _after_move(reference, position, point)
+    if favourite == point:
+        best_lead, best_winrate = lead, winrate
     else:
-        reply = reference.evaluate(after)  # the opponent's view: turn it round
-        lead, winrate = -reply.score_lead, 1.0 - reply.winrate
-    points_lost = before.score_lead - lead
-    winrate_lost = before.winrate - winrate
+        best_lead, best_winrate = _after_move(reference, position, favourite)
+    points_lost = best_lead - lead
+    winrate_lost = best_winrate - winrate
     return MoveVerdict(
         prior=float(before.policy[point]),
         points_lost=points_lost,
