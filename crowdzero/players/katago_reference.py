@@ -30,12 +30,12 @@ from types import TracebackType
 import numpy as np
 
 from crowdzero.go.coords import BLACK, WHITE
-from crowdzero.go.gtp_client import DEFAULT_TIMEOUT, GtpClient, GtpClientError, GtpError
+from crowdzero.go.gtp_client import GtpClient, GtpClientError, GtpError
 from crowdzero.go.position import Position
 from crowdzero.players.engines import (
-    KATAGO_SECONDS_PER_VISIT,
     EngineConfig,
     katago_config,
+    katago_move_timeout,
 )
 from crowdzero.players.gtp_player import SyncedEngine
 
@@ -224,11 +224,7 @@ class KataGoReference:
             raise ValueError(f"retries must be >= 0, not {retries}")
         self.config = config if config is not None else katago_config(1)
         self.symmetries = symmetries
-        self.timeout = (
-            timeout
-            if timeout is not None
-            else DEFAULT_TIMEOUT + KATAGO_SECONDS_PER_VISIT * symmetries
-        )
+        self.timeout = timeout if timeout is not None else katago_move_timeout(symmetries)
         self.retries = retries
         self._seed = seed
         self._engine: SyncedEngine | None = None
