@@ -218,7 +218,7 @@ def share(args: argparse.Namespace) -> int:
         print(f"watching process {root} for {args.minutes:g} minutes ({_load()})")
     else:
         command = [
-            sys.executable, "-m", "crowdzero", "train", "--run", str(args.run),
+            sys.executable, "-m", "crowdzero.cli", "train", "--run", str(args.run),
             "--minutes", str(args.minutes), "--crowd", args.crowd, "--quiet",
         ]  # fmt: skip
         child = subprocess.Popen(command)
