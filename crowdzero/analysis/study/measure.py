@@ -174,21 +174,6 @@ def out_of_box_summary(box: BoxMoves) -> OutOfBox:
     )
 
 
-def out_of_box_check(
-    games: Sequence[Game],
-    name: str,
-    models: MemberModels,
-    *,
-    threshold: float = m.DEFAULT_THRESHOLD,
-    max_games: int = 40,
-    seed: int = 0,
-) -> OutOfBox:
-    """Share of the agent's moves that no member with a distribution would play
-    (`box_moves`, then `out_of_box_summary`)."""
-    box = box_moves(games, name, models, threshold=threshold, max_games=max_games, seed=seed)
-    return out_of_box_summary(box)
-
-
 def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0) -> ValueCheck:
     """The value head's and the search's win probabilities against the results.
 
