@@ -269,7 +269,9 @@ class TrainingRun:
             from crowdzero.train.ray_workers import RayGames
 
             if crowd_mode:  # the curriculum only: the workers start the engines
-                self.crowd = Crowd.load(cfg.train.crowd, build_players=False)
+                self.crowd = Crowd.load(
+                    cfg.train.crowd, build_players=False, board_size=cfg.board.size
+                )
             crowd = self.crowd
             ray_games = RayGames(
                 cfg,
@@ -284,7 +286,7 @@ class TrainingRun:
             self._member_of = ray_games.members
             return ray_games
         if crowd_mode and draw_member is None:  # tests and studies may bring their own
-            crowd = self.crowd = Crowd.load(cfg.train.crowd)
+            crowd = self.crowd = Crowd.load(cfg.train.crowd, board_size=cfg.board.size)
             self._member_of = {crowd.player(name).name: name for name in crowd.names}
 
             def draw_member(rng: np.random.Generator) -> Player:
