@@ -217,3 +217,11 @@ def test_workers_arguments_that_cannot_work_are_refused_in_one_line(tmp_path: Pa
         assert result.exit_code != 0
         assert message in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_python_dash_m_crowdzero_is_the_crowdzero_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdzero", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout and "gtp" in result.stdout
