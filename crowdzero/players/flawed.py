@@ -27,16 +27,19 @@ the whole spec, so the study store tells the flawed member from its twin (named 
 The flaws (`FLAWS`):
 
 pass-back
-    Condition: the opponent has just passed (and the game is not over). Choice: pass,
-    which ends the game by two passes and scores it as it stands. A beginner's "you
-    passed, so we are done". Exploit: pass early while the area count favours you; as
+    Condition: the opponent has just passed, early (before ply ``EARLY_PASS_SHARE *
+    area``, area = points on the board), and the game is not over. Choice: pass, which
+    ends the game by two passes and scores it as it stands (area scoring, no dead-stone
+    removal). A beginner's "you passed, so we are done". Later passes are left to the
+    wrapped player: an unconditional pass-back also loses games the twin wins by
+    capturing dead stones the opponent left in its area, and that kind of loss cannot be
+    told from an ordinary lost ending in the record. Exploit: pass early while the area count favours you; as
     White after one stone each that is komi ahead. No member of the default crowd passes
     in the opening (random movers never pass; `heuristic:early-passer` waits until a
     quarter of the board's points have been played; engines pass at the end), so the
     exploit is a strategy no crowd member plays: `early_passes` finds it in a record.
-    Detector (`detect_pass_back`): the member passed right after an opponent's pass made
-    before ply ``EARLY_PASS_SHARE * area`` (area = points on the board), that pass-back
-    ended the game, and the member lost.
+    Detector (`detect_pass_back`): the member passed right after an early opponent pass,
+    that pass-back ended the game, and the member lost.
 ladder-runner
     Condition: an own chain is in atari, and extending it on its last liberty is legal
     and leaves it with two liberties in a working ladder (read with
@@ -106,8 +109,9 @@ def _opponent_passed(position: Position) -> bool:
 
 
 def pass_back_move(position: Position) -> int | None:
-    """Pass when the opponent has just passed (see the module doc)."""
-    return position.pass_point if _opponent_passed(position) else None
+    """Pass when the opponent has just passed early (see the module doc)."""
+    early = len(position.moves) <= early_pass_limit(position.size)
+    return position.pass_point if early and _opponent_passed(position) else None
 
 
 def early_pass_limit(size: int) -> int:
@@ -311,7 +315,7 @@ FLAWS: dict[str, Flaw] = {
     for flaw in (
         Flaw(
             "pass-back",
-            "passes whenever the opponent has just passed",
+            "passes whenever the opponent has just passed early",
             pass_back_move,
             detect_pass_back,
         ),

@@ -234,7 +234,7 @@ def _flawed(argument: str | None) -> Player:
     from crowdzero.players.flawed import FlawedPlayer, split_flawed_spec
 
     flaw, inner = split_flawed_spec(argument)
-    return FlawedPlayer(flaw, make_player(inner))
+    return FlawedPlayer(flaw, make_player(inner), name=f"flawed:{argument}")
 
 
 def _check_flawed(argument: str | None, board_size: int | None) -> None:
