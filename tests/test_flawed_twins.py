@@ -109,7 +109,7 @@ def test_pass_back_passes_after_an_early_pass_and_otherwise_asks_the_twin() -> N
 
 
 def test_pass_back_leaves_late_passes_to_the_twin() -> None:
-    moves = " ".join(["A1 G7 A2 G6 A3 G5 A4 G4 A5 G3 A6 G2 A7"] + ["pass"])
+    moves = "A1 G7 A2 G6 A3 G5 A4 G4 A5 G3 A6 G2 A7 pass"
     late = position_after(7, moves)
     assert FLAWS["pass-back"].flawed_move(late) is None
 

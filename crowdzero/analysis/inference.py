@@ -109,10 +109,9 @@ def _contrast(value: float, variance: float, n: int, games: int, confidence: flo
         return Contrast(Estimate(value, math.nan, math.nan, math.nan, n, games), math.nan)
     se = math.sqrt(variance)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
-    if se == 0.0:
-        p = 1.0 if value == 0.0 else 0.0
-    else:
-        p = float(2 * stats.norm.sf(abs(value) / se))
+    # With no spread a difference is certain (p 0) or there is none (p 1).
+    no_spread = 1.0 if value == 0.0 else 0.0
+    p = no_spread if se == 0.0 else float(2 * stats.norm.sf(abs(value) / se))
     return Contrast(Estimate(value, se, value - z * se, value + z * se, n, games), p)
 
 

@@ -426,9 +426,9 @@ def twin_of(member: str) -> str | None:
 __all__ = [
     "EARLY_PASS_SHARE",
     "EXPLOITS",
-    "ExploitingPlayer",
     "FLAWED_KIND",
     "FLAWS",
+    "ExploitingPlayer",
     "Flaw",
     "FlawedPlayer",
     "detect_ladder_runner",
