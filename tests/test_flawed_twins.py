@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_flaws import game_of
 
 from crowdzero.analysis.arena import play_match
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
 from crowdzero.play.player import MoveRequest
-from crowdzero.play.record import Game, Move
+from crowdzero.play.record import Game
 from crowdzero.play.sgf import sgf_to_game
 from crowdzero.players.flawed import (
     FLAWS,
@@ -48,25 +49,6 @@ def position_after(size: int, moves: str) -> Position:
     for word in moves.split():
         position.play(gtp_to_point(word, size))
     return position
-
-
-def game_of(size: int, moves: str, komi: float = 0.5) -> Game:
-    position = Position(Rules(size=size, komi=komi))
-    record = []
-    for word in moves.split():
-        colour = position.to_play
-        point = gtp_to_point(word, size)
-        position.play(point)
-        record.append(Move(colour, point))
-    return Game(
-        rules=position.rules,
-        black="black",
-        white="white",
-        moves=tuple(record),
-        result=position.result_string(),
-        winner=position.winner(),
-        date="2026-12-02",
-    )
 
 
 @pytest.mark.parametrize(
@@ -128,10 +110,12 @@ def test_ladder_runner_extends_into_the_working_ladder() -> None:
 
 
 def test_ladder_run_twice_then_captured_is_detected_and_one_step_is_not() -> None:
-    run = game_of(7, LADDER + RUN)
+    run = game_of(7, LADDER + RUN, finish=False)
     report = detect_ladder_runner(run, BLACK)
     assert report.triggered and report.plies[0] == 8
-    assert not detect_ladder_runner(game_of(7, LADDER + " C4 C5 pass D4"), BLACK).triggered
+    assert not detect_ladder_runner(
+        game_of(7, LADDER + " C4 C5 pass D4", finish=False), BLACK
+    ).triggered
     assert not detect_ladder_runner(run, WHITE).triggered
 
 

@@ -273,38 +273,6 @@ them; the tests use it to check that each flaw decides games and that its detect
 fires in them."""
 
 
-class ExploitingPlayer(Player):
-    """`inner`, except that it plays the exploit of `flaw` wherever one exists.
-
-    A reference opponent that knows the flaw: the games it plays against the flawed
-    member and against the twin show what the flaw is worth and whether the detector
-    sees it. Not a crowd member.
-    """
-
-    def __init__(self, flaw_name: str, inner: Player, name: str | None = None) -> None:
-        if flaw_name not in EXPLOITS:
-            raise ValueError(f"no exploit for flaw {flaw_name!r}; known: {', '.join(EXPLOITS)}")
-        self.exploit = EXPLOITS[flaw_name]
-        self.inner = inner
-        self.name = name or f"exploit:{flaw_name}:{inner.name}"
-        self.blocking = inner.blocking
-
-    def select_move(self, request: MoveRequest) -> MoveChoice:
-        point = self.exploit(request.position)
-        if point is not None:
-            return MoveChoice(point)
-        return self.inner.select_move(request)
-
-    def supports_size(self, size: int) -> bool:
-        return self.inner.supports_size(size)
-
-    def end_game(self, game_id: str) -> None:
-        self.inner.end_game(game_id)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def _check_colour(colour: int) -> None:
     if colour not in (1, -1):
         raise ValueError(f"colour must be BLACK (1) or WHITE (-1), not {colour}")
@@ -332,36 +300,37 @@ FLAWS: dict[str, Flaw] = {
 # ---------------------------------------------------------------------- the player
 
 
-class FlawedPlayer(Player):
-    """`inner` with `flaw` planted: the flawed choice wherever its condition holds.
+class OverriddenPlayer(Player):
+    """`inner`, except where `override(position)` names a move: then that move.
 
     Everything else (blocking, batching, board sizes, per-game state, closing) is the
-    wrapped player's, so the twin (`inner` alone) and the flawed member differ only at
-    the positions where the flaw's condition holds. An engine behind a pool re-syncs its
-    board from the game's moves, so the moves it did not choose cost it nothing.
+    wrapped player's. An engine behind a pool re-syncs its board from the game's moves,
+    so the moves it did not choose cost it nothing.
     """
 
-    def __init__(self, flaw: Flaw, inner: Player, name: str | None = None) -> None:
-        self.flaw = flaw
+    def __init__(
+        self, override: Callable[[Position], int | None], inner: Player, name: str
+    ) -> None:
+        self.override = override
         self.inner = inner
-        self.name = name or f"{FLAWED_KIND}:{flaw.name}:{inner.name}"
+        self.name = name
         self.blocking = inner.blocking
 
     def select_move(self, request: MoveRequest) -> MoveChoice:
-        point = self.flaw.flawed_move(request.position)
+        point = self.override(request.position)
         if point is not None:
             return MoveChoice(point)
         return self.inner.select_move(request)
 
     def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
-        """The flawed choices directly; the other requests in one batch to `inner`."""
-        forced = [self.flaw.flawed_move(r.position) for r in requests]
+        """The overriding moves directly; the other requests in one batch to `inner`."""
+        forced = [self.override(r.position) for r in requests]
         rest = [r for r, p in zip(requests, forced, strict=True) if p is None]
         answers = iter(self.inner.select_moves(rest) if rest else [])
         return [MoveChoice(p) if p is not None else next(answers) for p in forced]
 
     def begin_move(self, request: MoveRequest, executor: cf.Executor) -> cf.Future[MoveChoice]:
-        point = self.flaw.flawed_move(request.position)
+        point = self.override(request.position)
         if point is None:
             return self.inner.begin_move(request, executor)
         future: cf.Future[MoveChoice] = cf.Future()
@@ -369,8 +338,8 @@ class FlawedPlayer(Player):
         return future
 
     def move_distribution(self, position: Position) -> np.ndarray | None:
-        """All mass on the flawed choice where the condition holds, else the inner's."""
-        point = self.flaw.flawed_move(position)
+        """All mass on the overriding move where there is one, else the inner's."""
+        point = self.override(position)
         if point is None:
             return self.inner.move_distribution(position)
         distribution = np.zeros(position.size * position.size + 1)
@@ -385,6 +354,29 @@ class FlawedPlayer(Player):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class FlawedPlayer(OverriddenPlayer):
+    """`inner` with `flaw` planted: the flawed choice wherever its condition holds, so
+    the twin (`inner` alone) and the flawed member differ only at those positions."""
+
+    def __init__(self, flaw: Flaw, inner: Player, name: str | None = None) -> None:
+        super().__init__(flaw.flawed_move, inner, name or f"{FLAWED_KIND}:{flaw.name}:{inner.name}")
+        self.flaw = flaw
+
+
+class ExploitingPlayer(OverriddenPlayer):
+    """`inner`, except that it plays the exploit of a flaw wherever one exists.
+
+    A reference opponent that knows the flaw: the games it plays against the flawed
+    member and against the twin show what the flaw is worth and whether the detector
+    sees it. Not a crowd member.
+    """
+
+    def __init__(self, flaw_name: str, inner: Player, name: str | None = None) -> None:
+        if flaw_name not in EXPLOITS:
+            raise ValueError(f"no exploit for flaw {flaw_name!r}; known: {', '.join(EXPLOITS)}")
+        super().__init__(EXPLOITS[flaw_name], inner, name or f"exploit:{flaw_name}:{inner.name}")
 
 
 def split_flawed_spec(argument: str | None) -> tuple[Flaw, str]:
@@ -431,6 +423,7 @@ __all__ = [
     "ExploitingPlayer",
     "Flaw",
     "FlawedPlayer",
+    "OverriddenPlayer",
     "detect_ladder_runner",
     "detect_pass_back",
     "early_pass_limit",
