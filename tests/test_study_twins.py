@@ -4,10 +4,12 @@ verdicts, on game records with known answers."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from test_flaws import game_of
 
+import crowdzero.players
 from crowdzero.analysis.inference import Verdict
 from crowdzero.analysis.study.twins import (
     PrimaryClaim,
@@ -24,6 +26,7 @@ from crowdzero.analysis.study.twins import (
 )
 from crowdzero.go.position import Rules
 from crowdzero.play.record import Game
+from crowdzero.players.crowd import Crowd
 from crowdzero.players.flawed import early_passes
 
 FLAWED = "flawed:pass-back:gnugo:3"
@@ -125,3 +128,11 @@ def test_primary_claims_are_adjusted_together_and_small_samples_get_no_verdict()
         Verdict.TOO_FEW_GAMES,
         Verdict.NOT_SUPPORTED,
     ]
+
+
+def test_the_packaged_twin_crowd_holds_every_twin_out() -> None:
+    path = Path(crowdzero.players.__file__).parent / "twin_crowd.toml"
+    crowd = Crowd.load(path, build_players=False, board_size=7)
+    pairs = twin_pairs([m.spec for m in crowd.members], crowd.held_out)
+    assert {p.twin for p in pairs} == {"gnugo:3", "gnugo:0", "heuristic:plain"}
+    assert all(m.name == m.spec for m in crowd.members if m.spec.startswith("flawed:"))
