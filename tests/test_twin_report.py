@@ -7,7 +7,7 @@ from pathlib import Path
 from test_flaws import game_of
 
 from crowdzero.analysis.inference import Verdict
-from crowdzero.analysis.study.twin_report import build_report, main, newest_agents
+from crowdzero.analysis.study.twin_report import build_report, main, newest_agents, read_games
 from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 
@@ -67,3 +67,12 @@ def test_the_command_reads_only_the_store(tmp_path: Path, capsys) -> None:  # ty
     assert main([str(path), "--crowd", str(crowd), "--json", str(tmp_path / "t.json")]) == 0
     out = capsys.readouterr().out
     assert "claim 1: supported" in out and (tmp_path / "t.json").exists()
+
+
+def test_member_games_are_read_from_the_recording_format() -> None:
+    recorded = Path(__file__).parent / "data" / "twin_games_7x7.jsonl.gz"
+    games = read_games(recorded)
+    report = build_report(games, ["gnugo:3", "heuristic:plain"], [])
+    assert report.members_early_passes is None
+    shown = build_report(study_games(), [FLAWED], [TWIN], member_games=games)
+    assert shown.members_early_passes == {FLAWED: (0, 0)}

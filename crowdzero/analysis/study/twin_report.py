@@ -11,9 +11,9 @@ numbers::
         --crowd crowdzero/players/twin_crowd.toml [--members MEMBERS.sqlite] \\
         [--json OUT/twins.json]
 
-``--members`` is a store of member-vs-member games (for example the crowd's
-calibration games, `scripts/calibrate_crowd.py`) in which the out-of-the-box pattern
-is counted; without it claim 3 is reported without its "absent from the crowd" half.
+``--members`` holds member-vs-member games (a store, or the ``.jsonl.gz`` that
+`scripts/record_twin_games.py --members SPEC,SPEC,...` writes) in which the
+out-of-the-box pattern is counted; without it claim 3 is reported without its "absent from the crowd" half.
 Claim 5 (value consistency) needs the networks, not only the games: the study's own
 `measure` stage computes it.
 """
@@ -21,6 +21,7 @@ Claim 5 (value consistency) needs the networks, not only the games: the study's 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import re
@@ -45,6 +46,7 @@ from crowdzero.analysis.study.twins import (
     twin_pairs,
 )
 from crowdzero.play.record import Game
+from crowdzero.play.sgf import sgf_to_game
 from crowdzero.players.crowd import Crowd
 from crowdzero.players.flawed import early_passes
 from crowdzero.store.game_store import GameStore
@@ -176,7 +178,14 @@ def _stratified_claim(
     )
 
 
-def _read(path: Path) -> list[Game]:
+def read_games(path: Path) -> list[Game]:
+    """Every game in a GameStore file, or in a ``.jsonl.gz`` of ``{"sgf": ...}`` rows (the
+    format `scripts/record_twin_games.py` writes)."""
+    if path.name.endswith(".jsonl.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [
+                sgf_to_game(json.loads(line)["sgf"].encode()) for line in handle if line.strip()
+            ]
     with GameStore(path) as store:
         return [game for _, game in store.iter_games()]
 
@@ -185,14 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("store", type=Path, help="the study's games.sqlite")
     parser.add_argument("--crowd", required=True, help="the crowd file the study used")
-    parser.add_argument("--members", type=Path, help="a store of member-vs-member games")
+    parser.add_argument(
+        "--members", type=Path, help="member-vs-member games (.sqlite or .jsonl.gz)"
+    )
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
     with Crowd.load(args.crowd, build_players=False) as crowd:
         specs = [m.spec for m in crowd.members]
         held = list(crowd.held_out)
     report = build_report(
-        _read(args.store), specs, held, _read(args.members) if args.members else None
+        read_games(args.store), specs, held, read_games(args.members) if args.members else None
     )
     for row in report.exploitation:
         print(
