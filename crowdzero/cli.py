@@ -320,7 +320,7 @@ def gtp(
         str,
         typer.Option(
             help="Who plays: random, random-noeye, heuristic:greedy, mcts:400, gnugo:5, "
-            "pachi:1000, katago:1, checkpoint:PATH ..."
+            "pachi:1000, katago:1, flawed:pass-back:gnugo:3, checkpoint:PATH ..."
         ),
     ] = "random",
     size: Annotated[

@@ -197,6 +197,14 @@ def test_flaw_rates_only_cover_members_with_a_planted_flaw() -> None:
     assert rates["heuristic:greedy"].n == 1
 
 
+def test_flaw_rates_cover_flawed_twins_by_their_spec() -> None:
+    twin = "flawed:pass-back:gnugo:3"
+    game = _game("agent", twin, ["c3", "b2"], BLACK)
+    rates = flaw_rates({twin: [game], "gnugo:3": [game]}, "agent")
+    assert set(rates) == {twin}
+    assert rates[twin].value == 0.0
+
+
 # -- values ----------------------------------------------------------------------------
 
 

@@ -472,10 +472,12 @@ def test_the_agent_plays_with_new_weights_long_before_a_checkpoint_file(tmp_path
         "target_entropy",
         "agent_batch_fill",
         "cores_process",
+        "cpu_s",
         "weights_lag_steps",
         "false_resign_rate",
     ):
         assert column in metrics[-1]
+    assert float(metrics[-1]["cpu_s"]) > 0.0
 
 
 def test_the_false_resignation_rate_counts_no_resign_games_the_agent_won(tmp_path: Path) -> None:

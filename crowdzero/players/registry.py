@@ -24,6 +24,9 @@ heuristic:M     human-like member M (``:SEED`` too) with one planted weakness:
                 plain is the control without one
 mcts[:N]        plain UCT with N random play-outs a move (default 400);
                 ``mcts:N:SEED`` seeds it
+flawed:F:SPEC   the player SPEC with flaw F planted (pass-back,
+                ladder-runner); SPEC alone is its flaw-free twin
+                (`crowdzero.players.flawed`)
 ==============  ===========================================================
 """
 
@@ -225,3 +228,19 @@ def _check_checkpoint(argument: str | None, board_size: int | None) -> None:
 
 
 register("checkpoint", _checkpoint, _check_checkpoint)
+
+
+def _flawed(argument: str | None) -> Player:
+    from crowdzero.players.flawed import FlawedPlayer, split_flawed_spec
+
+    flaw, inner = split_flawed_spec(argument)
+    return FlawedPlayer(flaw, make_player(inner), name=f"flawed:{argument}")
+
+
+def _check_flawed(argument: str | None, board_size: int | None) -> None:
+    from crowdzero.players.flawed import split_flawed_spec
+
+    check_player_spec(split_flawed_spec(argument)[1], board_size)
+
+
+register("flawed", _flawed, _check_flawed)

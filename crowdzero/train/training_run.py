@@ -47,6 +47,7 @@ from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.crowd import Crowd
 from crowdzero.search.resignation import would_resign_at
 from crowdzero.store.game_store import DuplicateGame, GameStore
+from crowdzero.train.compute import CPU_COLUMN, CpuClock, run_cpu_seconds
 from crowdzero.train.config import RunConfig
 from crowdzero.train.game_source import (
     Collected,
@@ -153,6 +154,8 @@ class TrainingRun:
         self.rng = np.random.default_rng(cfg.train.seed + _resume_salt(run_dir, self.store))
         torch.manual_seed(cfg.train.seed)
         self.stats = RunStats(prior_seconds=run_dir.trained_seconds())
+        # CPU-seconds of the run, its engine processes included (issue #13).
+        self.cpu = CpuClock(prior=run_cpu_seconds(run_dir) or 0.0)
         self._stop_reason: str | None = None
         self._unusable_checkpoints: set[Path] = set()  # replaced when their step comes again
 
@@ -519,6 +522,7 @@ class TrainingRun:
         row: dict[str, float | int | str] = {
             "elapsed_s": round(self.stats.elapsed, 1),
             "wall_s": round(self.stats.wall, 1),
+            CPU_COLUMN: round(self.cpu.total(), 1),
             "step": self.learner.step,
             "games": self.stats.games,
             "positions": len(self.replay),

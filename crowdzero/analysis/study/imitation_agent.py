@@ -293,7 +293,9 @@ def train_imitation(
             "(is it a crowd-mode run with finished games?)"
         )
 
+    cpu_before = time.process_time()
     fit = fit_to_window(window, cfg.net, cfg.train, replace(plan, steps=target_steps), on_step)
+    cpu_seconds = time.process_time() - cpu_before
     learner, seconds, final_loss = fit.learner, fit.seconds, fit.final_loss
     path = out_dir / f"ckpt-{learner.step:08d}.pt"
     save_checkpoint(
@@ -308,6 +310,8 @@ def train_imitation(
             "positions": len(window),
             "games": window.games_added,
             "seconds": seconds,
+            # Its own training CPU; add the games' share with train.compute.learning_budget.
+            "cpu_seconds": cpu_seconds,
             "target_steps": target_steps,
             "target_seconds": target_seconds,
             "batch_size": cfg.train.batch_size,

@@ -27,6 +27,7 @@ from crowdzero.analysis.study.collect import (
 from crowdzero.analysis.study.results import Claim, OutOfBox, StudyResults, ValueCheck
 from crowdzero.go.position import Position
 from crowdzero.play.record import Game
+from crowdzero.players.flawed import flaw_of
 from crowdzero.players.flaws import FLAW_DETECTORS, detect
 
 #: Key of the pooled figure next to the per-member ones.
@@ -90,12 +91,17 @@ def win_rates(games_by_opponent: Mapping[str, Sequence[Game]], name: str) -> dic
 
 
 def flaw_rates(games_by_opponent: Mapping[str, Sequence[Game]], name: str) -> dict[str, m.Estimate]:
-    """For each opponent with a planted flaw: share of games where it was triggered."""
+    """For each opponent with a planted flaw (a heuristic member's, or a flawed twin's,
+    ``flawed:FLAW:SPEC``): share of games where it was triggered."""
     out: dict[str, m.Estimate] = {}
     for opponent, games in games_by_opponent.items():
-        if opponent not in FLAW_DETECTORS:
+        flaw = flaw_of(opponent)
+        if flaw is not None:
+            reports = [flaw.detect(g, -m.agent_colour_in(g, name)) for g in games]
+        elif opponent in FLAW_DETECTORS:
+            reports = [detect(opponent, g, -m.agent_colour_in(g, name)) for g in games]
+        else:
             continue
-        reports = [detect(opponent, g, -m.agent_colour_in(g, name)) for g in games]
         out[opponent] = m.flaw_rate(reports)
     return out
 

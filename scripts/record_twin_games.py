@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Record the real games that `tests/test_flawed_twins.py` holds the flaw detectors to.
+
+Two sets, written as gzip'd JSON lines (``{"set": ..., "sgf": ...}``) to
+``tests/data/twin_games_<N>x<N>.jsonl.gz``:
+
+* ``members``: a round robin of flaw-free players (random movers, heuristics, plain MCTS,
+  GnuGo: the twins and the other members), `--games` a pair, colours alternating. Every
+  detector of `crowdzero.players.flawed` must stay silent (at most 5% of games) on every
+  seat here, and no player may make the pass-back exploit (an early pass).
+* ``exploit``: for each flaw, a player that knows it (`ExploitingPlayer` over GnuGo)
+  against the flawed member and against its twin, `--exploit-games` each. The flaw must
+  decide games (the flawed member scores less than its twin) and the detector must fire
+  in most of the games the flawed member loses.
+
+Example (about ten minutes on an idle 2-core machine)::
+
+    python scripts/record_twin_games.py --size 7 --games 8 --exploit-games 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+from crowdzero.analysis.arena import play_match
+from crowdzero.go.position import Rules
+from crowdzero.play.sgf import game_to_sgf
+from crowdzero.players.flawed import FLAWS, ExploitingPlayer
+from crowdzero.players.registry import make_player
+
+MEMBERS = (
+    "random",
+    "random-noeye",
+    "heuristic:plain",
+    "heuristic:greedy",
+    "heuristic:early-passer",
+    "mcts:100",
+    "gnugo:0",
+    "gnugo:3",
+)
+TWIN = "gnugo:0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=7)
+    parser.add_argument("--komi", type=float, default=None, help="default: the Rules default")
+    parser.add_argument("--games", type=int, default=8, help="games per member pair")
+    parser.add_argument("--exploit-games", type=int, default=20)
+    parser.add_argument("--members", default=",".join(MEMBERS))
+    parser.add_argument("--twin", default=TWIN, help="the player the flaws are planted in")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    rules = Rules(size=args.size) if args.komi is None else Rules(args.size, args.komi)
+    out = args.out or Path(f"tests/data/twin_games_{args.size}x{args.size}.jsonl.gz")
+    rows: list[dict[str, str]] = []
+    started = time.monotonic()
+
+    def record(kind: str, a: str, b: str, games: int, exploit: str | None = None) -> None:
+        player_a = make_player(a)
+        player_b = make_player(b)
+        if exploit is not None:
+            player_a = ExploitingPlayer(exploit, player_a)
+        try:
+            result = play_match(player_a, player_b, games, rules, concurrency=2)
+        finally:
+            player_a.close()
+            player_b.close()
+        for game in result.games:
+            rows.append({"set": kind, "sgf": game_to_sgf(game).decode()})
+        print(
+            f"{kind:8} {player_a.name} vs {player_b.name}: {result.a_wins}-{result.b_wins}"
+            f" ({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
+
+    for flaw in FLAWS:
+        for opponent in (f"flawed:{flaw}:{args.twin}", args.twin):
+            record("exploit", args.twin, opponent, args.exploit_games, exploit=flaw)
+    for a, b in itertools.combinations(args.members.split(","), 2):
+        record("members", a, b, args.games)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    print(f"{len(rows)} games -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Flawed twins: the spec, the wrapper, and the detectors held to their rates on real
+recorded games (`scripts/record_twin_games.py`, 7x7 and 9x9: random movers, heuristics,
+plain MCTS and GnuGo 0 and 3 in a round robin; GnuGo 0 with each flaw and without it
+against a player that knows the flaw)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_flaws import game_of
+
+from crowdzero.analysis.arena import play_match
+from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
+from crowdzero.go.position import Position, Rules
+from crowdzero.play.player import MoveRequest
+from crowdzero.play.record import Game
+from crowdzero.play.sgf import sgf_to_game
+from crowdzero.players.flawed import (
+    FLAWS,
+    ExploitingPlayer,
+    FlawedPlayer,
+    detect_ladder_runner,
+    detect_pass_back,
+    early_passes,
+    flaw_of,
+    ladder_runner_move,
+    twin_of,
+)
+from crowdzero.players.registry import check_player_spec, make_player
+from crowdzero.players.spec import PlayerSpecError
+
+FALSE_FIRE_LIMIT = 0.05
+SIZES = pytest.mark.parametrize("size", [7, 9])
+
+
+def recorded(kind: str, size: int) -> list[Game]:
+    path = Path(__file__).parent / "data" / f"twin_games_{size}x{size}.jsonl.gz"
+    with gzip.open(path, "rt") as handle:
+        rows = [json.loads(line) for line in handle]
+    return [sgf_to_game(row["sgf"].encode()) for row in rows if row["set"] == kind]
+
+
+def position_after(size: int, moves: str) -> Position:
+    position = Position(Rules(size=size, komi=0.5))
+    for word in moves.split():
+        position.play(gtp_to_point(word, size))
+    return position
+
+
+@pytest.mark.parametrize(
+    "spec", ["flawed:pass-back:random", "flawed:ladder-runner:heuristic:plain:3"]
+)
+def test_a_flawed_spec_builds_the_inner_player_with_the_flaw(spec: str) -> None:
+    player = make_player(spec)
+    assert isinstance(player, FlawedPlayer)
+    assert player.name == spec
+    assert flaw_of(spec) is player.flaw
+    assert twin_of(spec) == spec.split(":", 2)[2]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("flawed", "known flaw"),
+        ("flawed:sloppy:gnugo:3", "known flaw"),
+        ("flawed:pass-back", "player to plant it in"),
+        ("flawed:pass-back:flawed:ladder-runner:random", "one flaw per member"),
+        ("flawed:pass-back:gnugo:11", "gnugo level"),
+        ("flawed:pass-back:nobody", "unknown player"),
+    ],
+)
+def test_bad_flawed_specs_are_refused_with_a_reason(spec: str, message: str) -> None:
+    with pytest.raises(PlayerSpecError, match=message):
+        check_player_spec(spec, 9)
+
+
+def test_pass_back_passes_after_an_early_pass_and_otherwise_asks_the_twin() -> None:
+    player = make_player("flawed:pass-back:random:1")
+    passed = position_after(7, "D4 pass")
+    assert player.select_move(MoveRequest("g", passed)).point == passed.pass_point
+    distribution = player.move_distribution(passed)
+    assert distribution is not None and distribution[passed.pass_point] == 1.0
+    quiet = position_after(7, "D4 C3")
+    assert player.select_move(MoveRequest("g", quiet)).point != quiet.pass_point
+    twin = make_player("random:1")
+    assert np.array_equal(player.move_distribution(quiet), twin.move_distribution(quiet))
+
+
+def test_pass_back_leaves_late_passes_to_the_twin() -> None:
+    moves = "A1 G7 A2 G6 A3 G5 A4 G4 A5 G3 A6 G2 A7 pass"
+    late = position_after(7, moves)
+    assert FLAWS["pass-back"].flawed_move(late) is None
+
+
+# Black's C3 is in atari (White B3, C2, D3); extending at C4 leaves two liberties in a
+# working ladder that runs up and right to the top edge of the 7x7 board.
+LADDER = "C3 B3 pass C2 pass B4 pass D3"
+RUN = " C4 C5 D4 E4 D5 D6 E5 F5 E6 F6 E7 D7 pass F7"
+
+
+def test_ladder_runner_extends_into_the_working_ladder() -> None:
+    position = position_after(7, LADDER)
+    assert ladder_runner_move(position) == gtp_to_point("C4", 7)
+    flawed = make_player("flawed:ladder-runner:random:2")
+    assert flawed.select_move(MoveRequest("g", position)).point == gtp_to_point("C4", 7)
+
+
+def test_ladder_run_twice_then_captured_is_detected_and_one_step_is_not() -> None:
+    run = game_of(7, LADDER + RUN, finish=False)
+    report = detect_ladder_runner(run, BLACK)
+    assert report.triggered and report.plies[0] == 8
+    assert not detect_ladder_runner(
+        game_of(7, LADDER + " C4 C5 pass D4", finish=False), BLACK
+    ).triggered
+    assert not detect_ladder_runner(run, WHITE).triggered
+
+
+def test_the_exploit_of_pass_back_wins_at_once_against_the_flawed_member() -> None:
+    result = play_match(
+        ExploitingPlayer("pass-back", make_player("random-noeye:1")),
+        make_player("flawed:pass-back:random-noeye:2"),
+        2,
+        Rules(size=7),
+    )
+    as_white = [g for g in result.games if g.white.startswith("exploit")]
+    assert as_white and all(g.winner == WHITE and len(g.moves) == 5 for g in as_white)
+    assert all(detect_pass_back(g, BLACK).triggered for g in as_white)
+
+
+# ----------------------------------------------------------- on recorded real games
+
+
+def fire_rates(games: list[Game]) -> dict[tuple[str, str], float]:
+    fired: Counter[tuple[str, str]] = Counter()
+    seats: Counter[str] = Counter()
+    for game in games:
+        for colour in (BLACK, WHITE):
+            name = game.player(colour)
+            seats[name] += 1
+            for flaw in FLAWS.values():
+                fired[name, flaw.name] += flaw.detect(game, colour).triggered
+    return {(name, flaw): fired[name, flaw] / seats[name] for name in seats for flaw in FLAWS}
+
+
+@SIZES
+def test_detectors_stay_silent_against_the_twins_and_every_other_member(size: int) -> None:
+    games = recorded("members", size)
+    rates = fire_rates(games)
+    assert {name for name, _ in rates} >= {"gnugo:0", "gnugo:3", "mcts:100", "random"}
+    assert len(games) >= 150
+    loud = {key: rate for key, rate in rates.items() if rate > FALSE_FIRE_LIMIT}
+    assert not loud
+
+
+@SIZES
+def test_pass_back_detector_fires_in_every_game_the_flaw_decides(size: int) -> None:
+    """A game the flaw decides: the flawed member lost with the colour at which its twin
+    beat the same exploiter in at least 90% of games."""
+    games = recorded("exploit", size)
+    flawed, twin = "flawed:pass-back:gnugo:0", "gnugo:0"
+    exploiter = "exploit:pass-back:gnugo:0"
+
+    def score(member: str, colour: int) -> float:
+        mine = [g for g in games if g.player(colour) == member and exploiter in (g.black, g.white)]
+        return float(np.mean([g.score_for(colour) for g in mine]))
+
+    decided = []
+    for colour in (BLACK, WHITE):
+        if score(twin, colour) >= 0.9:
+            decided += [
+                g for g in games if g.player(colour) == flawed and g.score_for(colour) == 0.0
+            ]
+            assert score(flawed, colour) <= 0.1
+    assert len(decided) >= 10
+    for game in decided:
+        colour = BLACK if game.black == flawed else WHITE
+        assert detect_pass_back(game, colour).triggered
+
+
+@SIZES
+def test_the_pass_back_exploit_is_absent_from_member_games_but_for_weak_mcts(size: int) -> None:
+    """An early pass (the exploit) never comes from GnuGo, the heuristics or the random
+    movers; plain MCTS at 100 play-outs makes one in some games (measured: 7 of 56 on
+    7x7, 2 of 39 on 9x9), so a crowd that means to show the exploit as new play keeps it
+    out (see docs/study.md)."""
+    seen: Counter[str] = Counter()
+    for game in recorded("members", size):
+        for colour in (BLACK, WHITE):
+            if early_passes(game, colour):
+                seen[game.player(colour)] += 1
+    assert set(seen) <= {"mcts:100"}
+    exploit_games = recorded("exploit", size)
+    assert any(early_passes(g, WHITE) for g in exploit_games if g.white.startswith("exploit"))
