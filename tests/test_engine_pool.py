@@ -301,3 +301,31 @@ def test_a_missing_binary_raises_engine_unavailable(
         find_pachi()
     with pytest.raises(EngineUnavailable):
         make_player("pachi:1000")
+
+
+def test_games_get_a_busy_engine_in_the_order_they_asked(gnugo0: EngineConfig) -> None:
+    """First come, first served: a game that asks just as the engine comes back must not
+    take it from a game that has been waiting (with 32 games on two GnuGo-10 engines,
+    games that lost that race again and again waited past the timeout and were voided)."""
+    with EnginePool(gnugo0, size=1, borrow_timeout=30) as pool:
+        held = pool._borrow("first")
+        served: list[str] = []
+
+        def wait_for_engine(game_id: str) -> None:
+            slot = pool._borrow(game_id)
+            served.append(game_id)
+            pool._return(slot)
+
+        waiting = threading.Thread(target=wait_for_engine, args=("waiting",))
+        waiting.start()
+        while len(pool._waiting) < 1:
+            time.sleep(0.005)
+        time.sleep(0.05)  # the waiting game is asleep on the pool
+        for _ in range(20):  # give it twenty chances to be overtaken
+            pool._return(held)
+            if served:
+                break
+            held = pool._borrow("late")
+            served.append("late")
+        waiting.join(timeout=30)
+    assert served[0] == "waiting"

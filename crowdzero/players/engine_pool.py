@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -120,6 +121,11 @@ class EnginePool:
         self._closed = False
         self._slots = [_Slot(i) for i in range(size)]
         self._cond = threading.Condition()
+        # Games waiting for an engine, first come first served: with many games on a
+        # small pool (32 evaluation games on two GnuGo-10 engines) a free-for-all let
+        # some games wait past the borrow timeout while others were served again and
+        # again, and those games were voided.
+        self._waiting: deque[object] = deque()
 
     # ------------------------------------------------------------------ public API
 
@@ -207,22 +213,32 @@ class EnginePool:
     # ------------------------------------------------------------------ internals
 
     def _borrow(self, game_id: str) -> _Slot:
+        """An idle engine for `game_id`, in the order the games asked (FIFO)."""
         deadline = time.monotonic() + self.borrow_timeout
+        ticket = object()
         with self._cond:
-            while True:
-                if self._closed:
-                    raise PlayerError(f"{self.name}: the engine pool is closed")
-                slot = self._pick_idle(game_id)
-                if slot is not None:
-                    slot.serving = game_id
-                    return slot
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PlayerError(
-                        f"{self.name}: no engine became free within {self.borrow_timeout:g}s "
-                        f"(all {self.size} busy)"
-                    )
-                self._cond.wait(remaining)
+            self._waiting.append(ticket)
+            try:
+                while True:
+                    if self._closed:
+                        raise PlayerError(f"{self.name}: the engine pool is closed")
+                    if self._waiting[0] is ticket:
+                        slot = self._pick_idle(game_id)
+                        if slot is not None:
+                            slot.serving = game_id
+                            return slot
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PlayerError(
+                            f"{self.name}: no engine became free within "
+                            f"{self.borrow_timeout:g}s (all {self.size} busy, "
+                            f"{len(self._waiting) - 1} other games waiting)"
+                        )
+                    self._cond.wait(remaining)
+            finally:
+                # Served or given up: the next in line may find an idle engine now.
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
 
     def _pick_idle(self, game_id: str) -> _Slot | None:
         """The idle engine that last served this game, else the one that matters least.
@@ -273,7 +289,7 @@ class EnginePool:
             engine = slot.engine if self._closed else None
             if self._closed:
                 slot.engine = None
-            self._cond.notify()
+            self._cond.notify_all()  # only the first in line may take it: wake them all
         if engine is not None:
             engine.client.close()
 
