@@ -161,11 +161,12 @@ def throughput_table(metrics: list[dict[str, str]], every_minutes: float = 30.0)
         if window:
             last = window[-1]
             span = last[0] - first[0]
-            if span > 0:
+            if span > 0 and last[0] - start >= 1.0:  # not a minute's tail past the end
                 process = [r[3] for r in window if r[3] == r[3]]
                 machine = [r[4] for r in window if r[4] == r[4]]
+                end = min(start + every_minutes, rows[-1][0])  # the last stretch may be short
                 lines.append(
-                    f"| {start:g}-{start + every_minutes:g} | {(last[2] - first[2]) / span:.1f} | "
+                    f"| {start:g}-{end:.0f} | {(last[2] - first[2]) / span:.1f} | "
                     f"{(last[1] - first[1]) / span:.1f} | "
                     f"{sum(process) / max(len(process), 1):.2f} | "
                     f"{sum(machine) / max(len(machine), 1):.2f} |"
