@@ -10,19 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position, Rules
 
 
 @dataclass(frozen=True)
 class Move:
-    """One move of a game; `policy` and `root_value` exist only for searched moves."""
+    """One move of a game; `policy` and `root_value` exist only for searched moves.
+
+    `advice`: the suggestion the mover was given for this move, if any (kept whether or
+    not its network could read it, so training rows and the study rebuild its planes).
+    """
 
     colour: int
     point: int
     policy: tuple[float, ...] | None = None
     root_value: float | None = None
     player: str | None = None
+    advice: Advice | None = None
 
 
 @dataclass(frozen=True)

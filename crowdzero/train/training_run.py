@@ -219,7 +219,10 @@ class TrainingRun:
             reasons.append(reason)
 
         ckpt = newest_loadable_checkpoint(
-            self.run_dir.checkpoints_dir, board_size=self.config.board.size, on_unusable=unusable
+            self.run_dir.checkpoints_dir,
+            board_size=self.config.board.size,
+            expect_planes=self.config.net.input_planes,
+            on_unusable=unusable,
         )
         if ckpt is not None:
             log.info("resuming from %s (step %d)", ckpt.path.name, ckpt.step)
