@@ -301,6 +301,7 @@ class TrainingRun:
             checkpoint=lambda: self.checkpoint_name,
             draw_member=draw_member,
             agent_name=AGENT_NAME,
+            advice=self.crowd.advice if self.crowd is not None else (),
         )
         return LocalGames(generator)
 
