@@ -372,3 +372,37 @@ source = "random"
     ):
         with pytest.raises(CrowdError, match=match):
             Crowd.from_toml('[[member]]\nspec = "random"\n' + bad, build_players=False)
+
+
+# -- GTP -----------------------------------------------------------------------------
+
+
+def test_gtp_cz_advice_reaches_the_next_genmove_only() -> None:
+    import io
+
+    from crowdzero.players.gtp_engine import GtpEngine
+
+    agent = AgentPlayer(
+        TorchEvaluator(_advice_reader(), threads=1), SearchConfig(simulations=4), add_noise=False
+    )
+    engine = GtpEngine(agent, Rules(size=5, komi=0.5), log=io.StringIO())
+    assert engine.handle("play b C3") == "= \n\n"
+    assert engine.handle("cz-advice D4") == "= \n\n"
+    assert engine.handle("genmove w") == "= D4\n\n"
+    told = engine.handle("genmove b")  # used once: no advice now, so no plane to follow
+    assert told is not None and told.startswith("=")
+    assert engine.handle("cz-advice E5 opponent") == "= \n\n"
+    assert engine.handle("genmove w") == "= E5\n\n"
+    for bad, words in (
+        ("cz-advice C3", "occupied"),
+        ("cz-advice Z9", "invalid coordinate"),
+        ("cz-advice B2 friend", "unknown advice source"),
+        ("cz-advice", None),
+    ):
+        reply = engine.handle(bad)
+        assert reply is not None
+        if words is None:
+            assert reply.startswith("=")
+        else:
+            assert reply.startswith("?") and words in reply
+    assert "cz-advice" in (engine.handle("list_commands") or "")

@@ -148,6 +148,18 @@ def test_study_advice_measures_a_run_and_its_twin(played: list, tmp_path: Path) 
     assert data["twin"]["run"] == "blank"
     assert "### Advice: blank" in (out / "advice.md").read_text()
 
+    from typer.testing import CliRunner
+
+    from crowdzero.cli import app
+
+    cli_out = tmp_path / "cli"
+    args = ["study", "--crowd", str(runs["advice"]), "--advice", "--out", str(cli_out)]
+    result = CliRunner().invoke(app, [*args, "--advice-simulations", "0"])
+    assert result.exit_code == 0, result.output
+    assert (cli_out / "advice.json").is_file()
+    bad = CliRunner().invoke(app, [*args, "--advice-twin", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a crowdzero run" in bad.output
+
 
 def test_spread_checkpoints_keeps_the_first_and_the_newest() -> None:
     paths = [Path(f"ckpt-{i:08d}.pt") for i in range(10)]
