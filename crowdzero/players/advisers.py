@@ -178,6 +178,11 @@ class SuggestionBox(Adviser):
         with self._lock:
             self._pending[game_id] = int(point)
 
+    def withdraw(self, game_id: str) -> None:
+        """Take back the suggestion for a game (if any)."""
+        with self._lock:
+            self._pending.pop(game_id, None)
+
     def pending(self, game_id: str) -> int | None:
         with self._lock:
             return self._pending.get(game_id)
