@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from crowdzero.go.coords import gtp_to_point
 from crowdzero.play.player import MoveChoice, MoveRequest
+from crowdzero.train.run_dir import RunDir
 from tests.test_web_api import (
     ScriptedAgent,
     move,
@@ -21,6 +23,7 @@ from tests.test_web_api import (
     web_games,
     wait_for_person,
 )
+from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, server  # noqa: F401 - a fixture
 
 
 class ListeningAgent(ScriptedAgent):
@@ -89,3 +92,43 @@ def test_bad_suggestions_are_refused_like_moves_and_nothing_is_lost(tmp_path: Pa
         assert r.status_code == 200, r.text
         state = wait_for_person(client, r.json())
         assert state["status"] == "your_move" and len(state["moves"]) == 4
+
+
+@pytest.mark.browser
+def test_the_suggestion_box_in_chromium(server: tuple[str, RunDir]) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (see install.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, _ = server
+    problems: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(url)
+            page.wait_for_selector("#size option", state="attached")
+            page.fill("#nickname", "ann")
+            page.select_option("#size", "5")
+            page.select_option("#colour", "black")
+            page.click("#start")
+            page.wait_for_selector('#status[data-moves="0"][data-status="your_move"]')
+            # Unreadable advice is refused with the reason, and the text stays in the box.
+            page.fill("#advice-input", "Z9")
+            page.click("#advice-send")
+            page.wait_for_selector(".message:not(:empty)", timeout=30_000)
+            assert "Z9" in (page.text_content("#message") or "")
+            assert page.input_value("#advice-input") == "Z9"
+            page.fill("#advice-input", "d4")
+            page.click("#advice-send")
+            page.wait_for_selector("#advice-note:has-text('D4')", timeout=30_000)
+            assert page.input_value("#advice-input") == ""
+            page.locator('#board [data-gtp="C3"].spot').click()
+            page.wait_for_selector(
+                '#status[data-moves="2"][data-status="your_move"]', timeout=60_000
+            )
+            assert "advised D4" in (page.text_content("#move-list") or "")
+            assert page.text_content("#advice-note") == ""
+        finally:
+            browser.close()
+    assert problems == []
