@@ -386,7 +386,9 @@ def study(
     minutes_imitation: Annotated[
         float | None, typer.Option(help="Cap on the imitation agent's training minutes.")
     ] = None,
-    positions: Annotated[int, typer.Option(
+    positions: Annotated[
+        int,
+        typer.Option(
             help="Crowd positions for the imitation test (with --advice: advised positions "
             "per source)."
         ),

@@ -195,7 +195,9 @@ def test_checkpoints_record_their_plane_count_and_refuse_a_mismatch(tmp_path: Pa
 
 def test_the_search_reads_advice_at_its_root_only() -> None:
     net = _advice_reader()
-    agent = AgentPlayer(TorchEvaluator(net, threads=1), SearchConfig(simulations=4), add_noise=False)
+    agent = AgentPlayer(
+        TorchEvaluator(net, threads=1), SearchConfig(simulations=4), add_noise=False
+    )
     position = play(5, "C3")
     choice = agent.select_move(MoveRequest("g", position, advice=Advice(pt("A1"), "helpful")))
     assert choice.point == pt("A1")  # the prior follows the plane; the value is flat
@@ -406,3 +408,44 @@ def test_gtp_cz_advice_reaches_the_next_genmove_only() -> None:
         else:
             assert reply.startswith("?") and words in reply
     assert "cz-advice" in (engine.handle("list_commands") or "")
+
+
+# -- training rows --------------------------------------------------------------------
+
+
+def test_the_replay_window_feeds_the_advice_the_agent_heard_into_training() -> None:
+    from dataclasses import replace
+
+    from crowdzero.play.record import Game, Move
+    from crowdzero.train.replay import ReplayWindow
+
+    rules = Rules(size=5, komi=0.5)
+    words = ["C3", "D4", "B2", "pass", "pass"]
+    advice = Advice(pt("B2"), "opponent")
+    moves = []
+    for i, word in enumerate(words):
+        point = 25 if word == "pass" else pt(word)
+        mine = i % 2 == 0
+        moves.append(
+            Move(
+                colour=BLACK if mine else -BLACK,
+                point=point,
+                policy=tuple(np.eye(26, dtype=np.float32)[point].tolist()) if mine else None,
+                player="agent" if mine else "random",
+                advice=advice if i == 2 else None,
+            )
+        )
+    game = Game(rules, "agent", "random", tuple(moves), "B+1", BLACK, "2026-12-02", BLACK)
+    spec = FeatureSpec(history=2, advice=True)
+    window = ReplayWindow(5, spec, capacity=16)
+    assert window.add_game(game, 1) == len(moves)
+    batch = window.sample(64, np.random.default_rng(0), augment=True)
+    planes = batch.features[:, spec.advice_plane]
+    heard = planes.reshape(64, -1).sum(axis=1) == 1
+    assert heard.any() and not heard.all()  # only the advised row has its advice plane
+    for row in np.flatnonzero(heard):
+        # Turned with the board: the advised point is where the policy target points.
+        assert int(np.argmax(planes[row].reshape(-1))) == int(np.argmax(batch.policy[row]))
+        assert batch.features[row, spec.advice_plane + 2 + ADVICE_SOURCES.index("opponent")].all()
+    blind = ReplayWindow(5, FeatureSpec(history=2), capacity=16)
+    assert blind.add_game(replace(game), 1) == len(moves)  # a net without the planes: ignored

@@ -40,7 +40,9 @@ RULES = Rules(size=5, komi=0.5)
 
 
 def _games(net: PolicyValueNet, count: int) -> list[Game]:
-    agent = AgentPlayer(TorchEvaluator(net, threads=1), SearchConfig(simulations=4), name=AGENT_NAME)
+    agent = AgentPlayer(
+        TorchEvaluator(net, threads=1), SearchConfig(simulations=4), name=AGENT_NAME
+    )
     plan = AdvicePlan(((OpponentAdviser(playouts=2, seed=0), 0.4), (RandomAdviser(seed=1), 0.6)))
     index = iter(range(10**6))
 

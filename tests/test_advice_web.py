@@ -20,8 +20,8 @@ from tests.test_web_api import (
     refused,
     scripted_client,
     tiny_run,
-    web_games,
     wait_for_person,
+    web_games,
 )
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, server  # noqa: F401 - a fixture
 
@@ -95,7 +95,7 @@ def test_bad_suggestions_are_refused_like_moves_and_nothing_is_lost(tmp_path: Pa
 
 
 @pytest.mark.browser
-def test_the_suggestion_box_in_chromium(server: tuple[str, RunDir]) -> None:
+def test_the_suggestion_box_in_chromium(server: tuple[str, RunDir]) -> None:  # noqa: F811
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (see install.sh)")
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -67,7 +67,9 @@ class FeatureSpec:
 
     def describe(self) -> str:
         """Short human label, e.g. 'history 4 with liberty and ko planes'."""
-        label = f"history {self.history}" + (" with liberty and ko planes" if self.liberties else "")
+        label = f"history {self.history}" + (
+            " with liberty and ko planes" if self.liberties else ""
+        )
         return label + (" and advice planes" if self.advice else "")
 
     @property

@@ -103,9 +103,7 @@ class AdvicePlan:
         return None
 
 
-def draw_plan(
-    schedule: Sequence[ScheduledAdviser], rng: np.random.Generator
-) -> AdvicePlan | None:
+def draw_plan(schedule: Sequence[ScheduledAdviser], rng: np.random.Generator) -> AdvicePlan | None:
     """The advice plan of one game: each adviser joins with its `games` chance. None when
     nobody joins (or there is no schedule), which costs the runner nothing."""
     if not schedule:

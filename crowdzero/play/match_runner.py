@@ -330,9 +330,7 @@ class MatchRunner:
             if adviser is None:
                 return True
             game.advisers_used[id(adviser)] = adviser
-            request = AdviceRequest(
-                game.game_id, game.position.copy(), _opponent_player(game)
-            )
+            request = AdviceRequest(game.game_id, game.position.copy(), _opponent_player(game))
             if adviser.blocking:
                 game.advice_pending = (adviser, self._pool.submit(adviser.advise, request))
                 return False

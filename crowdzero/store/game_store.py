@@ -658,6 +658,4 @@ def _check_game(game: Game, weights_steps: Sequence[int | None] | None = None) -
         if not (move.point == RESIGN or 0 <= move.point <= n * n):
             raise StoreError(f"move {ply} has point {move.point}, not on a {n}x{n} board")
         if move.advice is not None and move.advice.point > n * n:
-            raise StoreError(
-                f"move {ply} has advice {move.advice.point}, not on a {n}x{n} board"
-            )
+            raise StoreError(f"move {ply} has advice {move.advice.point}, not on a {n}x{n} board")

@@ -74,9 +74,7 @@ class AdvisedMove:
         return self.played == self.advice.point
 
 
-def advised_moves(
-    games: Iterable[tuple[int, Game]], agent: str = AGENT_NAME
-) -> list[AdvisedMove]:
+def advised_moves(games: Iterable[tuple[int, Game]], agent: str = AGENT_NAME) -> list[AdvisedMove]:
     """Every advised move of `agent` in `games` (id, record), oldest first. Voided games
     and resignations are left out (a resignation is no answer to advice)."""
     out: list[AdvisedMove] = []
@@ -96,9 +94,7 @@ def advised_moves(
     return out
 
 
-def sample_moves(
-    moves: Sequence[AdvisedMove], per_source: int, seed: int = 0
-) -> list[AdvisedMove]:
+def sample_moves(moves: Sequence[AdvisedMove], per_source: int, seed: int = 0) -> list[AdvisedMove]:
     """At most `per_source` moves of each source, drawn without replacement (the newest
     games' moves are as likely as the oldest), in a fixed order for a given seed."""
     rng = np.random.default_rng(seed)
@@ -186,7 +182,9 @@ def _rates(
     )
 
 
-def raw_choices(evaluator: TorchEvaluator, moves: Sequence[AdvisedMove], advice: bool) -> np.ndarray:
+def raw_choices(
+    evaluator: TorchEvaluator, moves: Sequence[AdvisedMove], advice: bool
+) -> np.ndarray:
     """int64 [len(moves)]: the raw network's greedy move (argmax over legal moves) at each
     position, hearing its advice or with the advice planes blank."""
     spec = evaluator.feature_spec
@@ -282,9 +280,7 @@ def played_advice(moves: Sequence[AdvisedMove], seed: int = 0) -> tuple[PlayedAd
                 bootstrap_mean(_by_game(yes, scores[followed == 1]), seed=seed)
                 if yes
                 else no_data(),
-                bootstrap_mean(_by_game(no, scores[followed == 0]), seed=seed)
-                if no
-                else no_data(),
+                bootstrap_mean(_by_game(no, scores[followed == 0]), seed=seed) if no else no_data(),
             )
         )
     return tuple(out)
