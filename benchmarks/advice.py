@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmarks.learn import train
 from crowdzero.analysis.study.advice import advice_table, study_advice
+from crowdzero.analysis.study.report import write_advice
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
 
@@ -102,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = study_advice(
         runs["advice"].path,
-        out / "study",
         twin=runs["blank"].path,
         checkpoints=args.checkpoints,
         simulations=args.measure_simulations,
         per_source=args.positions,
     )
+    text, _ = write_advice(results, out / "study")
     print("\n".join(advice_table(results)))
-    print(f"wrote {out / 'study' / 'advice.md'}")
+    print(f"wrote {text}")
     return 0
 
 

@@ -471,6 +471,7 @@ def _study_advice(
     seed: int,
 ) -> None:
     from crowdzero.analysis.study.advice import advice_table, study_advice
+    from crowdzero.analysis.study.report import write_advice
 
     for option, value in (("--advice-checkpoints", checkpoints), ("--positions", positions)):
         if value < 1:
@@ -484,15 +485,15 @@ def _study_advice(
         raise _fail(f"--out {out} is a file, not a folder")
     results = study_advice(
         run,
-        out,
         twin=twin,
         checkpoints=checkpoints,
         simulations=simulations,
         per_source=positions,
         seed=seed,
     )
+    text, data = write_advice(results, out)
     console.print("\n".join(advice_table(results)), markup=False)
-    console.print(f"wrote {out / 'advice.md'} and {out / 'advice.json'}")
+    console.print(f"wrote {text} and {data}")
 
 
 @app.command("config")

@@ -19,6 +19,7 @@ from crowdzero.analysis.study.advice import (
     spread_checkpoints,
     study_advice,
 )
+from crowdzero.analysis.study.report import markdown_table_html, write_advice
 from crowdzero.go.coords import BLACK
 from crowdzero.go.position import Rules
 from crowdzero.net.checkpoint import save_checkpoint
@@ -142,13 +143,16 @@ def test_study_advice_measures_a_run_and_its_twin(played: list, tmp_path: Path) 
         runs[name] = run_dir.path
     out = tmp_path / "study"
     results = study_advice(
-        runs["advice"], out, twin=runs["blank"], checkpoints=2, simulations=0, threads=1
+        runs["advice"], twin=runs["blank"], checkpoints=2, simulations=0, threads=1
     )
+    write_advice(results, out)
     assert [c.step for c in results.checkpoints] == [1, 9]
     assert results.twin is not None and not results.twin.checkpoints[0].reads_advice
     data = json.loads((out / "advice.json").read_text())
     assert data["twin"]["run"] == "blank"
     assert "### Advice: blank" in (out / "advice.md").read_text()
+    page = markdown_table_html(advice_table(results))
+    assert "<h3>Advice: advice</h3>" in page and "<td>ckpt-00000001.pt</td>" in page
 
     from typer.testing import CliRunner
 

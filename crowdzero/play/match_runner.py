@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import functools
 import itertools
 import logging
 import threading
@@ -334,7 +335,7 @@ class MatchRunner:
             if adviser.blocking:
                 game.advice_pending = (adviser, self._pool.submit(adviser.advise, request))
                 return False
-            game.advice = self._advice_of(game, adviser, lambda: adviser.advise(request))
+            game.advice = self._advice_of(game, adviser, functools.partial(adviser.advise, request))
             return True
         if game.advice_pending is not None:
             adviser, future = game.advice_pending

@@ -245,16 +245,8 @@ class GameTable:
         Returns the game's version: the runner has taken the move in once it has grown.
         """
         with self._lock:
-            game = self._get(game_id)
-            check_token(game, token)
-            game.touched = self._clock()
-            self._check_open(game)
-            try:
-                point = gtp_to_point(text, self.rules.size)
-            except CoordinateError as e:
-                raise UnreadableMove(str(e)) from None
-            if point == RESIGN:
-                raise UnreadableMove("to resign, use the resign request, not a move")
+            game = self._open_game(game_id, token)
+            point = self._point(text, "to resign, use the resign request, not a move")
             self._hand_over(game, point, "it is the agent's move; wait for its reply")
             return game.version
 
@@ -264,20 +256,12 @@ class GameTable:
         or on a stone is refused with the reason, and nothing else changes. The agent
         hears it on its next move (if still legal then); returns the game's state."""
         with self._lock:
-            game = self._get(game_id)
-            check_token(game, token)
-            game.touched = self._clock()
-            self._check_open(game)
+            game = self._open_game(game_id, token)
             text = text.strip()
             if not text:
                 self.suggestions.withdraw(game_id)
                 return self._state(game)
-            try:
-                point = gtp_to_point(text, self.rules.size)
-            except CoordinateError as e:
-                raise UnreadableMove(str(e)) from None
-            if point == RESIGN:
-                raise UnreadableMove("resigning is not a move to suggest")
+            point = self._point(text, "resigning is not a move to suggest")
             if game.agent_to_move:
                 raise MoveRefused(
                     "the agent is already choosing this move; suggest its next one on your turn"
@@ -292,10 +276,7 @@ class GameTable:
         """The person resigns (on their own turn: a resignation is a move); returns the
         version to wait past, as `play` does."""
         with self._lock:
-            game = self._get(game_id)
-            check_token(game, token)
-            game.touched = self._clock()
-            self._check_open(game)
+            game = self._open_game(game_id, token)
             self._hand_over(game, RESIGN, "it is the agent's move; resign when it is yours")
             return game.version
 
@@ -396,6 +377,24 @@ class GameTable:
         if game is None:
             raise GameNotFound("there is no such game (it may have expired)")
         return game
+
+    def _open_game(self, game_id: str, token: str) -> WebGame:
+        """The game `token` may act on, still open (caller holds the lock)."""
+        game = self._get(game_id)
+        check_token(game, token)
+        game.touched = self._clock()
+        self._check_open(game)
+        return game
+
+    def _point(self, text: str, no_resign: str) -> int:
+        """A point (or pass) from the person's GTP text; UnreadableMove says why not."""
+        try:
+            point = gtp_to_point(text, self.rules.size)
+        except CoordinateError as e:
+            raise UnreadableMove(str(e)) from None
+        if point == RESIGN:
+            raise UnreadableMove(no_resign)
+        return point
 
     @staticmethod
     def _check_open(game: WebGame) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -390,7 +390,6 @@ def spread_checkpoints(paths: Sequence[Path], count: int) -> list[Path]:
 
 def study_advice(
     run: Path,
-    out: Path,
     *,
     twin: Path | None = None,
     checkpoints: int = 4,
@@ -399,11 +398,8 @@ def study_advice(
     threads: int | None = 2,
     seed: int = 0,
 ) -> AdviceResults:
-    """`crowdzero study --advice`: measure a run (and its blank twin) and write
-    OUT/advice.md and OUT/advice.json; returns the results."""
-    import json
-
-    from crowdzero.analysis.study.results import _plain
+    """`crowdzero study --advice`: measure a run's stored training games and its
+    checkpoints (and its blank twin's, for comparison). `report.write_advice` writes it."""
     from crowdzero.train.run_dir import RunDir
 
     def one(path: Path) -> AdviceResults:
@@ -422,20 +418,6 @@ def study_advice(
         )
 
     results = one(run)
-    if twin is not None:
-        results = AdviceResults(
-            results.run,
-            results.checkpoints,
-            results.played,
-            results.positions,
-            results.games,
-            results.simulations,
-            twin=one(twin),
-            notes=results.notes,
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "advice.md").write_text("\n".join(advice_table(results)) + "\n", encoding="utf-8")
-    (out / "advice.json").write_text(
-        json.dumps(_plain(results), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    return results
+    if twin is None:
+        return results
+    return replace(results, twin=one(twin))

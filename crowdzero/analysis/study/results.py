@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crowdzero.analysis.study.advice import AdviceResults
 from crowdzero.analysis.study.imitation_agent import ImitationResult
 from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, Verdict
 
@@ -117,6 +118,8 @@ class StudyResults:
     flaws: dict[str, dict[str, Estimate]]
     values: dict[str, ValueCheck]
     claims: tuple[Claim, ...] = field(default=())
+    #: Does the agent take advice? Measured when the crowd run's games carry advice.
+    advice: AdviceResults | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -136,4 +139,9 @@ def _plain(value: Any) -> Any:
 
 def results_json(results: StudyResults) -> str:
     """results.json text: strict JSON (no NaN), keys in a stable order."""
-    return json.dumps(_plain(results), indent=2, allow_nan=False)
+    return plain_json(results)
+
+
+def plain_json(record: Any) -> str:
+    """Strict JSON (no NaN) of any of the study's records."""
+    return json.dumps(_plain(record), indent=2, allow_nan=False)
