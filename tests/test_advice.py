@@ -449,3 +449,18 @@ def test_the_replay_window_feeds_the_advice_the_agent_heard_into_training() -> N
         assert batch.features[row, spec.advice_plane + 2 + ADVICE_SOURCES.index("opponent")].all()
     blind = ReplayWindow(5, FeatureSpec(history=2), capacity=16)
     assert blind.add_game(replace(game), 1) == len(moves)  # a net without the planes: ignored
+
+
+def test_a_checkpoint_whose_plane_count_disagrees_with_its_config_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = save_checkpoint(tmp_path / "c.pt", PolicyValueNet(NetConfig(**TINY)), step=1)
+    payload = torch.load(path, weights_only=True)
+    assert payload["input_planes"] == NetConfig(**TINY).input_planes
+    payload["input_planes"] += 6
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="records 18 input planes but its config reads 12"):
+        load_checkpoint(path)
+    del payload["input_planes"]  # written before the count existed: still loads
+    torch.save(payload, path)
+    assert load_checkpoint(path).config == NetConfig(**TINY)

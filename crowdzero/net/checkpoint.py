@@ -254,12 +254,6 @@ def load_checkpoint(
             f"checkpoint {path} is for {n}x{n}, this run is {board_size}x{board_size}"
         )
 
-    planes = payload.get("input_planes", config.input_planes)
-    if planes != config.input_planes:
-        raise CheckpointError(
-            f"{path} records {planes!r} input planes but its config reads "
-            f"{config.input_planes} ({config.features.describe()})"
-        )
     if expect_planes is not None and expect_planes != config.input_planes:
         raise CheckpointError(
             f"checkpoint {path} reads {config.input_planes} input planes "
@@ -311,6 +305,12 @@ def load_checkpoint(
             f"{path}: the weights do not match its config ({config.describe()}, {switches}): "
             f"{_summarise(e)}"
         ) from e
+    planes = payload.get("input_planes", config.input_planes)
+    if planes != config.input_planes:
+        raise CheckpointError(
+            f"{path} records {planes!r} input planes but its config reads "
+            f"{config.input_planes} ({config.features.describe()})"
+        )
     return checkpoint
 
 
