@@ -180,3 +180,37 @@ def test_stored_games_keep_their_advice_for_the_measurement(played: list, tmp_pa
         store.add_games([game for _, game in played])
         again = list(store.iter_games())
     assert len(advised_moves(again)) == len(advised_moves(played))
+
+
+def test_a_crowd_run_with_advisers_stores_advice_and_trains_on_its_planes(
+    tmp_path: Path,
+) -> None:
+    from crowdzero.train.config import apply_overrides
+    from crowdzero.train.training_run import TrainingRun
+    from tests.test_training_run import TINY, _play
+
+    crowd = tmp_path / "crowd.toml"
+    crowd.write_text(
+        '[[member]]\nspec = "random-noeye"\n\n'
+        '[[adviser]]\nsource = "random"\nrate = 0.5\n\n'
+        '[[adviser]]\nsource = "opponent"\nrate = 0.3\n',
+        encoding="utf-8",
+    )
+    overrides = {
+        **TINY,
+        "train.mode": "crowd",
+        "train.crowd": str(crowd),
+        "net.advice_planes": True,
+    }
+    run_dir = RunDir.create(tmp_path / "run", apply_overrides(RunConfig(), overrides))
+    run = _play(TrainingRun(run_dir), 4)
+    with GameStore(run_dir.games_path) as store:
+        games = list(store.iter_games())
+    advised = [m for _, g in games for m in g.moves if m.advice is not None]
+    assert advised and {m.advice.source for m in advised} <= {"random", "opponent"}
+    assert all(m.player == AGENT_NAME for m in advised)
+    replay = run.replay
+    spec = run.config.net.features
+    rows = replay._features[: len(replay), spec.advice_plane : spec.advice_plane + 2]
+    heard = int((rows.reshape(len(replay), -1).sum(axis=1) > 0).sum())
+    assert heard == len(advised)  # every advised move's row carries its advice planes
