@@ -399,6 +399,13 @@ def study(
         bool,
         typer.Option(help="Add a fourth agent that searches with learned models of members."),
     ] = False,
+    katago: Annotated[
+        bool,
+        typer.Option(
+            help="Ask KataGo, when installed, to judge out-of-the-box moves (blunder or not) "
+            "and to score games stopped at the move cap."
+        ),
+    ] = True,
     advice: Annotated[
         bool,
         typer.Option(
@@ -455,6 +462,7 @@ def study(
             concurrency=concurrency,
             seed=seed,
             opponent_modelling=opponent_modelling,
+            katago_reference=katago,
         )
         open_runs(settings)  # the runs are usable (StudyError), before anything is written
     with _one_line_errors():

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from crowdzero.analysis.calibration import (
     calibration_pairs,
+    merge_results,
     packaged_calibration_path,
     play_calibration,
     read_results_csv,
@@ -44,7 +45,7 @@ from crowdzero.play.match_runner import DroppedGame
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
-from crowdzero.store.game_store import GameStore, PairResult
+from crowdzero.store.game_store import GameStore
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -156,16 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         if store is not None:
             store.close()
 
-    results: list[PairResult] = list(run.results)
-    if args.merge and out.is_file():
-        results += read_results_csv(out)
-    merged: dict[tuple[str, str], list[int]] = {}
-    for row in results:
-        counts = merged.setdefault((row.black, row.white), [0, 0, 0])
-        counts[0] += row.black_wins
-        counts[1] += row.white_wins
-        counts[2] += row.draws
-    table_rows = [PairResult(b, w, *c) for (b, w), c in merged.items()]
+    earlier = read_results_csv(out) if args.merge and out.is_file() else []
+    table_rows = merge_results(run.results, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_results_csv(table_rows, out)
     print(

@@ -178,3 +178,50 @@ def test_a_crowd_file_named_in_a_config_file_is_relative_to_that_file(tmp_path: 
     )
     assert _new_config(cfg_path, None, {}).train.crowd == str((folder / "mine.toml").resolve())
     assert _new_config(None, None, {}).train.crowd == "default"
+
+
+@pytest.mark.timeout(600)
+def test_train_with_workers_plays_its_games_on_ray_and_stores_them_here(tmp_path: Path) -> None:
+    """`crowdzero train --workers 1` as a user types it: Ray starts on this machine, the
+    worker plays the games, the driver stores them with the weights step of every agent
+    move, and the run ends cleanly at its time budget."""
+    from tiny_run import TINY_CROWD
+
+    from crowdzero.store.game_store import GameStore
+
+    crowd = tmp_path / "crowd.toml"
+    crowd.write_text(TINY_CROWD)
+    run = _tiny_run(tmp_path / "r", **{"train.mode": "crowd", "train.crowd": str(crowd)})
+    args = ["train", "--run", str(run.path), "--workers", "1", "--minutes", "0.75", "--quiet"]
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdzero.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "time budget of 0.75 minutes reached" in result.stderr
+    with GameStore(run.path / "games.sqlite") as store:
+        games = [game for _, game in store.iter_games()]
+    assert games, "the worker stored no game in the minute"
+    agent_steps = {m.weights_step for g in games for m in g.moves if m.policy is not None}
+    assert agent_steps and None not in agent_steps
+
+
+def test_workers_arguments_that_cannot_work_are_refused_in_one_line(tmp_path: Path) -> None:
+    for args, message in (
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--ray-address", "auto"], "--ray-address needs --workers"),
+    ):
+        result = runner.invoke(app, ["train", "--run", str(tmp_path / "r"), *args])
+        assert result.exit_code != 0
+        assert message in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_python_dash_m_crowdzero_is_the_crowdzero_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdzero", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout and "gtp" in result.stdout

@@ -189,9 +189,49 @@ def test_a_member_whose_engine_is_missing_is_disabled(
         assert crowd.sample(np.random.default_rng(0)) == "random"
 
 
+def test_katago_missing_disables_both_default_experts_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("CROWDZERO_KATAGO_DIR", str(tmp_path / "no-katago"))
+    with (
+        caplog.at_level("WARNING", logger="crowdzero.players.crowd"),
+        Crowd.load("default", board_size=9) as crowd,
+    ):
+        assert "katago:1" not in crowd.names and "gnugo:10" in crowd.names
+        assert "install_katago" in crowd.disabled["katago:8"]
+    warnings = [r.getMessage() for r in caplog.records if "KataGo" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "members katago:1, katago:8 disabled" in warnings[0]
+
+
+def test_a_member_sits_out_board_sizes_its_sizes_leave_out() -> None:
+    text = THREE + "sizes = [9]\n"  # the expert plays 9x9 only
+    with Crowd.from_toml(text, board_size=7) as crowd:
+        assert crowd.names == ("novice", "middling")
+        assert "9x9 only" in crowd.disabled["expert"] and "not 7x7" in crowd.disabled["expert"]
+    with Crowd.from_toml(text, board_size=9) as crowd:
+        assert crowd.names == ("novice", "middling", "expert")
+        assert crowd.member("expert").sizes == (9,)
+    with Crowd.from_toml(text) as crowd:  # size unknown: everyone stays
+        assert len(crowd.names) == 3
+    with Crowd.from_toml(text, build_players=False, board_size=7) as crowd:
+        assert crowd.names == ("novice", "middling")
+    with pytest.raises(CrowdError, match="every member is disabled"):
+        Crowd.from_toml('[[member]]\nspec = "random"\nsizes = [9, 13]', board_size=7)
+
+
+def test_the_default_crowd_plays_other_board_sizes_without_katago() -> None:
+    with Crowd.load("default", build_players=False, board_size=7) as crowd:
+        assert "katago:1" in crowd.disabled and "katago:8" in crowd.disabled
+        assert "gnugo:10" in crowd.names
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        ('[[member]]\nspec = "random"\nsizes = 9', "sizes must be a non-empty list"),
+        ('[[member]]\nspec = "random"\nsizes = [4]', "board sizes 5..19"),
+        ('[[member]]\nspec = "random"\nsizes = []', "such as [9]"),
         ('[[member]]\nspec = "chess:9"', "unknown player spec 'chess:9'"),
         ('[[member]]\nspec = "gnugo:12"', "0 to 10"),
         ('[[member]]\nspec = "random"\nweight = -1', "weight must be a finite number >= 0"),
@@ -259,6 +299,10 @@ def test_the_default_crowd_grades_from_random_to_experts_and_holds_levels_out() 
     assert not set(held_out) & set(specs)
     assert "pachi:1000" in specs and "mcts:200" in specs
     assert len([s for s in specs if s.startswith("heuristic:")]) == 5
+    experts = [m for m in data["member"] if m["spec"].startswith("katago:")]
+    assert [m["spec"] for m in experts] == ["katago:1", "katago:8"]  # the expert tier, last
+    assert specs[-2:] == ["katago:1", "katago:8"]
+    assert all(m["sizes"] == [9] and 0 < m["weight"] < 1 for m in experts)  # drawn less
 
 
 def test_the_default_crowd_loads() -> None:

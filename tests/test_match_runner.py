@@ -129,6 +129,34 @@ def test_crowd_moves_never_carry_search_targets() -> None:
             assert (move.policy is not None) == (move.player == "agent")
 
 
+class StampingPlayer(PolicyPlayer):
+    """Stamps every answer with a weights step, as the learning agent does."""
+
+    def __init__(self, seed: int, step: int, name: str) -> None:
+        super().__init__(seed=seed)
+        self.step = step
+        self.name = name
+
+    def select_move(self, request: MoveRequest) -> MoveChoice:
+        choice = super().select_move(request)
+        return MoveChoice(choice.point, choice.policy, choice.root_value, weights_step=self.step)
+
+
+def test_the_weights_step_reaches_the_record_only_on_the_learners_moves() -> None:
+    agent = StampingPlayer(seed=6, step=42, name="agent")
+    member = StampingPlayer(seed=7, step=99, name="frozen-net")  # stamps too, but is crowd
+    runner = MatchRunner(
+        RULES, lambda: Pairing(agent, member, frozenset({BLACK})), concurrency=2, max_moves=20
+    )
+    games = [g for g in runner.play(4) if not isinstance(g, DroppedGame)]
+    assert games
+    for game in games:
+        steps = {move.player: set() for move in game.moves}
+        for move in game.moves:
+            steps[move.player].add(move.weights_step)
+        assert steps == {"agent": {42}, "frozen-net": {None}}
+
+
 def test_self_play_marks_both_seats_as_learner() -> None:
     agent = PolicyPlayer(seed=6)
     runner = MatchRunner(

@@ -412,11 +412,16 @@ def test_each_move_keeps_the_weights_step_it_was_searched_with(tmp_path: Path) -
     game = make_game(seed=3)
     steps = [25 if move.policy is not None else None for move in game.moves]
     steps[-1] = None if steps[-1] is None else 50
+    stamped = replace(
+        game,
+        moves=tuple(
+            replace(move, weights_step=step) for move, step in zip(game.moves, steps, strict=True)
+        ),
+    )
     with GameStore(tmp_path / "g.sqlite") as store:
-        game_id = store.add_game(game, weights_steps=steps)
+        game_id = store.add_game(stamped)
         assert store.weights_steps(game_id) == steps
-        with pytest.raises(StoreError, match="weights steps"):
-            store.add_game(game, weights_steps=steps[:-1])
+        assert store.get_game(game_id) == stamped
 
 
 def test_a_game_with_a_stored_uid_is_refused_whole(tmp_path: Path) -> None:

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from crowdzero.analysis.study import metrics as m
 from crowdzero.analysis.study.collect import MemberModels, StudyAgent, agent_moves
-from crowdzero.analysis.study.measure import flaw_rates, out_of_box_check, value_check
+from crowdzero.analysis.study.measure import (
+    box_moves,
+    flaw_rates,
+    out_of_box_summary,
+    value_check,
+)
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.features import FeatureSpec
 from crowdzero.go.position import Position, Rules
@@ -148,7 +153,7 @@ def test_out_of_box_share_and_outcomes_of_a_crafted_game() -> None:
         assert distribution is not None
         expected += int(distribution[move.point] < 0.01)
     assert expected >= 1  # e1 at least
-    box = out_of_box_check([game], "agent", models, threshold=0.01)
+    box = out_of_box_summary(box_moves([game], "agent", models, threshold=0.01))
     assert box.share.n == 4 and box.share.value == pytest.approx(expected / 4)
     assert box.with_novel.value == 1.0 and box.with_novel.n == 1  # the game was won
     assert box.without_novel.empty
@@ -157,7 +162,9 @@ def test_out_of_box_share_and_outcomes_of_a_crafted_game() -> None:
 
 def test_random_movers_are_left_out_of_the_out_of_the_box_test() -> None:
     game = _game("agent", "random", ["c3", "b2", "d4"], BLACK)
-    box = out_of_box_check([game], "agent", MemberModels(["random", "heuristic:local"]))
+    box = out_of_box_summary(
+        box_moves([game], "agent", MemberModels(["random", "heuristic:local"]))
+    )
     assert box.members == ("heuristic:local",)
     assert box.share_all.value == 0.0  # random gives every legal point 1/25 > 0.01
 

@@ -310,6 +310,9 @@ def test_results_record_every_setting_as_json_holds_it() -> None:
         "opponent_modelling",
         "opponent_model_steps",
         "minutes_opponent_models",
+        "katago_reference",
+        "blunder_points",
+        "blunder_winrate",
         "opponent_models",
     ]
     assert record["crowd_run"] == "runs/crowd" and record["held_out"] == ["gnugo:1"]

@@ -118,6 +118,20 @@ def write_results_csv(results: Iterable[PairResult], path: str | os.PathLike[str
     os.replace(tmp, path)
 
 
+def merge_results(*tables: Iterable[PairResult]) -> list[PairResult]:
+    """The rows of several tables as one: counts summed per (black, white), sorted. How
+    new games join the shipped table (`scripts/calibrate_crowd.py --merge`,
+    `benchmarks/katago.py calibrate --merge-into`)."""
+    merged: dict[tuple[str, str], list[int]] = {}
+    for table in tables:
+        for row in table:
+            counts = merged.setdefault((row.black, row.white), [0, 0, 0])
+            counts[0] += row.black_wins
+            counts[1] += row.white_wins
+            counts[2] += row.draws
+    return [PairResult(b, w, *c) for (b, w), c in sorted(merged.items())]
+
+
 def results_from_games(games: Iterable[Game]) -> list[PairResult]:
     """Decided games summed by (black, white) name."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -222,6 +236,7 @@ __all__ = [
     "calibration_file_name",
     "calibration_pairs",
     "load_calibration",
+    "merge_results",
     "packaged_calibration_path",
     "play_calibration",
     "read_results_csv",

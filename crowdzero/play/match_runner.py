@@ -530,6 +530,7 @@ class MatchRunner:
                 if learner and choice.root_value is not None
                 else None,
                 player=player.name,
+                weights_step=choice.weights_step if learner else None,
                 advice=game.advice if learner else None,
             )
         )

@@ -56,11 +56,14 @@ class MoveChoice:
     `point` is a point, N*N to pass, or RESIGN. `policy` is the search's training target
     float32 [N*N+1]; the agent leaves it None on its cheap searches (playout cap
     randomisation), whose `root_value` (the mover's view, in [-1, 1]) is still set.
+    `weights_step` is set by a learning agent that knows which version of its weights it
+    searched with; the runner copies it to the move record.
     """
 
     point: int
     policy: np.ndarray | None = None
     root_value: float | None = None
+    weights_step: int | None = None
 
 
 class PlayerError(RuntimeError):

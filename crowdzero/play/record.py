@@ -19,6 +19,10 @@ from crowdzero.go.position import Position, Rules
 class Move:
     """One move of a game; `policy` and `root_value` exist only for searched moves.
 
+    `weights_step` is the training step of the weights the learning agent searched the
+    move with (None for everyone else's moves), so off-policy lag can be measured per move
+    when games are generated on workers that trail the learner.
+
     `advice`: the suggestion the mover was given for this move, if any (kept whether or
     not its network could read it, so training rows and the study rebuild its planes).
     """
@@ -28,6 +32,7 @@ class Move:
     policy: tuple[float, ...] | None = None
     root_value: float | None = None
     player: str | None = None
+    weights_step: int | None = None
     advice: Advice | None = None
 
 

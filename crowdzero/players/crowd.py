@@ -18,6 +18,7 @@ held_out = ["gnugo:1"]   # specs never drawn in training, kept for the transfer 
 name = "gnugo-3"      # unique; defaults to the spec
 spec = "gnugo:3"      # anything crowdzero.players.registry.make_player accepts
 weight = 1.0          # >= 0; relative draw frequency
+sizes = [9]           # optional: the board sizes it plays; elsewhere it sits out
 ```
 
 Advisers (optional; see `crowdzero.players.advisers` for each intent) suggest moves to
@@ -47,8 +48,12 @@ novices toward the experts. Members never played start at full weight, so the dr
 begins at the base weights. `curriculum_weights` is that formula as a pure function.
 
 A member whose engine is not installed (`EngineUnavailable`, e.g. Pachi not built) is
-disabled with a warning, and the rest of the crowd carries on; `Crowd.disabled` says
-which and why.
+disabled, and the rest of the crowd carries on; `Crowd.disabled` says which and why, and
+the log gets one warning per cause (KataGo missing disables both of the default crowd's
+KataGo members in one line). So is a member whose `sizes` leave out the board size the
+crowd is loaded for: the default crowd's KataGo is set up for 9x9 only, and a 7x7 run
+plays on without it. A member without `sizes` that cannot play that size is an error, as
+it is something the crowd file asked for.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ from typing import Any
 
 import numpy as np
 
+from crowdzero.go.coords import MAX_SIZE, MIN_SIZE
 from crowdzero.play.advice import ScheduledAdviser
 from crowdzero.play.player import Player
 from crowdzero.players.advisers import CROWD_SOURCES, make_adviser
@@ -96,6 +102,12 @@ class CrowdMember:
     name: str
     spec: str
     weight: float
+    #: The board sizes the member plays (None: every size its player supports).
+    sizes: tuple[int, ...] | None = None
+
+    def sits_out(self, board_size: int | None) -> bool:
+        """Whether the member stays out of a crowd for `board_size` (None: unknown)."""
+        return board_size is not None and self.sizes is not None and board_size not in self.sizes
 
 
 @dataclass(frozen=True)
@@ -202,7 +214,7 @@ def _parse_member(entry: Any, index: int) -> CrowdMember:
     where = f"member #{index + 1}"
     if not isinstance(entry, dict):
         raise CrowdError(f"{where} must be a table ([[member]])")
-    _check_keys(entry, {"name", "spec", "weight"}, where)
+    _check_keys(entry, {"name", "spec", "weight", "sizes"}, where)
     spec = entry.get("spec")
     if not isinstance(spec, str) or not spec.strip():
         raise CrowdError(f'{where} needs a spec string such as "gnugo:3"')
@@ -213,7 +225,26 @@ def _parse_member(entry: Any, index: int) -> CrowdMember:
     weight = _number(entry.get("weight", 1.0), f"{where} ({name}) weight")
     if weight < 0 or weight != weight or weight == float("inf"):
         raise CrowdError(f"{where} ({name}): weight must be a finite number >= 0, not {weight}")
-    return CrowdMember(name=name.strip(), spec=spec, weight=weight)
+    return CrowdMember(
+        name=name.strip(), spec=spec, weight=weight, sizes=_parse_sizes(entry, f"{where} ({name})")
+    )
+
+
+def _parse_sizes(entry: Mapping[str, Any], where: str) -> tuple[int, ...] | None:
+    if "sizes" not in entry:
+        return None
+    sizes = entry["sizes"]
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes)
+        or not all(MIN_SIZE <= n <= MAX_SIZE for n in sizes)
+    ):
+        raise CrowdError(
+            f"{where}: sizes must be a non-empty list of board sizes {MIN_SIZE}..{MAX_SIZE}, "
+            f"such as [9], not {sizes!r}"
+        )
+    return tuple(sizes)
 
 
 @dataclass(frozen=True)
@@ -274,6 +305,17 @@ def _spec_kind(spec: str) -> str:
     return spec.partition(":")[0]
 
 
+def _warn_disabled(disabled: Mapping[str, str]) -> None:
+    """One warning per cause, naming every member it disables: a missing engine behind
+    two members (katago:1 and katago:8) is one line, not two."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in disabled.items():
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        who = "member" if len(names) == 1 else "members"
+        log.warning("crowd %s %s disabled: %s", who, ", ".join(names), reason)
+
+
 class Crowd:
     """The members the agent may be drawn against, their players and the curriculum.
 
@@ -331,7 +373,9 @@ class Crowd:
             # size), so a run is never created with a member that cannot be built.
             for member in listed:
                 try:
-                    check_player_spec(member.spec, board_size)
+                    check_player_spec(
+                        member.spec, None if member.sits_out(board_size) else board_size
+                    )
                 except PlayerSpecError as exc:
                     raise CrowdError(f"{source}: member {member.name!r}: {exc}") from exc
 
@@ -339,6 +383,12 @@ class Crowd:
         kept: list[CrowdMember] = []
         try:
             for member in listed:
+                if member.sits_out(board_size):
+                    self.disabled[member.name] = (
+                        f"it plays {', '.join(f'{n}x{n}' for n in member.sizes or ())} only "
+                        f"(sizes in {source}), not {board_size}x{board_size}"
+                    )
+                    continue
                 if build_players:
                     try:
                         player = make_player(member.spec)
@@ -351,9 +401,9 @@ class Crowd:
                         raise CrowdError(f"{source}: member {member.name!r}: {exc}") from exc
                     except EngineUnavailable as exc:
                         self.disabled[member.name] = str(exc)
-                        log.warning("crowd member %s disabled: %s", member.name, exc)
                         continue
                 kept.append(member)
+            _warn_disabled(self.disabled)
             if not kept:
                 raise CrowdError(
                     f"{source}: every member is disabled ({'; '.join(self.disabled.values())})"

@@ -31,8 +31,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from crowdzero.go.gtp_client import DEFAULT_TIMEOUT
-
 GNUGO_LEVELS = range(0, 11)
 """GnuGo's `--level` runs from 0 (fastest, weakest) to 10 (its default, strongest)."""
 
@@ -56,9 +54,15 @@ KATAGO_STARTUP_TIMEOUT = 300.0
 until its network is loaded and its OpenCL kernels are compiled: about 6 s with pocl's
 kernel cache warm (the install script warms it), 2-4 minutes on a busy machine without."""
 
-KATAGO_SECONDS_PER_VISIT = 0.5
-"""A move's deadline grows by this much per visit: about 7 times what a visit costs on an
-idle 2-core machine, so only a hung engine, not a busy machine, runs out of time."""
+KATAGO_BASE_TIMEOUT = 60.0
+"""Seconds any KataGo move may take before the process counts as hung, plus the per-visit
+allowance below. Niced beside a training run (load average 6-8) `katago:10` took 29 s a
+move at its 90th percentile; with 30 s here a busy machine, not a hung engine, voided
+games and restarted KataGo (a restart costs a start-up)."""
+
+KATAGO_SECONDS_PER_VISIT = 3.0
+"""A move's deadline grows by this much per visit: about the 2.9 s a visit took at that
+90th percentile, so the deadline stays twice or more what a busy machine needs."""
 
 
 class EngineUnavailable(RuntimeError):
@@ -297,7 +301,7 @@ def katago_config(visits: int) -> EngineConfig:
 
 def katago_move_timeout(visits: int) -> float:
     """Seconds KataGo may take over one move at `visits` before it counts as hung."""
-    return DEFAULT_TIMEOUT + KATAGO_SECONDS_PER_VISIT * visits
+    return KATAGO_BASE_TIMEOUT + KATAGO_SECONDS_PER_VISIT * visits
 
 
 def engine_available(kind: str) -> bool:

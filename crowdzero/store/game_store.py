@@ -243,41 +243,21 @@ class GameStore:
 
     # -- games ---------------------------------------------------------------------
 
-    def add_game(
-        self,
-        game: Game,
-        source: str = "train",
-        *,
-        weights_steps: Sequence[int | None] | None = None,
-    ) -> int:
+    def add_game(self, game: Game, source: str = "train") -> int:
         """Store `game` with all its moves in one transaction; returns its id.
 
-        `weights_steps`: per move, the training step of the weights the agent searched it
-        with (None for other moves). DuplicateGame when a game with the same
-        ``metadata["uid"]`` is stored already.
+        DuplicateGame when a game with the same ``metadata["uid"]`` is stored already.
         """
-        return self.add_games([game], source, weights_steps=[weights_steps])[0]
+        return self.add_games([game], source)[0]
 
-    def add_games(
-        self,
-        games: Iterable[Game],
-        source: str = "train",
-        *,
-        weights_steps: Sequence[Sequence[int | None] | None] | None = None,
-    ) -> list[int]:
+    def add_games(self, games: Iterable[Game], source: str = "train") -> list[int]:
         """Store several games in one transaction (all or none); returns their ids."""
         games = list(games)
-        steps = list(weights_steps) if weights_steps is not None else [None] * len(games)
-        if len(steps) != len(games):
-            raise StoreError(f"{len(games)} games but weights steps for {len(steps)}")
-        for game, game_steps in zip(games, steps, strict=True):
-            _check_game(game, game_steps)
+        for game in games:
+            _check_game(game)
         try:
             with self._transaction(write=True) as conn:
-                return [
-                    self._insert_game(conn, game, source, game_steps)
-                    for game, game_steps in zip(games, steps, strict=True)
-                ]
+                return [self._insert_game(conn, game, source) for game in games]
         except sqlite3.IntegrityError as e:
             if "games_uid" in str(e):
                 raise DuplicateGame(f"{self.path}: a game with this uid is stored already") from e
@@ -290,7 +270,6 @@ class GameStore:
         conn: sqlite3.Connection,
         game: Game,
         source: str,
-        weights_steps: Sequence[int | None] | None,
     ) -> int:
         uid = game.metadata.get("uid")
         if (
@@ -339,7 +318,6 @@ class GameStore:
             if move.policy is not None:
                 policy = np.asarray(move.policy, dtype="<f4").tobytes()
             root_value = None if move.root_value is None else float(move.root_value)
-            step = None if weights_steps is None else weights_steps[ply]
             advice = move.advice
             rows.append(
                 (
@@ -350,7 +328,7 @@ class GameStore:
                     player_id,
                     policy,
                     root_value,
-                    step,
+                    move.weights_step,
                     None if advice is None else advice.point,
                     None if advice is None else advice.source,
                     None if advice is None else advice.adviser,
@@ -482,7 +460,7 @@ class GameStore:
             marks = ", ".join("?" * len(chunk))
             for row in conn.execute(
                 "SELECT m.game_id, m.colour, m.point, p.name, m.policy, m.root_value,"
-                " m.advice_point, m.advice_source, m.adviser"
+                " m.weights_step, m.advice_point, m.advice_source, m.adviser"
                 " FROM moves m LEFT JOIN players p ON p.id = m.player_id"
                 f" WHERE m.game_id IN ({marks}) ORDER BY m.game_id, m.ply",
                 chunk,
@@ -497,7 +475,8 @@ class GameStore:
                         else tuple(np.frombuffer(policy, dtype="<f4").tolist()),
                         root_value=None if root_value is None else float(root_value),
                         player=None if name is None else str(name),
-                        advice=_advice(*row[6:]),
+                        weights_step=None if row[6] is None else int(row[6]),
+                        advice=_advice(*row[7:]),
                     )
                 )
         out = []
@@ -641,11 +620,9 @@ def _filters(since_id: int, source: str | None, player: str | None) -> tuple[str
     return " AND ".join(where), params
 
 
-def _check_game(game: Game, weights_steps: Sequence[int | None] | None = None) -> None:
+def _check_game(game: Game) -> None:
     """Refuse records the schema could store but nobody could use."""
     n = game.rules.size
-    if weights_steps is not None and len(weights_steps) != len(game.moves):
-        raise StoreError(f"{len(game.moves)} moves but weights steps for {len(weights_steps)}")
     uid = game.metadata.get("uid")
     if uid is not None and not isinstance(uid, str):
         raise StoreError(f"a game's uid is a string, not {uid!r}")

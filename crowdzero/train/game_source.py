@@ -43,12 +43,10 @@ from crowdzero.train.config import RunConfig
 
 @dataclass(frozen=True)
 class FinishedGame:
-    """A finished game as a generator hands it over: the record (with its uid) and, per
-    move, the training step of the weights the agent searched it with (None for the
-    crowd's moves)."""
+    """A finished game as a generator hands it over: the record, with its uid and, on
+    each of the agent's moves, the training step of the weights it was searched with."""
 
     game: Game
-    weights_steps: tuple[int | None, ...]
 
     @property
     def uid(self) -> str:
@@ -138,54 +136,25 @@ class WorkerSettings:
 
 
 class VersionedAgent(AgentPlayer):
-    """The learning agent, noting for each move it searches the step of its weights.
-
-    `Move` has no field for it, so the steps are kept here by game and ply and joined to
-    the finished record in `GameGenerator.step` (`weights_steps_of`).
-    """
+    """The learning agent, stamping each move it searches with the step of its weights
+    (the runner copies the stamp into the move record, the store keeps it per move)."""
 
     def __init__(
         self, evaluator: Evaluator, config: SearchConfig, *, weights_step: int, **kw: Any
     ) -> None:
         super().__init__(evaluator, config, **kw)
         self.weights_step = weights_step
-        # game id -> (ply, point, weights step) of every move searched in that game
-        self._searched: dict[str, list[tuple[int, int, int]]] = {}
-        self._ended: dict[str, list[tuple[int, int, int]]] = {}
 
     def select_moves(self, requests: Sequence[MoveRequest]) -> list[MoveChoice]:
-        choices = super().select_moves(requests)
-        for request, choice in zip(requests, choices, strict=True):
-            self._searched.setdefault(request.game_id, []).append(
-                (len(request.position.moves), int(choice.point), self.weights_step)
-            )
-        return choices
-
-    def end_game(self, game_id: str) -> None:
-        super().end_game(game_id)
-        self._ended[game_id] = self._searched.pop(game_id, [])
+        step = self.weights_step
+        return [
+            dataclasses.replace(choice, weights_step=step)
+            for choice in super().select_moves(requests)
+        ]
 
     def use_weights(self, evaluator: Evaluator, step: int) -> None:
         self.update_evaluator(evaluator)
         self.weights_step = step
-
-    def weights_steps_of(self, game: Game) -> tuple[int | None, ...]:
-        """Per move of a game that just ended: the step its search used, None for moves
-        that were not the agent's. The ended game is found by the agent's moves (ply and
-        point), so the runner's own game ids never need to leave it."""
-        mine = [(ply, m.point) for ply, m in enumerate(game.moves) if m.player == self.name]
-        for game_id, searched in self._ended.items():
-            if [(ply, point) for ply, point, _ in searched] == mine:
-                del self._ended[game_id]
-                steps: list[int | None] = [None] * len(game.moves)
-                for ply, _, step in searched:
-                    steps[ply] = step
-                return tuple(steps)
-        raise RuntimeError("a finished game does not match any game the agent ended")
-
-    def forget_ended(self) -> None:
-        """Drop what is left of ended games (the voided ones) once a step is tagged."""
-        self._ended.clear()
 
 
 class GameGenerator:
@@ -269,12 +238,10 @@ class GameGenerator:
         finished, dropped = self.runner.step()
         out = Collected(dropped=[drop.reason for drop in dropped])
         for game in finished:
-            steps = self.agent.weights_steps_of(game)
             uid = f"{self._uid_prefix}-{self._games_finished}"
             self._games_finished += 1
             record = dataclasses.replace(game, metadata={**game.metadata, "uid": uid})
-            out.finished.append(FinishedGame(record, steps))
-        self.agent.forget_ended()
+            out.finished.append(FinishedGame(record))
         return out
 
     def use_weights(self, evaluator: Evaluator, step: int) -> None:

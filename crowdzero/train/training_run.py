@@ -272,7 +272,9 @@ class TrainingRun:
             from crowdzero.train.ray_workers import RayGames
 
             if crowd_mode:  # the curriculum only: the workers start the engines
-                self.crowd = Crowd.load(cfg.train.crowd, build_players=False)
+                self.crowd = Crowd.load(
+                    cfg.train.crowd, build_players=False, board_size=cfg.board.size
+                )
             crowd = self.crowd
             ray_games = RayGames(
                 cfg,
@@ -287,7 +289,7 @@ class TrainingRun:
             self._member_of = ray_games.members
             return ray_games
         if crowd_mode and draw_member is None:  # tests and studies may bring their own
-            crowd = self.crowd = Crowd.load(cfg.train.crowd)
+            crowd = self.crowd = Crowd.load(cfg.train.crowd, board_size=cfg.board.size)
             self._member_of = {crowd.player(name).name: name for name in crowd.names}
 
             def draw_member(rng: np.random.Generator) -> Player:
@@ -395,7 +397,7 @@ class TrainingRun:
     def _on_finished(self, finished: FinishedGame) -> None:
         # Stored first: what is learned always comes back out of the store.
         try:
-            self.store.add_game(finished.game, source="train", weights_steps=finished.weights_steps)
+            self.store.add_game(finished.game, source="train")
         except DuplicateGame:
             self.stats.duplicates += 1
             log.warning("game %s was delivered twice; stored once", finished.uid)

@@ -8,6 +8,7 @@ then turns the intervals into the sentences the report states as supported or no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,7 +100,24 @@ def flaw_rates(games_by_opponent: Mapping[str, Sequence[Game]], name: str) -> di
     return out
 
 
-def out_of_box_check(
+@dataclass(frozen=True)
+class BoxMoves:
+    """The agent moves the out-of-the-box test examines, and which are out of the box.
+
+    `moves` are every move of the examined games (`AgentMove.game` indexes `games`);
+    `novel` (bool [P]) marks those every member in `members` gives less than `threshold`
+    (the random movers left out), `novel_all` the same with them.
+    """
+
+    games: int
+    moves: tuple[AgentMove, ...]
+    novel: np.ndarray
+    novel_all: np.ndarray
+    members: tuple[str, ...]
+    threshold: float
+
+
+def box_moves(
     games: Sequence[Game],
     name: str,
     models: MemberModels,
@@ -107,13 +125,9 @@ def out_of_box_check(
     threshold: float = m.DEFAULT_THRESHOLD,
     max_games: int = 40,
     seed: int = 0,
-) -> OutOfBox:
-    """Share of the agent's moves that no member with a distribution would play.
-
-    Up to `max_games` of the agent's games are examined in full (every one of its
-    moves), chosen at random, so the game-level split (won with novel moves vs without)
-    sees every move of the games it counts.
-    """
+) -> BoxMoves:
+    """Every move of up to `max_games` of the agent's games (chosen at random, each seen
+    in full so the game-level split sees all its moves), and which no member would play."""
     rng = np.random.default_rng(seed)
     chosen = list(games)
     if len(chosen) > max_games:
@@ -126,11 +140,22 @@ def out_of_box_check(
         for k, member in enumerate(members):
             distribution = models.distribution(member, move.position)
             probabilities[i, k] = 0.0 if distribution is None else distribution[move.point]
-    novel = m.out_of_box(probabilities[:, focused], threshold)
-    novel_all = m.out_of_box(probabilities, threshold)
-    per_game = np.zeros(len(chosen), dtype=np.int64)
-    scores = np.zeros(len(chosen))
-    for flag, move in zip(novel, moves, strict=True):
+    return BoxMoves(
+        games=len(chosen),
+        moves=tuple(moves),
+        novel=m.out_of_box(probabilities[:, focused], threshold),
+        novel_all=m.out_of_box(probabilities, threshold),
+        members=tuple(members[k] for k in focused),
+        threshold=threshold,
+    )
+
+
+def out_of_box_summary(box: BoxMoves) -> OutOfBox:
+    """The share of out-of-the-box moves, and how the games that had them ended."""
+    moves = box.moves
+    per_game = np.zeros(box.games, dtype=np.int64)
+    scores = np.zeros(box.games)
+    for flag, move in zip(box.novel, moves, strict=True):
         per_game[move.game] += int(flag)
         scores[move.game] = move.score
     games_with_moves = sorted({move.game for move in moves})
@@ -139,12 +164,12 @@ def out_of_box_check(
     )
     n_games = len(games_with_moves)
     return OutOfBox(
-        share=m.wilson(int(novel.sum()), len(moves), games=n_games),
-        share_all=m.wilson(int(novel_all.sum()), len(moves), games=n_games),
+        share=m.wilson(int(box.novel.sum()), len(moves), games=n_games),
+        share_all=m.wilson(int(box.novel_all.sum()), len(moves), games=n_games),
         with_novel=split.with_novel,
         without_novel=split.without_novel,
-        members=tuple(members[k] for k in focused),
-        threshold=threshold,
+        members=box.members,
+        threshold=box.threshold,
         games=n_games,
     )
 

@@ -341,6 +341,7 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
             f"<td><small>{html.escape(', '.join(box.members))} (p &lt; {box.threshold})</small></td></tr>"
         )
     parts.append("</table>")
+    parts += _reference_section(results)
 
     parts.append("<h2>Planted flaws</h2>")
     parts.append(_image(out_dir, "flaws.png", "flaw trigger rates"))
@@ -465,6 +466,34 @@ def _short(estimate: Estimate | None) -> str:
     if estimate is None or estimate.empty:
         return "n/a"
     return f"{estimate.value:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def _reference_section(results: StudyResults) -> list[str]:
+    """KataGo's verdict on the out-of-the-box moves, or why there is none."""
+    if not results.reference:
+        return ["<p><small>KataGo did not judge these moves (see the notes).</small></p>"]
+    rule = next(iter(results.reference.values()))
+    parts = [
+        "<h3>KataGo's verdict</h3>",
+        f"<p><small>A blunder loses at least {rule.blunder_points:g} points of KataGo's "
+        f"score lead or {rule.blunder_winrate:g} of its win probability (one network "
+        "evaluation before and after the move). Other moves: a random sample of the "
+        "agent's moves that some member would play.</small></p>",
+        "<table><tr><th>agent</th><th>share of moves out of the box and not blunders</th>"
+        "<th>blunders among out-of-the-box moves</th><th>blunders among other moves</th>"
+        "<th>points lost, out of the box</th><th>points lost, other moves</th>"
+        "<th>capped games adjudicated (winner changed)</th></tr>",
+    ]
+    for label, check in results.reference.items():
+        parts.append(
+            f"<tr><th>{html.escape(label)}</th>{_cell(check.sound_share)}"
+            f"{_cell(check.novel_blunders)}{_cell(check.usual_blunders)}"
+            f"{_cell(check.novel_points_lost, percent=False)}"
+            f"{_cell(check.usual_points_lost, percent=False)}"
+            f"<td>{check.adjudicated} ({check.flipped})</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
 
 
 def print_summary(results: StudyResults, console: Console) -> None:

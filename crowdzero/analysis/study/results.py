@@ -56,6 +56,32 @@ class OutOfBox:
 
 
 @dataclass(frozen=True)
+class ReferenceCheck:
+    """KataGo's verdict on one agent's games (`crowdzero.analysis.study.reference`).
+
+    `sound_share`: of the examined moves, those out of the box (no focused member would
+    play them) that KataGo does not call a blunder: out-of-the-box *play*, as opposed to
+    moves nobody would play because they are bad. `novel_blunders`: of the out-of-the-box
+    moves, the share KataGo calls blunders; `usual_blunders`: the same for a random sample
+    of the agent's other moves (as many, at most), the baseline to read it against.
+    A blunder loses at least `blunder_points` of KataGo's score lead or `blunder_winrate`
+    of its win probability. `adjudicated` games were stopped at the move cap and scored by
+    KataGo's score lead instead of a count of the unfinished board; `flipped` of them
+    changed winner by that.
+    """
+
+    sound_share: Estimate
+    novel_blunders: Estimate
+    usual_blunders: Estimate
+    novel_points_lost: Estimate
+    usual_points_lost: Estimate
+    blunder_points: float
+    blunder_winrate: float
+    adjudicated: int
+    flipped: int
+
+
+@dataclass(frozen=True)
 class ValueCheck:
     """The agent's value head and search root values against the real results."""
 
@@ -118,6 +144,8 @@ class StudyResults:
     flaws: dict[str, dict[str, Estimate]]
     values: dict[str, ValueCheck]
     claims: tuple[Claim, ...] = field(default=())
+    #: KataGo's verdicts by agent label; empty when KataGo was not there to ask.
+    reference: dict[str, ReferenceCheck] = field(default_factory=dict)
     #: Does the agent take advice? Measured when the crowd run's games carry advice.
     advice: AdviceResults | None = None
 

@@ -17,6 +17,7 @@ from typing import Any
 from crowdzero.analysis.study.imitation_agent import HOLDOUT_EVERY, FitPlan
 from crowdzero.analysis.study.metrics import DEFAULT_THRESHOLD
 from crowdzero.analysis.study.opponent_modelling import DEFAULT_MODEL_STEPS
+from crowdzero.analysis.study.reference import BLUNDER_POINTS, BLUNDER_WINRATE, BlunderRule
 
 #: Settings results.json leaves out: whether the imitation agent was retrained is
 #: already there as ``imitation_training.reused``.
@@ -73,6 +74,12 @@ class StudySettings:
     opponent_model_steps: int = DEFAULT_MODEL_STEPS
     #: Cap on each member model's training wall time (None: no cap).
     minutes_opponent_models: float | None = None
+    #: Ask KataGo (when installed) to judge out-of-the-box moves and capped games.
+    katago_reference: bool = True
+    #: A move losing this many points of KataGo's score lead is a blunder.
+    blunder_points: float = BLUNDER_POINTS
+    #: A move losing this much of KataGo's win probability is a blunder.
+    blunder_winrate: float = BLUNDER_WINRATE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "crowd_run", Path(self.crowd_run))
@@ -81,6 +88,10 @@ class StudySettings:
             object.__setattr__(self, "self_run", Path(self.self_run))
         if self.held_out is not None:
             object.__setattr__(self, "held_out", tuple(self.held_out))
+
+    def blunder_rule(self) -> BlunderRule:
+        """When KataGo calls a move a blunder (`reference.BlunderRule`)."""
+        return BlunderRule(self.blunder_points, self.blunder_winrate)
 
     def imitation_plan(self) -> FitPlan:
         """How the imitation agent is trained (or found)."""

@@ -43,11 +43,12 @@ from crowdzero.analysis.study.collect import (
 from crowdzero.analysis.study.imitation_agent import ImitationResult, train_imitation
 from crowdzero.analysis.study.measure import (
     ALL,
+    box_moves,
     claims,
     flaw_rates,
     imitation_scores,
     member_distributions,
-    out_of_box_check,
+    out_of_box_summary,
     value_check,
     win_rates,
 )
@@ -59,10 +60,18 @@ from crowdzero.analysis.study.opponent_modelling import (
     opponent_modelling_agent,
     train_opponent_model,
 )
+from crowdzero.analysis.study.reference import (
+    Reference,
+    adjudicate_games,
+    open_reference,
+    reference_check,
+    reference_claims,
+)
 from crowdzero.analysis.study.report import print_summary, write_report
 from crowdzero.analysis.study.results import (
     AgentInfo,
     OutOfBox,
+    ReferenceCheck,
     StudyMeta,
     StudyResults,
     ValueCheck,
@@ -74,6 +83,7 @@ from crowdzero.play.record import Game
 from crowdzero.players.checkpoint import resolve_checkpoint
 from crowdzero.players.crowd import Crowd
 from crowdzero.players.engines import EngineUnavailable
+from crowdzero.players.katago_reference import KataGoReferenceError
 from crowdzero.players.registry import make_player
 from crowdzero.players.spec import PlayerSpecError
 from crowdzero.store.game_store import GameStore
@@ -330,7 +340,8 @@ class Evidence:
 def collect(settings: StudySettings, lineup: Lineup, console: Console) -> Evidence:
     """Play what is missing of every pairing into OUT/games.sqlite and read every
     agent's study games back (an interrupted study resumes where it stopped)."""
-    with Crowd.load(lineup.runs.crowd_spec) as crowd:
+    board_size = lineup.runs.crowd.config.board.size
+    with Crowd.load(lineup.runs.crowd_spec, board_size=board_size) as crowd:
         notes = [f"crowd member {name} disabled: {why}" for name, why in crowd.disabled.items()]
         member_players = [crowd.player(name) for name in crowd.names]
         member_specs = tuple(crowd.member(name).spec for name in crowd.names)
@@ -440,6 +451,8 @@ class _Play:
     values: dict[str, ValueCheck]
     out_of_box: dict[str, OutOfBox]
     seconds: float
+    reference: dict[str, ReferenceCheck]
+    notes: tuple[str, ...]
 
 
 #: Checkpoints of the crowd run the full study measures advice on (spread over training).
@@ -450,13 +463,25 @@ def measure(
     settings: StudySettings, lineup: Lineup, evidence: Evidence, console: Console
 ) -> StudyResults:
     """Every number of the study, with the record of how it was run; the claims are
-    left to `compare`."""
+    left to `compare`. With KataGo at hand, the games stopped at the move cap are scored
+    by it first, and it judges the out-of-the-box moves (`reference`)."""
+    board_size = lineup.runs.crowd.config.board.size
+    reference, reference_notes = open_reference(settings.katago_reference, board_size)
+    adjudicated: dict[str, tuple[int, int]] = {}
     models = MemberModels(evidence.member_specs)
     try:
+        if reference is not None:
+            console.print("[bold]KataGo[/]: adjudicating the games stopped at the move cap")
+            verdicts = adjudicate_games(evidence.games, reference)
+            evidence = replace(evidence, games=verdicts.games)
+            adjudicated = verdicts.counts
+            reference_notes += verdicts.notes
         imitation = _measure_imitation(settings, lineup, models, console)
-        play = _measure_play(settings, lineup, evidence, models, console)
+        play = _measure_play(settings, lineup, evidence, models, console, reference, adjudicated)
     finally:
         models.close()
+        if reference is not None:
+            reference.close()
     baselines = lineup.baselines
     wall = {
         **baselines.wall,
@@ -475,7 +500,11 @@ def measure(
         games_played=evidence.played,
         games_reused=evidence.reused,
         games_dropped=evidence.dropped,
-        notes=baselines.notes + evidence.notes + imitation.notes,
+        notes=baselines.notes
+        + evidence.notes
+        + imitation.notes
+        + tuple(reference_notes)
+        + play.notes,
     )
     return StudyResults(
         meta=meta,
@@ -491,6 +520,7 @@ def measure(
         out_of_box=play.out_of_box,
         flaws=play.flaws,
         values=play.values,
+        reference=play.reference,
         advice=_measure_advice(settings, lineup, console),
     )
 
@@ -552,12 +582,17 @@ def _measure_play(
     evidence: Evidence,
     models: MemberModels,
     console: Console,
+    reference: Reference | None = None,
+    adjudicated: Mapping[str, tuple[int, int]] | None = None,
 ) -> _Play:
-    """Exploitation, transfer, flaws, values and out-of-the-box play from the games."""
+    """Exploitation, transfer, flaws, values and out-of-the-box play from the games, and
+    with `reference`, KataGo's verdict on the out-of-the-box moves."""
     t = time.monotonic()
     console.print("[bold]exploitation, transfer, flaws, values, out-of-the-box[/]")
     members = evidence.members
     exploitation, transfer, flaws, values, boxes = {}, {}, {}, {}, {}
+    checks: dict[str, ReferenceCheck] = {}
+    notes: list[str] = []
     for label, agent in lineup.agents.items():
         table = evidence.games[label]
         against_members = {k: table[k] for k in members}
@@ -567,7 +602,7 @@ def _measure_play(
         flaws[label] = flaw_rates(against_members, agent.name)
         every_game = [g for games in table.values() for g in games]
         values[label] = value_check(agent, agent_moves(every_game, agent.name), seed=settings.seed)
-        boxes[label] = out_of_box_check(
+        box = box_moves(
             [g for k in members for g in table[k]],
             agent.name,
             models,
@@ -575,7 +610,24 @@ def _measure_play(
             max_games=settings.box_games,
             seed=settings.seed,
         )
-    return _Play(exploitation, transfer, flaws, values, boxes, time.monotonic() - t)
+        boxes[label] = out_of_box_summary(box)
+        if reference is not None:
+            console.print(
+                f"  KataGo judges {int(box.novel.sum())} out-of-the-box moves of {agent.name}"
+            )
+            try:
+                checks[label], check_notes = reference_check(
+                    box,
+                    reference,
+                    settings.blunder_rule(),
+                    adjudicated=(adjudicated or {}).get(label, (0, 0)),
+                    seed=settings.seed,
+                )
+            except KataGoReferenceError as exc:
+                check_notes = [f"KataGo kept failing, no verdicts: {exc}"]
+            notes += [f"{label} agent: {note}" for note in check_notes]
+    seconds = time.monotonic() - t
+    return _Play(exploitation, transfer, flaws, values, boxes, seconds, checks, tuple(notes))
 
 
 def _git_commit() -> str | None:
@@ -598,7 +650,7 @@ def _git_commit() -> str | None:
 
 def compare(results: StudyResults) -> StudyResults:
     """`results` with the claims the intervals support or not (`measure.claims`)."""
-    return replace(results, claims=tuple(claims(results)))
+    return replace(results, claims=tuple(claims(results) + reference_claims(results)))
 
 
 def report(settings: StudySettings, results: StudyResults, console: Console) -> Path:
