@@ -30,6 +30,7 @@ LAYERS = {
     "analysis": 5,  # ratings, arena, calibration, the study
     "web": 5,  # the web page
     "cli": 6,  # crowdzero <command>
+    "__main__": 7,  # python -m crowdzero: runs the CLI
 }
 
 
