@@ -386,7 +386,13 @@ def study(
     minutes_imitation: Annotated[
         float | None, typer.Option(help="Cap on the imitation agent's training minutes.")
     ] = None,
-    positions: Annotated[int, typer.Option(help="Crowd positions for the imitation test.")] = 400,
+    positions: Annotated[
+        int,
+        typer.Option(
+            help="Crowd positions for the imitation test (with --advice: advised positions "
+            "per source)."
+        ),
+    ] = 400,
     concurrency: Annotated[int, typer.Option(help="Games played at once.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed for sampling and play.")] = 0,
     opponent_modelling: Annotated[
@@ -400,13 +406,37 @@ def study(
             "and to score games stopped at the move cap."
         ),
     ] = True,
+    advice: Annotated[
+        bool,
+        typer.Option(
+            help="Measure only whether the --crowd run's agent takes advice, per source "
+            "(OUT/advice.md, OUT/advice.json); see docs/study.md."
+        ),
+    ] = False,
+    advice_twin: Annotated[
+        Path | None,
+        typer.Option(help="With --advice: the twin run trained with advice always blank."),
+    ] = None,
+    advice_checkpoints: Annotated[
+        int, typer.Option(help="With --advice: checkpoints measured, spread over training.")
+    ] = 4,
+    advice_simulations: Annotated[
+        int, typer.Option(help="With --advice: search simulations per position (0: raw only).")
+    ] = 32,
 ) -> None:
     """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
-    out-of-the-box play and value calibration, against self-play and imitation agents."""
+    out-of-the-box play and value calibration, against self-play and imitation agents;
+    with --advice, whether it takes advice."""
     from crowdzero.analysis.study.cli_study import study_main
     from crowdzero.analysis.study.settings import StudySettings
     from crowdzero.analysis.study.stages import open_runs
 
+    if advice:
+        with _one_line_errors():
+            _study_advice(
+                crowd, out, advice_twin, advice_checkpoints, advice_simulations, positions, seed
+            )
+        return
     with _one_line_errors():
         # Everything that can be checked before the study writes anything or trains its
         # imitation agent (which takes a while).
@@ -437,6 +467,41 @@ def study(
         open_runs(settings)  # the runs are usable (StudyError), before anything is written
     with _one_line_errors():
         study_main(settings, console)
+
+
+def _study_advice(
+    run: Path,
+    out: Path,
+    twin: Path | None,
+    checkpoints: int,
+    simulations: int,
+    positions: int,
+    seed: int,
+) -> None:
+    from crowdzero.analysis.study.advice import advice_table, study_advice
+    from crowdzero.analysis.study.report import write_advice
+
+    for option, value in (("--advice-checkpoints", checkpoints), ("--positions", positions)):
+        if value < 1:
+            raise _fail(f"{option} must be at least 1, not {value}")
+    if simulations < 0:
+        raise _fail(f"--advice-simulations must be 0 or more, not {simulations}")
+    for path in (run, twin):
+        if path is not None and not _is_run(path):
+            raise _fail(f"{path} is not a crowdzero run (no config.toml)")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} is a file, not a folder")
+    results = study_advice(
+        run,
+        twin=twin,
+        checkpoints=checkpoints,
+        simulations=simulations,
+        per_source=positions,
+        seed=seed,
+    )
+    text, data = write_advice(results, out)
+    console.print("\n".join(advice_table(results)), markup=False)
+    console.print(f"wrote {text} and {data}")
 
 
 @app.command("config")

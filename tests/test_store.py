@@ -399,6 +399,8 @@ def test_a_version_1_store_upgrades_and_keeps_its_games(tmp_path: Path) -> None:
     raw.execute("PRAGMA user_version = 1")  # pretend it was written by the old code ...
     raw.execute("DROP INDEX games_uid")
     raw.execute("ALTER TABLE moves DROP COLUMN weights_step")
+    for column in ("advice_point", "advice_source", "adviser"):  # added by version 3
+        raw.execute(f"ALTER TABLE moves DROP COLUMN {column}")
     raw.close()
     with GameStore(path) as store:  # ... and opened by the new one
         assert store.get_game(old_id) == make_game(seed=1)
@@ -436,3 +438,38 @@ def test_a_game_with_a_stored_uid_is_refused_whole(tmp_path: Path) -> None:
         store.add_game(make_game(seed=4))
         assert store.count_games() == 3
         assert store.integrity_check() == []
+
+
+def test_a_version_2_store_gains_advice_columns_and_keeps_its_games(tmp_path: Path) -> None:
+    from crowdzero.store.schema import APPLICATION_ID, MIGRATIONS
+
+    path = tmp_path / "v2.sqlite"
+    raw = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](raw)
+    MIGRATIONS[1](raw)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    raw.close()
+    with GameStore(path) as store:
+        game_id = store.add_game(make_game(seed=5))
+        assert store.get_game(game_id) == make_game(seed=5)
+        assert all(move.advice is None for move in store.get_game(game_id).moves)
+
+
+def test_a_move_keeps_the_advice_it_was_given(tmp_path: Path) -> None:
+    from crowdzero.go.advice import Advice
+
+    game = make_game(seed=6)
+    moves = list(game.moves)
+    moves[0] = replace(moves[0], advice=Advice(12, "helpful", "gnugo:10"))
+    moves[1] = replace(moves[1], advice=Advice(25, "human"))  # advice to pass
+    game = replace(game, moves=tuple(moves))
+    with GameStore(tmp_path / "g.sqlite") as store:
+        game_id = store.add_game(game)
+        back = store.get_game(game_id)
+        assert back.moves[0].advice == Advice(12, "helpful", "gnugo:10")
+        assert back.moves[1].advice == Advice(25, "human")
+        assert back.moves[2].advice is None
+        off_board = replace(game, moves=(replace(moves[0], advice=Advice(26, "random")),))
+        with pytest.raises(StoreError, match="advice 26"):
+            store.add_game(off_board)

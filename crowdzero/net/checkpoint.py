@@ -8,7 +8,13 @@ Layout (FORMAT_VERSION 1)::
 
     {"format": "crowdzero-checkpoint", "format_version": 1,
      "config": NetConfig.to_dict(), "model": state_dict, "weights_sha256": str,
-     "optimizer": state_dict | None, "step": int, "metadata": {...}, "torch_version": str}
+     "optimizer": state_dict | None, "step": int, "metadata": {...}, "torch_version": str,
+     "input_planes": int}
+
+``input_planes`` (written since advice planes exist; absent in older files) is the number
+of feature planes the net reads. A file whose count disagrees with its config is refused;
+``expect_planes`` lets a caller that builds planes for a given spec (a run resuming with
+advice on) refuse a net that reads another count, with a message saying which.
 
 ``config`` may lack keys added to `NetConfig` later (the liberty planes, global pooling,
 the score and opponent-reply heads): `NetConfig.from_dict` reads a missing one as off, which
@@ -132,6 +138,7 @@ def save_checkpoint(
         "step": int(step),
         "metadata": meta,
         "torch_version": str(torch.__version__),  # TorchVersion is a str subclass
+        "input_planes": model.config.input_planes,
     }
     _check_plain(payload["optimizer"], "optimizer state")
     _check_plain(payload, "checkpoint")
@@ -206,11 +213,15 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
-def load_checkpoint(path: PathLike, board_size: int | None = None) -> Checkpoint:
+def load_checkpoint(
+    path: PathLike, board_size: int | None = None, *, expect_planes: int | None = None
+) -> Checkpoint:
     """Read and validate a checkpoint; raises CheckpointError saying what is wrong.
 
     ``board_size``, when given, is the size of the run that wants the net; a checkpoint for
-    another size is refused. The weights are checked against the stored config by building
+    another size is refused. ``expect_planes``, when given, is the number of input planes
+    the caller will build; a net reading another number (advice planes on one side and
+    not the other) is refused. The weights are checked against the stored config by building
     the net once, so a Checkpoint that loads is one that ``build_model`` can use.
     """
     path = Path(path)
@@ -241,6 +252,13 @@ def load_checkpoint(path: PathLike, board_size: int | None = None) -> Checkpoint
         n = config.board_size
         raise CheckpointError(
             f"checkpoint {path} is for {n}x{n}, this run is {board_size}x{board_size}"
+        )
+
+    if expect_planes is not None and expect_planes != config.input_planes:
+        raise CheckpointError(
+            f"checkpoint {path} reads {config.input_planes} input planes "
+            f"({config.features.describe()}); this run builds {expect_planes}. Advice planes "
+            "(net.advice_planes) must be the same in the run and its checkpoints"
         )
 
     step = payload["step"]
@@ -287,6 +305,12 @@ def load_checkpoint(path: PathLike, board_size: int | None = None) -> Checkpoint
             f"{path}: the weights do not match its config ({config.describe()}, {switches}): "
             f"{_summarise(e)}"
         ) from e
+    planes = payload.get("input_planes", config.input_planes)
+    if planes != config.input_planes:
+        raise CheckpointError(
+            f"{path} records {planes!r} input planes but its config reads "
+            f"{config.input_planes} ({config.features.describe()})"
+        )
     return checkpoint
 
 
@@ -319,6 +343,7 @@ def newest_loadable_checkpoint(
     folder: PathLike,
     *,
     board_size: int | None = None,
+    expect_planes: int | None = None,
     accept: Callable[[Checkpoint], bool] | None = None,
     on_unusable: Callable[[Path, str], None] | None = None,
 ) -> Checkpoint | None:
@@ -331,7 +356,7 @@ def newest_loadable_checkpoint(
     """
     for path in checkpoint_files(folder):
         try:
-            checkpoint = load_checkpoint(path, board_size=board_size)
+            checkpoint = load_checkpoint(path, board_size=board_size, expect_planes=expect_planes)
         except CheckpointError as exc:
             log.warning("skipping unusable checkpoint: %s", exc)
             if on_unusable is not None:

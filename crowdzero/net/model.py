@@ -5,7 +5,8 @@ N = board size):
     input                   float32 [B, C, N, N]    the planes of ``batch_features(positions,
                                                     config.features)``: 2*history+1, plus 7
                                                     liberty and ko planes when
-                                                    ``liberty_features``
+                                                    ``liberty_features``, plus 6 advice
+                                                    planes when ``advice_planes``
     policy_logits           float32 [B, N*N+1]      points in flat order ``row * N + col``,
                                                     pass last
     value                   float32 [B]             tanh, the side to move's expected outcome
@@ -56,6 +57,7 @@ LEGACY_DEFAULTS: dict[str, bool] = {
     "global_pooling": False,
     "score_head": False,
     "opponent_policy_head": False,
+    "advice_planes": False,
 }
 
 #: In a global pooling block, this fraction of the channels feeds the pooled bias.
@@ -139,13 +141,24 @@ class NetConfig:
         },
     )
 
+    advice_planes: bool = field(
+        default=False,
+        metadata={
+            "doc": "Input planes for advice (the advised point, pass, and its source: "
+            "helpful, opponent, random or human; crowdzero.go.features): 6 planes more. "
+            "Off: the net never sees advice, the twin to compare an advice run with."
+        },
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)
 
     @property
     def features(self) -> FeatureSpec:
         """The input planes this net reads; build them with ``batch_features(..., spec)``."""
-        return FeatureSpec(history=self.history, liberties=self.liberty_features)
+        return FeatureSpec(
+            history=self.history, liberties=self.liberty_features, advice=self.advice_planes
+        )
 
     @property
     def input_planes(self) -> int:

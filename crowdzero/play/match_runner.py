@@ -17,12 +17,18 @@ another thread (`start_game`): the web page seats a person opposite the agent th
 so a person's game goes through the same loop, the same batched search and the same
 record builder as a training game. Whoever started a game may watch it move by move
 (`GameWatcher`), from the runner's thread.
+
+A pairing may carry an `AdvicePlan` (`crowdzero.play.advice`): before a learner move the
+plan may draw an adviser, whose suggestion travels in the learner's `MoveRequest` and is
+kept in the move's record. A blocking adviser (an engine) is asked on a worker thread and
+the learner's move waits for it, without holding up any other game.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import functools
 import itertools
 import logging
 import threading
@@ -33,9 +39,11 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, point_to_gtp
 from crowdzero.go.errors import IllegalMove
 from crowdzero.go.position import Position, Rules
+from crowdzero.play.advice import AdvicePlan, AdviceRequest, Adviser
 from crowdzero.play.player import MoveChoice, MoveRequest, Player, PlayerError
 from crowdzero.play.record import Game, Move
 
@@ -75,6 +83,8 @@ class Pairing:
     #: resigning was never drawn (the web page), so the trainer's false-resignation check
     #: counts only games whose schedule decided it.
     records_resignation: bool = True
+    #: Who may advise the learner in this game, and how often (None: nobody).
+    advice: AdvicePlan | None = None
 
     def player(self, colour: int) -> Player:
         return self.black if colour == BLACK else self.white
@@ -130,6 +140,12 @@ class _LiveGame:
     pending: cf.Future[MoveChoice] | None = None
     drawn: bool = True  # drawn by the runner itself (counts toward `concurrency`)
     watcher: GameWatcher | None = None
+    # Advice for the learner's move at ply `advice_ply` (drawn once per ply).
+    advice_ply: int = -1
+    advice: Advice | None = None
+    advice_pending: tuple[Adviser, cf.Future[int | None]] | None = None
+    advice_rng: np.random.Generator | None = None
+    advisers_used: dict[int, Adviser] = field(default_factory=dict)
 
 
 class MatchRunner:
@@ -208,6 +224,9 @@ class MatchRunner:
         pending: list[cf.Future[Any]] = [
             g.pending for g in self._live.values() if g.pending is not None
         ]
+        pending += [
+            g.advice_pending[1] for g in self._live.values() if g.advice_pending is not None
+        ]
         if not served and (pending or not self._live):
             # Nothing to search: wait for an answer, or for a game to arrive.
             pending.append(self._wake)
@@ -258,6 +277,8 @@ class MatchRunner:
             at_learner_seat = colour in game.pairing.learner_colours
             if learner is not None and at_learner_seat != learner:
                 continue
+            if at_learner_seat and not self._advice_ready(game):
+                continue  # an adviser is still thinking about this move
             by_player.setdefault(id(player), (player, []))[1].append(game)
         asked = 0
         for player, games in by_player.values():
@@ -295,6 +316,59 @@ class MatchRunner:
                 self._apply(g, choice, finished, dropped)
         return asked
 
+    def _advice_ready(self, game: _LiveGame) -> bool:
+        """Settle the advice for the learner's move now due; False while a blocking
+        adviser is still working on it. Drawn once per move, from the game's own plan."""
+        plan = game.pairing.advice
+        if plan is None:
+            return True
+        ply = len(game.moves)
+        if game.advice_ply != ply:
+            game.advice_ply, game.advice = ply, None
+            if game.advice_rng is None:
+                game.advice_rng = plan.rng()
+            adviser = plan.draw(game.advice_rng)
+            if adviser is None:
+                return True
+            game.advisers_used[id(adviser)] = adviser
+            request = AdviceRequest(game.game_id, game.position.copy(), _opponent_player(game))
+            if adviser.blocking:
+                game.advice_pending = (adviser, self._pool.submit(adviser.advise, request))
+                return False
+            game.advice = self._advice_of(game, adviser, functools.partial(adviser.advise, request))
+            return True
+        if game.advice_pending is not None:
+            adviser, future = game.advice_pending
+            if not future.done():
+                return False
+            game.advice_pending = None
+            game.advice = self._advice_of(game, adviser, future.result)
+        return True
+
+    @staticmethod
+    def _advice_of(
+        game: _LiveGame, adviser: Adviser, answer: Callable[[], int | None]
+    ) -> Advice | None:
+        """The adviser's answer as Advice, or None when it failed or named an illegal move
+        (advice is an extra: it never voids a game)."""
+        try:
+            point = answer()
+        except Exception as exc:
+            log.warning("adviser %s failed in game %s: %s", adviser.name, game.game_id, exc)
+            return None
+        if point is None:
+            return None
+        legal = game.position.legal_mask()
+        if isinstance(point, bool) or not 0 <= int(point) < len(legal) or not legal[int(point)]:
+            log.warning(
+                "adviser %s suggested %r, not a legal move in game %s; no advice given",
+                adviser.name,
+                point,
+                game.game_id,
+            )
+            return None
+        return Advice(int(point), adviser.source, adviser.name)
+
     def _submit_blocking(self) -> None:
         """Ask every blocking player whose turn it is, off this thread (`begin_move`)."""
         for game in self._live.values():
@@ -328,6 +402,7 @@ class MatchRunner:
             game.position.copy() if copy else game.position,
             _opponent(game),
             allow_resign=game.pairing.allow_resign and colour in game.pairing.learner_colours,
+            advice=game.advice if colour in game.pairing.learner_colours else None,
         )
 
     @property
@@ -456,8 +531,10 @@ class MatchRunner:
                 else None,
                 player=player.name,
                 weights_step=choice.weights_step if learner else None,
+                advice=game.advice if learner else None,
             )
         )
+        game.advice = None
         if position.is_over or len(game.moves) >= self.max_moves:
             finished.append(self._finish(game))
         elif game.watcher is not None:
@@ -489,6 +566,13 @@ class MatchRunner:
                 player.end_game(game.game_id)
             except Exception:
                 log.exception("end_game failed for %s", player.name)
+        if game.advice_pending is not None:
+            game.advice_pending[1].cancel()
+        for adviser in game.advisers_used.values():
+            try:
+                adviser.end_game(game.game_id)
+            except Exception:
+                log.exception("end_game failed for adviser %s", adviser.name)
 
 
 def _metadata(pairing: Pairing, source: str, *, capped: bool) -> dict[str, str]:
@@ -502,7 +586,12 @@ def _metadata(pairing: Pairing, source: str, *, capped: bool) -> dict[str, str]:
 
 def _opponent(game: _LiveGame) -> str:
     """The name of the player in the other seat from the one to move."""
-    return game.pairing.player(-game.position.to_play).name
+    return _opponent_player(game).name
+
+
+def _opponent_player(game: _LiveGame) -> Player:
+    """The player in the other seat from the one to move."""
+    return game.pairing.player(-game.position.to_play)
 
 
 def describe_move(point: int, size: int) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.position import Position
 
 
@@ -35,12 +36,17 @@ class MoveRequest:
     `allow_resign`: the player may answer RESIGN (`crowdzero.go.coords`). Off unless the
     caller opts in, so a game meant to be played out is played out; the agent resigns
     by `SearchConfig.resign_threshold` and `resign_consecutive`.
+
+    `advice`: a move suggested to the player for this move (`crowdzero.go.advice`). A
+    network with advice planes reads it at the root of its search; every other player
+    ignores it.
     """
 
     game_id: str
     position: Position
     opponent: str | None = None
     allow_resign: bool = False
+    advice: Advice | None = None
 
 
 @dataclass(frozen=True)

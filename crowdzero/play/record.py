@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.position import Position, Rules
 
@@ -21,6 +22,9 @@ class Move:
     `weights_step` is the training step of the weights the learning agent searched the
     move with (None for everyone else's moves), so off-policy lag can be measured per move
     when games are generated on workers that trail the learner.
+
+    `advice`: the suggestion the mover was given for this move, if any (kept whether or
+    not its network could read it, so training rows and the study rebuild its planes).
     """
 
     colour: int
@@ -29,6 +33,7 @@ class Move:
     root_value: float | None = None
     player: str | None = None
     weights_step: int | None = None
+    advice: Advice | None = None
 
 
 @dataclass(frozen=True)

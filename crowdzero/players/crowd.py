@@ -21,6 +21,18 @@ weight = 1.0          # >= 0; relative draw frequency
 sizes = [9]           # optional: the board sizes it plays; elsewhere it sits out
 ```
 
+Advisers (optional; see `crowdzero.players.advisers` for each intent) suggest moves to
+the agent. Each joins a share `games` of the agent's games and, in those, advises each of
+its moves with chance `rate`; the curriculum and the ratings ignore advice:
+
+```toml
+[[adviser]]
+source = "helpful"    # helpful | opponent | random (people advise from the web page)
+spec = "gnugo:10"     # helpful only: the engine whose choice is the advice
+games = 0.5           # chance the adviser takes part in a game (default 1)
+rate = 0.25           # chance it advises each of the agent's moves there (default 0.25)
+```
+
 The curriculum ("reward shaping from novices to experts") multiplies each member's base
 weight by how informative its games currently are. With ``s`` the agent's score against
 the member over its last `window` games (win 1, draw 0.5, loss 0) out of ``n`` games:
@@ -60,7 +72,9 @@ from typing import Any
 import numpy as np
 
 from crowdzero.go.coords import MAX_SIZE, MIN_SIZE
+from crowdzero.play.advice import ScheduledAdviser
 from crowdzero.play.player import Player
+from crowdzero.players.advisers import CROWD_SOURCES, make_adviser
 from crowdzero.players.engines import EngineUnavailable
 from crowdzero.players.registry import (
     PlayerSpecError,
@@ -233,6 +247,50 @@ def _parse_sizes(entry: Mapping[str, Any], where: str) -> tuple[int, ...] | None
     return tuple(sizes)
 
 
+@dataclass(frozen=True)
+class AdviserEntry:
+    """One [[adviser]] of a crowd file: its source, its engine (helpful only) and how
+    often it speaks (`crowdzero.play.advice.ScheduledAdviser`)."""
+
+    source: str
+    spec: str | None = None
+    games: float = 1.0
+    rate: float = 0.25
+
+    @property
+    def name(self) -> str:
+        return self.spec if self.spec else self.source
+
+
+def _parse_adviser(entry: Any, index: int) -> AdviserEntry:
+    where = f"adviser #{index + 1}"
+    if not isinstance(entry, dict):
+        raise CrowdError(f"{where} must be a table ([[adviser]])")
+    _check_keys(entry, {"source", "spec", "games", "rate"}, where)
+    source = entry.get("source")
+    if source not in CROWD_SOURCES:
+        raise CrowdError(
+            f"{where}: source must be one of {', '.join(CROWD_SOURCES)}, not {source!r} "
+            "(people advise from the web page)"
+        )
+    spec = entry.get("spec")
+    if spec is not None and (not isinstance(spec, str) or not spec.strip()):
+        raise CrowdError(f'{where}: spec must be a player spec string such as "gnugo:10"')
+    if (source == "helpful") != (spec is not None):
+        raise CrowdError(
+            f"{where}: a helpful adviser needs a spec (its engine) and the others take none"
+        )
+    chances = {}
+    for key, default in (("games", 1.0), ("rate", 0.25)):
+        value = _number(entry.get(key, default), f"{where} {key}")
+        if not 0.0 <= value <= 1.0:
+            raise CrowdError(f"{where}: {key} must be a chance in [0, 1], not {value}")
+        chances[key] = value
+    return AdviserEntry(
+        source, None if spec is None else spec.strip(), chances["games"], chances["rate"]
+    )
+
+
 def _parse_held_out(table: Any) -> tuple[str, ...]:
     if not isinstance(table, dict):
         raise CrowdError("[study] must be a table")
@@ -275,9 +333,13 @@ class Crowd:
         build_players: bool = True,
         source: str = "<memory>",
         board_size: int | None = None,
+        advisers: Iterable[AdviserEntry] = (),
     ) -> None:
         self.source = source
         self.curriculum = curriculum or Curriculum()
+        self.adviser_entries = tuple(advisers)
+        #: The advisers built (with build_players), in file order: `draw_plan` input.
+        self.advice: tuple[ScheduledAdviser, ...] = ()
         self.held_out = tuple(held_out)
         self.disabled: dict[str, str] = {}
         listed = list(members)
@@ -294,6 +356,15 @@ class Crowd:
                     f"{source}: unknown player spec {spec!r}; known kinds: "
                     f"{', '.join(sorted(kinds))}"
                 )
+        for entry in self.adviser_entries:
+            if entry.spec is not None:
+                if _spec_kind(entry.spec) not in kinds:
+                    raise CrowdError(f"{source}: unknown adviser spec {entry.spec!r}")
+                if not build_players:
+                    try:
+                        check_player_spec(entry.spec, board_size)
+                    except PlayerSpecError as exc:
+                        raise CrowdError(f"{source}: adviser {entry.spec!r}: {exc}") from exc
         for spec in self.held_out:
             if any(member.spec == spec for member in listed):
                 raise CrowdError(f"{source}: {spec!r} is held out for the study but is a member")
@@ -339,6 +410,8 @@ class Crowd:
                 )
             if sum(member.weight for member in kept) <= 0:
                 raise CrowdError(f"{source}: every member has weight 0; nobody can be drawn")
+            if build_players:
+                self.advice = self._build_advisers()
         except CrowdError:
             self.close()
             raise
@@ -348,6 +421,21 @@ class Crowd:
             member.name: deque(maxlen=self.curriculum.window) for member in kept
         }
         self._lock = threading.Lock()
+
+    def _build_advisers(self) -> tuple[ScheduledAdviser, ...]:
+        """Build each [[adviser]]; one whose engine is not installed is disabled."""
+        built = []
+        for entry in self.adviser_entries:
+            try:
+                adviser = make_adviser(entry.source, entry.spec)
+            except EngineUnavailable as exc:
+                self.disabled[f"adviser {entry.name}"] = str(exc)
+                log.warning("adviser %s disabled: %s", entry.name, exc)
+                continue
+            except (PlayerSpecError, ValueError) as exc:
+                raise CrowdError(f"{self.source}: adviser {entry.name!r}: {exc}") from exc
+            built.append(ScheduledAdviser(adviser, entry.games, entry.rate))
+        return tuple(built)
 
     # ------------------------------------------------------------------ loading
 
@@ -395,7 +483,7 @@ class Crowd:
             data = tomllib.loads(text)
         except ValueError as exc:  # TOMLDecodeError, or an integer too long to read
             raise CrowdError(f"{source} is not valid TOML: {exc}") from exc
-        _check_keys(data, {"member", "curriculum", "study"}, source)
+        _check_keys(data, {"member", "curriculum", "study", "adviser"}, source)
         entries = data.get("member", [])
         if not isinstance(entries, list):
             raise CrowdError(f"{source}: members are [[member]] tables")
@@ -403,6 +491,10 @@ class Crowd:
             members = [_parse_member(entry, i) for i, entry in enumerate(entries)]
             curriculum = _parse_curriculum(data["curriculum"]) if "curriculum" in data else None
             held_out = _parse_held_out(data.get("study", {}))
+            adviser_tables = data.get("adviser", [])
+            if not isinstance(adviser_tables, list):
+                raise CrowdError("advisers are [[adviser]] tables")
+            advisers = [_parse_adviser(entry, i) for i, entry in enumerate(adviser_tables)]
         except CrowdError as exc:
             raise CrowdError(f"{source}: {exc}") from exc
         return cls(
@@ -412,6 +504,7 @@ class Crowd:
             build_players=build_players,
             source=source,
             board_size=board_size,
+            advisers=advisers,
         )
 
     # ------------------------------------------------------------------ drawing
@@ -467,9 +560,11 @@ class Crowd:
                 self._results[name].append(score)
 
     def close(self) -> None:
-        """Stop the members' engines."""
+        """Stop the members' and advisers' engines."""
         for player in self._players.values():
             player.close()
+        for scheduled in self.advice:
+            scheduled.adviser.close()
 
     def __enter__(self) -> Crowd:
         return self

@@ -14,6 +14,11 @@ common extensions undo, showboard, final_score, loadsgf, time_settings, time_lef
     the vertices of that colour's stones, space separated (as GnuGo answers it).
 ``is_legal black|white VERTEX``
     ``1`` or ``0``; for the colour not to move, as if it were its turn after a pass.
+``cz-advice VERTEX [helpful|opponent|random|human]``
+    advice for the next ``genmove`` (source ``human`` unless named): a network with
+    advice planes hears it at the root of its search, other players ignore it. The
+    vertex is checked like a move (on the board, empty); ``cz-advice`` alone clears it.
+    Used by one ``genmove`` and forgotten; a new game forgets it too.
 
 GTP lets a colour move twice in a row (handicap placement, GoGui editing); our rules
 record strict alternation, so an out-of-turn ``play``/``genmove`` first records a pass
@@ -41,6 +46,7 @@ from typing import IO
 import numpy as np
 
 import crowdzero
+from crowdzero.go.advice import ADVICE_SOURCES, Advice
 from crowdzero.go.coords import (
     BLACK,
     MAX_SIZE,
@@ -133,6 +139,7 @@ class GtpEngine:
         self.position = Position(rules)
         self._points: list[int] = []  # every move of the game, passes and RESIGN included
         self._game_number = 0
+        self._advice: Advice | None = None  # for the next genmove (cz-advice)
         self._log = log
         self.quit_requested = False
         self._commands: dict[str, Callable[[list[str]], str]] = {
@@ -155,6 +162,7 @@ class GtpEngine:
             "loadsgf": self._loadsgf,
             "time_settings": self._time_settings,
             "time_left": self._time_left,
+            "cz-advice": self._advice_command,
         }
 
     # ------------------------------------------------------------------ protocol
@@ -232,6 +240,7 @@ class GtpEngine:
         if self._player is not None:
             self._player.end_game(self.game_id)
         self._game_number += 1
+        self._advice = None
         self.rules = rules
         self._rebuild(points)
 
@@ -336,9 +345,13 @@ class GtpEngine:
             return "pass"
         before = list(self._points)
         self._take_turn(colour)
+        advice, self._advice = self._advice, None
+        if advice is not None and not self.position.is_legal(advice.point):
+            self._say(f"advice {point_to_gtp(advice.point, self.rules.size)} is not legal now")
+            advice = None
         try:
             choice = self.player().select_move(
-                MoveRequest(game_id=self.game_id, position=self.position.copy())
+                MoveRequest(game_id=self.game_id, position=self.position.copy(), advice=advice)
             )
             self._apply(choice.point)
         except PlayerError as exc:
@@ -351,6 +364,23 @@ class GtpEngine:
             self._rebuild(before)
             raise
         return point_to_gtp(choice.point, self.rules.size)
+
+    def _advice_command(self, args: list[str]) -> str:
+        if not args:
+            self._advice = None
+            return ""
+        if len(args) > 2:
+            raise GtpRefusal(f"usage: cz-advice VERTEX [{'|'.join(ADVICE_SOURCES)}]")
+        source = args[1].lower() if len(args) == 2 else "human"
+        if source not in ADVICE_SOURCES:
+            raise GtpRefusal(
+                f"unknown advice source {args[1]!r}; use one of {', '.join(ADVICE_SOURCES)}"
+            )
+        point = self._vertex(args[0])
+        if point < self.rules.size * self.rules.size and self.position.board[point] != 0:
+            raise GtpRefusal(f"illegal advice: {args[0].upper()} is occupied")
+        self._advice = Advice(point, source, "gtp")
+        return ""
 
     def _undo(self, args: list[str]) -> str:
         _expect(args, 0, "undo")

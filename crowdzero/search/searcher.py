@@ -28,6 +28,11 @@ to move differs from the root's); the agent's network still evaluates every leaf
 supplies the value and the priors of the agent's own nodes. The model is asked once per
 round for all such leaves of the games facing it. Without models nothing extra runs.
 
+Advice (`MoveRequest.advice`): a net with advice planes reads the suggestion at the
+root only (it is advice for this move, not for the moves below); every other node gets
+blank advice planes. A request with advice starts a fresh tree, since a reused root was
+evaluated without it. An evaluator without advice planes ignores advice entirely.
+
 Not thread-safe: one searcher serves one batching thread.
 """
 
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.features import batch_features
 from crowdzero.go.position import Position
 from crowdzero.play.player import MoveRequest
@@ -95,6 +101,7 @@ class _GameSearch:
     done: int = 0  # simulations finished
     pending: int = 0  # leaves waiting for the network this round
     opponent_model: OpponentModel | None = None  # priors at the opponent's nodes, if any
+    advice: Advice | None = None  # read by the root's evaluation only
 
 
 def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -217,7 +224,10 @@ class BatchedSearcher:
         if self.opponent_models and request.opponent is not None:
             model = self.opponent_models.get(request.opponent)
         budget = self.config.cheap_budget if cheap else self.config.simulations
+        advice = request.advice if self.evaluator.feature_spec.advice else None
         tree = self._reused_tree(request.game_id, position, modelled=model is not None)
+        if advice is not None:
+            tree = None  # its root was evaluated without the advice
         if tree is None:
             tree = SearchTree(position.copy(), capacity=2 * budget + 2)
         return _GameSearch(
@@ -229,6 +239,7 @@ class BatchedSearcher:
             temperature=add_noise,
             cheap=cheap,
             opponent_model=model,
+            advice=advice,
         )
 
     def _reused_tree(
@@ -392,7 +403,11 @@ class BatchedSearcher:
         size = positions[0].size
         if any(p.size != size for p in positions):
             raise SearchError("positions of different board sizes cannot share one search")
-        return batch_features(positions, self.evaluator.feature_spec), size * size + 1
+        spec = self.evaluator.feature_spec
+        advice = None
+        if spec.advice:
+            advice = [game.advice if node == 0 else None for game, node in leaves]
+        return batch_features(positions, spec, advice), size * size + 1
 
     def _evaluate(self, batch: tuple[np.ndarray, int]) -> _Evaluation:
         """(logits, values) for the features, shapes checked (runs in the worker thread

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from crowdzero.go.advice import Advice
 from crowdzero.go.coords import RESIGN
 from crowdzero.go.position import KoRule, Rules
 from crowdzero.play.record import Game, Move
@@ -317,6 +318,7 @@ class GameStore:
             if move.policy is not None:
                 policy = np.asarray(move.policy, dtype="<f4").tobytes()
             root_value = None if move.root_value is None else float(move.root_value)
+            advice = move.advice
             rows.append(
                 (
                     game_id,
@@ -327,11 +329,15 @@ class GameStore:
                     policy,
                     root_value,
                     move.weights_step,
+                    None if advice is None else advice.point,
+                    None if advice is None else advice.source,
+                    None if advice is None else advice.adviser,
                 )
             )
         conn.executemany(
             "INSERT INTO moves (game_id, ply, colour, point, player_id, policy, root_value,"
-            " weights_step) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " weights_step, advice_point, advice_source, adviser)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         return game_id
@@ -452,13 +458,14 @@ class GameStore:
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for game_id, colour, point, name, policy, root_value, step in conn.execute(
+            for row in conn.execute(
                 "SELECT m.game_id, m.colour, m.point, p.name, m.policy, m.root_value,"
-                " m.weights_step"
+                " m.weights_step, m.advice_point, m.advice_source, m.adviser"
                 " FROM moves m LEFT JOIN players p ON p.id = m.player_id"
                 f" WHERE m.game_id IN ({marks}) ORDER BY m.game_id, m.ply",
                 chunk,
             ):
+                game_id, colour, point, name, policy, root_value = row[:6]
                 moves[game_id].append(
                     Move(
                         colour=int(colour),
@@ -468,7 +475,8 @@ class GameStore:
                         else tuple(np.frombuffer(policy, dtype="<f4").tolist()),
                         root_value=None if root_value is None else float(root_value),
                         player=None if name is None else str(name),
-                        weights_step=None if step is None else int(step),
+                        weights_step=None if row[6] is None else int(row[6]),
+                        advice=_advice(*row[7:]),
                     )
                 )
         out = []
@@ -593,6 +601,13 @@ class GameStore:
         return problems
 
 
+def _advice(point: Any, source: Any, adviser: Any) -> Advice | None:
+    """A move's advice from its three columns (all NULL: none)."""
+    if point is None or source is None:
+        return None
+    return Advice(int(point), str(source), "" if adviser is None else str(adviser))
+
+
 def _filters(since_id: int, source: str | None, player: str | None) -> tuple[str, list[Any]]:
     where = ["g.id > ?"]
     params: list[Any] = [since_id]
@@ -619,3 +634,5 @@ def _check_game(game: Game) -> None:
             )
         if not (move.point == RESIGN or 0 <= move.point <= n * n):
             raise StoreError(f"move {ply} has point {move.point}, not on a {n}x{n} board")
+        if move.advice is not None and move.advice.point > n * n:
+            raise StoreError(f"move {ply} has advice {move.advice.point}, not on a {n}x{n} board")

@@ -98,10 +98,27 @@ def _add_weights_steps_and_game_uids(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_advice(conn: sqlite3.Connection) -> None:
+    """Version 3, for the advice channel (`crowdzero.go.advice`).
+
+    Per move, the advice the mover was given: the point (N*N = pass), the source kind
+    (helpful, opponent, random, human) and who advised. All NULL for a move without
+    advice and for every move stored before; old files gain the columns and load as
+    before.
+    """
+    conn.execute("ALTER TABLE moves ADD COLUMN advice_point INTEGER CHECK (advice_point >= 0)")
+    conn.execute(
+        "ALTER TABLE moves ADD COLUMN advice_source TEXT"
+        " CHECK (advice_source IN ('helpful', 'opponent', 'random', 'human'))"
+    )
+    conn.execute("ALTER TABLE moves ADD COLUMN adviser TEXT")
+
+
 #: MIGRATIONS[i] upgrades a file from user_version i to i + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_v1,
     _add_weights_steps_and_game_uids,
+    _add_advice,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -57,6 +57,7 @@ INTRODUCED: dict[str, Any] = {
     "net.global_pooling": False,
     "net.score_head": False,
     "net.opponent_policy_head": False,
+    "net.advice_planes": False,
     "search.full_search_fraction": 1.0,
     "search.cheap_simulations": 8,
     "search.resign_threshold": -1.0,

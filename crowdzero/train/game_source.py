@@ -31,6 +31,7 @@ import numpy as np
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.advice import ScheduledAdviser, draw_plan
 from crowdzero.play.match_runner import MatchRunner, Pairing
 from crowdzero.play.player import MoveChoice, MoveRequest, Player
 from crowdzero.play.record import Game
@@ -175,8 +176,10 @@ class GameGenerator:
         checkpoint: Callable[[], str | None],
         draw_member: Callable[[np.random.Generator], Player] | None,
         agent_name: str,
+        advice: Sequence[ScheduledAdviser] = (),
     ) -> None:
         self.config = config
+        self.advice = tuple(advice)
         self.rng = rng
         self._checkpoint = checkpoint
         self._draw_member = draw_member
@@ -211,6 +214,7 @@ class GameGenerator:
                 checkpoint=self._checkpoint(),
                 allow_resign=allow_resign,
                 weights_step=self.agent.weights_step,
+                advice=draw_plan(self.advice, self.rng),
             )
         assert self._draw_member is not None
         member = self._draw_member(self.rng)
@@ -226,6 +230,7 @@ class GameGenerator:
             checkpoint=self._checkpoint(),
             allow_resign=allow_resign,
             weights_step=self.agent.weights_step,
+            advice=draw_plan(self.advice, self.rng),
         )
 
     def step(self) -> Collected:

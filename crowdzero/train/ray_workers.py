@@ -136,6 +136,7 @@ class GameWorker:
             checkpoint=lambda: self._checkpoint,
             draw_member=self._draw if self.crowd is not None else None,
             agent_name=setup.agent_name,
+            advice=self.crowd.advice if self.crowd is not None else (),
         )
         self.node_id = ray.get_runtime_context().get_node_id()
 

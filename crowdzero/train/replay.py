@@ -168,7 +168,9 @@ class ReplayWindow:
                 reply = game.moves[number].point if number < len(game.moves) else RESIGN
                 examples.append(
                     (
-                        position_features(position, self.feature_spec),
+                        # The advice the mover heard (blank without): a net with advice
+                        # planes learns from what it actually saw.
+                        position_features(position, self.feature_spec, move.advice),
                         move.policy,
                         move.colour,
                         reply,

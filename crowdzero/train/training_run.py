@@ -222,7 +222,10 @@ class TrainingRun:
             reasons.append(reason)
 
         ckpt = newest_loadable_checkpoint(
-            self.run_dir.checkpoints_dir, board_size=self.config.board.size, on_unusable=unusable
+            self.run_dir.checkpoints_dir,
+            board_size=self.config.board.size,
+            expect_planes=self.config.net.input_planes,
+            on_unusable=unusable,
         )
         if ckpt is not None:
             log.info("resuming from %s (step %d)", ckpt.path.name, ckpt.step)
@@ -303,6 +306,7 @@ class TrainingRun:
             checkpoint=lambda: self.checkpoint_name,
             draw_member=draw_member,
             agent_name=AGENT_NAME,
+            advice=self.crowd.advice if self.crowd is not None else (),
         )
         return LocalGames(generator)
 

@@ -76,7 +76,14 @@ from crowdzero.web.games import (
 from crowdzero.web.history import WebHistory, replay_json
 from crowdzero.web.rate_limit import TokenBucketLimiter
 from crowdzero.web.runner_thread import AgentNetwork, RunnerThread
-from crowdzero.web.schemas import NICKNAME_MAX, MoveBody, NewGameBody, ResignBody, clean_nickname
+from crowdzero.web.schemas import (
+    NICKNAME_MAX,
+    AdviceBody,
+    MoveBody,
+    NewGameBody,
+    ResignBody,
+    clean_nickname,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +290,12 @@ def create_app(run_dir: RunDir | str | Path, settings: WebSettings | None = None
         since = table.play(game_id, body.token, body.move)
         await _version_past(table, game_id, since, settings.move_wait)
         return table.state(game_id)
+
+    @app.post("/api/games/{game_id}/advice")
+    def advise(game_id: GameId, body: AdviceBody) -> dict[str, Any]:
+        """A suggestion for the agent's next move, checked like a move (see
+        `GameTable.advise`); the answer is the game's state, with the pending advice."""
+        return table.advise(game_id, body.token, body.advice)
 
     @app.post("/api/games/{game_id}/resign")
     async def resign(game_id: GameId, body: ResignBody) -> dict[str, Any]:

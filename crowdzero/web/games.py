@@ -34,10 +34,12 @@ import numpy as np
 
 from crowdzero.go.coords import BLACK, RESIGN, WHITE, gtp_to_point, point_to_gtp
 from crowdzero.go.errors import CoordinateError, IllegalMove
+from crowdzero.play.advice import AdvicePlan
 from crowdzero.play.human import HumanPlayer, NotYourTurn
 from crowdzero.play.match_runner import DroppedGame, GameView, MatchRunner, Pairing
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game, Move
+from crowdzero.players.advisers import SuggestionBox
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,8 @@ class GameTable:
         self._clock = clock
         self._games: dict[str, WebGame] = {}
         self._lock = threading.Lock()
+        #: What people typed for the agent's next move, per game (source "human").
+        self.suggestions = SuggestionBox("web")
 
     # ------------------------------------------------------------------ people
 
@@ -197,7 +201,14 @@ class GameTable:
             checkpoint = self._checkpoint()
             black, white = (person, self.agent) if human == BLACK else (self.agent, person)
             pairing = Pairing(
-                black, white, frozenset({-human}), checkpoint=checkpoint, records_resignation=False
+                black,
+                white,
+                frozenset({-human}),
+                checkpoint=checkpoint,
+                records_resignation=False,
+                # The person's typed suggestions: asked before every agent move, and used
+                # only when there is one.
+                advice=AdvicePlan(((self.suggestions, 1.0),)),
             )
             view = self.runner.start_game(pairing, game_id=game_id, watcher=self)
             game = WebGame(
@@ -234,27 +245,38 @@ class GameTable:
         Returns the game's version: the runner has taken the move in once it has grown.
         """
         with self._lock:
-            game = self._get(game_id)
-            check_token(game, token)
-            game.touched = self._clock()
-            self._check_open(game)
-            try:
-                point = gtp_to_point(text, self.rules.size)
-            except CoordinateError as e:
-                raise UnreadableMove(str(e)) from None
-            if point == RESIGN:
-                raise UnreadableMove("to resign, use the resign request, not a move")
+            game = self._open_game(game_id, token)
+            point = self._point(text, "to resign, use the resign request, not a move")
             self._hand_over(game, point, "it is the agent's move; wait for its reply")
             return game.version
+
+    def advise(self, game_id: str, token: str, text: str) -> dict[str, Any]:
+        """The person suggests `text` ("D4" or "pass") for the agent's next move; "" takes
+        the suggestion back. Checked like a move: unreadable text, a point off the board
+        or on a stone is refused with the reason, and nothing else changes. The agent
+        hears it on its next move (if still legal then); returns the game's state."""
+        with self._lock:
+            game = self._open_game(game_id, token)
+            text = text.strip()
+            if not text:
+                self.suggestions.withdraw(game_id)
+                return self._state(game)
+            point = self._point(text, "resigning is not a move to suggest")
+            if game.agent_to_move:
+                raise MoveRefused(
+                    "the agent is already choosing this move; suggest its next one on your turn"
+                )
+            position = game.view.position
+            if point < position.size * position.size and position.board[point] != 0:
+                raise MoveRefused(f"IllegalMove: {point_to_gtp(point, position.size)} is occupied")
+            self.suggestions.suggest(game_id, point)
+            return self._state(game)
 
     def resign(self, game_id: str, token: str) -> int:
         """The person resigns (on their own turn: a resignation is a move); returns the
         version to wait past, as `play` does."""
         with self._lock:
-            game = self._get(game_id)
-            check_token(game, token)
-            game.touched = self._clock()
-            self._check_open(game)
+            game = self._open_game(game_id, token)
             self._hand_over(game, RESIGN, "it is the agent's move; resign when it is yours")
             return game.version
 
@@ -356,6 +378,24 @@ class GameTable:
             raise GameNotFound("there is no such game (it may have expired)")
         return game
 
+    def _open_game(self, game_id: str, token: str) -> WebGame:
+        """The game `token` may act on, still open (caller holds the lock)."""
+        game = self._get(game_id)
+        check_token(game, token)
+        game.touched = self._clock()
+        self._check_open(game)
+        return game
+
+    def _point(self, text: str, no_resign: str) -> int:
+        """A point (or pass) from the person's GTP text; UnreadableMove says why not."""
+        try:
+            point = gtp_to_point(text, self.rules.size)
+        except CoordinateError as e:
+            raise UnreadableMove(str(e)) from None
+        if point == RESIGN:
+            raise UnreadableMove(no_resign)
+        return point
+
     @staticmethod
     def _check_open(game: WebGame) -> None:
         if game.over or game.view.position.is_over:
@@ -376,6 +416,7 @@ class GameTable:
         game.in_flight = True
 
     def _state(self, game: WebGame) -> dict[str, Any]:
+        pending = None if game.over else self.suggestions.pending(game.game_id)
         position = game.view.position
         moves = game.view.record.moves
         size = position.size
@@ -429,6 +470,7 @@ class GameTable:
             "checkpoint": game.checkpoint,
             "error": game.error,
             "version": game.version,
+            "advice": None if pending is None else move_text(pending, size),
         }
 
 
@@ -443,9 +485,14 @@ def move_text(point: int, size: int) -> str:
 
 
 def move_json(move: Move, size: int) -> dict[str, Any]:
-    """A recorded move as the page shows it (no policy: that stays in the store)."""
-    return {
+    """A recorded move as the page shows it (no policy: that stays in the store), with
+    the advice the mover heard, if any."""
+    shown: dict[str, Any] = {
         "colour": _COLOUR_WORD[move.colour],
         "move": move_text(move.point, size),
         "player": move.player,
     }
+    if move.advice is not None:
+        shown["advice"] = move_text(move.advice.point, size)
+        shown["advice_source"] = move.advice.source
+    return shown

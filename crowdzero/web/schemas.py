@@ -100,6 +100,14 @@ class MoveBody(_Body):
     move: str = Field(min_length=1, max_length=8)
 
 
+class AdviceBody(_Body):
+    """POST /api/games/{id}/advice: the game's secret token and a suggestion for the agent's
+    next move, in GTP form ("D4" or "pass"); "" withdraws the suggestion."""
+
+    token: UrlSafeId
+    advice: str = Field(max_length=8)
+
+
 class ResignBody(_Body):
     """POST /api/games/{id}/resign: the game's secret token."""
 

@@ -23,8 +23,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from crowdzero.analysis.study.advice import AdviceResults, advice_table
 from crowdzero.analysis.study.metrics import Estimate
-from crowdzero.analysis.study.results import StudyResults, results_json
+from crowdzero.analysis.study.results import StudyResults, plain_json, results_json
 
 FIGURES = ("imitation.png", "win_rates.png", "flaws.png", "calibration.png", "out_of_box.png")
 _COLOURS = {
@@ -393,6 +394,10 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
     for title, table, header in value_tables:
         parts.append(_table(title, table, _keys(table), percent=False, key_header=header))
 
+    if results.advice is not None:
+        parts.append("<h2>Advice: does the agent take it?</h2>")
+        parts.append(markdown_table_html(advice_table(results.advice)))
+
     if meta.notes:
         parts.append(
             "<h2>Notes</h2><ul>"
@@ -405,6 +410,53 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
     )
     parts.append("<p>All numbers: <a href=results.json>results.json</a>.</p></body></html>")
     return "\n".join(parts)
+
+
+def markdown_table_html(lines: Sequence[str]) -> str:
+    """HTML for the advice section's markdown: pipe tables as tables, other lines as
+    paragraphs (headings as h3), every cell escaped."""
+    out: list[str] = []
+    rows: list[list[str]] = []
+
+    def flush() -> None:
+        if rows:
+            head, *body = rows
+            out.append(
+                "<table><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+                + "</tr>"
+                + "".join(
+                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                    for row in body
+                )
+                + "</table>"
+            )
+            rows.clear()
+
+    for line in lines:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= {"-", " "} for c in cells):
+                rows.append(cells)
+            continue
+        flush()
+        if line.startswith("### "):
+            out.append(f"<h3>{html.escape(line[4:])}</h3>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line.lstrip('- '))}</p>")
+    flush()
+    return "\n".join(out)
+
+
+def write_advice(results: AdviceResults, out_dir: Path) -> tuple[Path, Path]:
+    """OUT/advice.md (the tables) and OUT/advice.json (every number) for
+    `crowdzero study --advice`; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = out_dir / "advice.md"
+    data = out_dir / "advice.json"
+    text.write_text("\n".join(advice_table(results)) + "\n", encoding="utf-8")
+    data.write_text(plain_json(results) + "\n", encoding="utf-8")
+    return text, data
 
 
 # -- terminal --------------------------------------------------------------------------

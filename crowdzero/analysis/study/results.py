@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crowdzero.analysis.study.advice import AdviceResults
 from crowdzero.analysis.study.imitation_agent import ImitationResult
 from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, Verdict
 
@@ -145,6 +146,8 @@ class StudyResults:
     claims: tuple[Claim, ...] = field(default=())
     #: KataGo's verdicts by agent label; empty when KataGo was not there to ask.
     reference: dict[str, ReferenceCheck] = field(default_factory=dict)
+    #: Does the agent take advice? Measured when the crowd run's games carry advice.
+    advice: AdviceResults | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -164,4 +167,9 @@ def _plain(value: Any) -> Any:
 
 def results_json(results: StudyResults) -> str:
     """results.json text: strict JSON (no NaN), keys in a stable order."""
-    return json.dumps(_plain(results), indent=2, allow_nan=False)
+    return plain_json(results)
+
+
+def plain_json(record: Any) -> str:
+    """Strict JSON (no NaN) of any of the study's records."""
+    return json.dumps(_plain(record), indent=2, allow_nan=False)

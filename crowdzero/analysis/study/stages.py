@@ -29,6 +29,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from crowdzero.analysis.study.advice import AdviceResults, measure_advice, spread_checkpoints
 from crowdzero.analysis.study.collect import (
     Fixture,
     MemberModels,
@@ -454,6 +455,10 @@ class _Play:
     notes: tuple[str, ...]
 
 
+#: Checkpoints of the crowd run the full study measures advice on (spread over training).
+ADVICE_CHECKPOINTS = 4
+
+
 def measure(
     settings: StudySettings, lineup: Lineup, evidence: Evidence, console: Console
 ) -> StudyResults:
@@ -516,6 +521,28 @@ def measure(
         flaws=play.flaws,
         values=play.values,
         reference=play.reference,
+        advice=_measure_advice(settings, lineup, console),
+    )
+
+
+def _measure_advice(
+    settings: StudySettings, lineup: Lineup, console: Console
+) -> AdviceResults | None:
+    """Does the crowd agent take advice? Only when its training games carry advice (a run
+    with advisers in its crowd file); the twin comparison is `crowdzero study --advice`."""
+    run = lineup.runs.crowd
+    with run.open_store() as store:
+        games = list(store.iter_games(source="train"))
+    if not any(move.advice is not None for _, game in games for move in game.moves):
+        return None
+    console.print("[bold]advice[/]: follow, blank and effect per source")
+    return measure_advice(
+        run.name,
+        games,
+        spread_checkpoints(run.checkpoint_paths(), ADVICE_CHECKPOINTS),
+        per_source=settings.positions,
+        board_size=run.config.board.size,
+        seed=settings.seed,
     )
 
 

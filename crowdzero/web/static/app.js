@@ -215,6 +215,10 @@
 
     $("pass").disabled = !yourTurn;
     $("resign").disabled = !yourTurn;
+    $("advice-send").disabled = !yourTurn;
+    $("advice-note").textContent = game.advice
+      ? `The agent will hear your suggestion ${game.advice} on its next move.`
+      : "";
     if (!yourTurn) disarmResign();
     $("sgf").href = `/api/games/${encodeURIComponent(game.game_id)}/sgf`;
 
@@ -222,7 +226,8 @@
     list.replaceChildren();
     for (const m of game.moves) {
       const li = document.createElement("li");
-      li.textContent = `${colourWord(m.colour)} ${m.move}`;
+      li.textContent =
+        `${colourWord(m.colour)} ${m.move}` + (m.advice ? ` (advised ${m.advice})` : "");
       list.appendChild(li);
     }
     renderResult(game);
@@ -421,6 +426,23 @@
     $("nickname").focus();
   }
 
+  // A suggestion for the agent's next move: checked by the server like a move; on a
+  // refusal the text stays in the box so nothing typed is lost.
+  async function suggest(ev) {
+    ev.preventDefault();
+    if (!state.game || state.game.status !== "your_move") return;
+    const id = encodeURIComponent(state.game.game_id);
+    const text = $("advice-input").value.trim();
+    const r = await api("POST", `/api/games/${id}/advice`, { token: state.token, advice: text });
+    if (!r.ok) {
+      showMessage(r.detail);
+      return;
+    }
+    showMessage("");
+    $("advice-input").value = "";
+    render(r.data);
+  }
+
   async function pass() {
     await playPoint("pass");
   }
@@ -540,6 +562,7 @@
   function bind() {
     $("new-game-form").addEventListener("submit", startGame);
     $("pass").addEventListener("click", pass);
+    $("advice-form").addEventListener("submit", suggest);
     $("resign").addEventListener("click", resign);
     $("new-game").addEventListener("click", newGame);
     $("refresh-history").addEventListener("click", loadHistory);
