@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections import Counter
 from importlib import resources
@@ -220,10 +221,19 @@ def test_a_member_sits_out_board_sizes_its_sizes_leave_out() -> None:
         Crowd.from_toml('[[member]]\nspec = "random"\nsizes = [9, 13]', board_size=7)
 
 
-def test_the_default_crowd_plays_other_board_sizes_without_katago() -> None:
-    with Crowd.load("default", build_players=False, board_size=7) as crowd:
+def test_the_default_crowd_plays_other_board_sizes_without_katago(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sitting out a size the crowd file leaves out is what the file asked for: noted in
+    the log, never a warning (commands that must answer in one line stay one line)."""
+    with (
+        caplog.at_level(logging.INFO),
+        Crowd.load("default", build_players=False, board_size=7) as crowd,
+    ):
         assert "katago:1" in crowd.disabled and "katago:8" in crowd.disabled
         assert "gnugo:10" in crowd.names
+    notes = [r for r in caplog.records if "katago:1, katago:8 disabled" in r.getMessage()]
+    assert [r.levelno for r in notes] == [logging.INFO]
 
 
 @pytest.mark.parametrize(

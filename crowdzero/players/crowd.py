@@ -305,15 +305,18 @@ def _spec_kind(spec: str) -> str:
     return spec.partition(":")[0]
 
 
-def _warn_disabled(disabled: Mapping[str, str]) -> None:
-    """One warning per cause, naming every member it disables: a missing engine behind
-    two members (katago:1 and katago:8) is one line, not two."""
+def _warn_disabled(disabled: Mapping[str, str], sitting_out: frozenset[str]) -> None:
+    """One line per cause, naming every member it disables: a missing engine behind two
+    members (katago:1 and katago:8) is one line, not two. A missing engine is a warning;
+    a member sitting out a board size its crowd file leaves out is what the file asked
+    for, so it is only noted (a 5x5 run on the default crowd prints no warning)."""
     by_reason: dict[str, list[str]] = {}
     for name, reason in disabled.items():
         by_reason.setdefault(reason, []).append(name)
     for reason, names in by_reason.items():
         who = "member" if len(names) == 1 else "members"
-        log.warning("crowd %s %s disabled: %s", who, ", ".join(names), reason)
+        level = logging.INFO if set(names) <= sitting_out else logging.WARNING
+        log.log(level, "crowd %s %s disabled: %s", who, ", ".join(names), reason)
 
 
 class Crowd:
@@ -381,9 +384,11 @@ class Crowd:
 
         self._players: dict[str, Player] = {}
         kept: list[CrowdMember] = []
+        sitting_out: set[str] = set()
         try:
             for member in listed:
                 if member.sits_out(board_size):
+                    sitting_out.add(member.name)
                     self.disabled[member.name] = (
                         f"it plays {', '.join(f'{n}x{n}' for n in member.sizes or ())} only "
                         f"(sizes in {source}), not {board_size}x{board_size}"
@@ -403,7 +408,7 @@ class Crowd:
                         self.disabled[member.name] = str(exc)
                         continue
                 kept.append(member)
-            _warn_disabled(self.disabled)
+            _warn_disabled(self.disabled, frozenset(sitting_out))
             if not kept:
                 raise CrowdError(
                     f"{source}: every member is disabled ({'; '.join(self.disabled.values())})"

@@ -51,7 +51,7 @@ from crowdzero.players.crowd import Crowd
 from crowdzero.players.flawed import early_passes
 from crowdzero.store.game_store import GameStore
 
-AGENT_NAME = re.compile(r"^(?P<label>[a-z-]+)-agent@(?P<step>\d+)$")
+AGENT_LABEL = re.compile(r"^(?P<label>[a-z-]+)-agent@(?P<step>\d+)$")
 
 
 def newest_agents(games: Sequence[Game]) -> dict[str, str]:
@@ -59,7 +59,7 @@ def newest_agents(games: Sequence[Game]) -> dict[str, str]:
     newest: dict[str, tuple[int, str]] = {}
     for game in games:
         for name in (game.black, game.white):
-            match = AGENT_NAME.match(name)
+            match = AGENT_LABEL.match(name)
             if match is None:
                 continue
             step = int(match["step"])
