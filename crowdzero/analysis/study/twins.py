@@ -37,6 +37,7 @@ from crowdzero.analysis.inference import (
     holm,
     verdict,
 )
+from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.play.record import Game
 from crowdzero.players.flawed import Flaw, flaw_of, twin_of
 
@@ -78,14 +79,14 @@ def scores(games: Iterable[Game], player: str, opponent: str) -> list[float]:
     found: list[float] = []
     for game in games:
         if game.black == player and game.white == opponent:
-            found.append(game.score_for(1))
+            found.append(game.score_for(BLACK))
         elif game.white == player and game.black == opponent:
-            found.append(game.score_for(-1))
+            found.append(game.score_for(WHITE))
     return found
 
 
 def _seat(game: Game, player: str) -> int:
-    return 1 if game.black == player else -1
+    return BLACK if game.black == player else WHITE
 
 
 @dataclass(frozen=True)
