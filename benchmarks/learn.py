@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdzero.analysis.arena import play_match
+from crowdzero.analysis.training_games import markdown_table, scores_by_stretch, stretches
 from crowdzero.net.checkpoint import load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
@@ -175,6 +176,36 @@ def throughput_table(metrics: list[dict[str, str]], every_minutes: float = 30.0)
     return lines
 
 
+def training_games_table(run_dir: RunDir, rows: dict[tuple[float, str], dict]) -> list[str]:
+    """Markdown lines: the agent's score in its own training games against each opponent,
+    between consecutive evaluated marks (binned by the step of the weights that played),
+    so the evaluation curve can be checked against thousands of games; empty when the run
+    has no store or no opponent other than itself."""
+    if not run_dir.games_path.is_file():
+        return []
+    marks = sorted({(minutes, row["step"]) for (minutes, _), row in rows.items()})
+    edges: list[int] = []
+    labels: list[str] = []
+    for minutes, step in marks:
+        if not edges or step > edges[-1]:
+            edges.append(step)
+            labels.append(f"to {minutes:g} min")
+    cuts = stretches(edges, labels)
+    store = run_dir.open_store()
+    try:
+        table = scores_by_stretch((g for _, g in store.iter_games(source="train")), cuts)
+    finally:
+        store.close()
+    if not table:
+        return []
+    return [
+        "Agent score in its own training games (exploration on, mostly cheap searches, so"
+        " lower than the evaluation), by the marks' steps, score (games):",
+        "",
+        *markdown_table(table, cuts),
+    ]
+
+
 def write_report(run_dir: RunDir, out: Path) -> str:
     """evaluation.md (a table) and evaluation.png (score against training minutes, one line
     per opponent, with 95% intervals) from RUN/learn_results.jsonl; the newest row of each
@@ -197,6 +228,7 @@ def write_report(run_dir: RunDir, out: Path) -> str:
             f"{row['score']:.1%} | {row['low']:.1%} - {row['high']:.1%} |"
         )
     lines += ["", *throughput_table(run_dir.read_metrics())]
+    lines += ["", *training_games_table(run_dir, rows)]
     text = "\n".join(lines) + "\n"
     (out / "evaluation.md").write_text(text)
     import matplotlib
