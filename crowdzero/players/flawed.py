@@ -16,9 +16,10 @@ exploitation (issue #13). This module plants flaws the other way round:
   twin, for the crowd agent against the same for the control agents).
 * The flawed choice is a *positive*, identifiable move (a pass, an extension into a
   working ladder), so the detector looks for that move being played and punished. A
-  player without the flaw makes it almost never: a random mover never passes and hits a
-  two-move ladder run with probability about 1/(legal moves)^2; GnuGo reads ladders and
-  does not pass back in the opening.
+  player without the flaw makes it almost never, or not every time: a random mover
+  never passes and runs from a working ladder about once in its legal moves, so it
+  rarely runs from every one it meets; GnuGo reads ladders and does not pass back in
+  the opening.
 
 Spec: ``flawed:FLAW:INNER`` where INNER is any player spec, e.g.
 ``flawed:pass-back:gnugo:3`` or ``flawed:ladder-runner:mcts:400``. The player's name is
