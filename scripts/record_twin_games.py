@@ -16,6 +16,10 @@ Two sets, written as gzip'd JSON lines (``{"set": ..., "sgf": ...}``) to
 Example (about ten minutes on an idle 2-core machine)::
 
     python scripts/record_twin_games.py --size 7 --games 8 --exploit-games 20
+
+`--seed` gives every GnuGo seat its own random seed (the pools' default is 0 for all), so
+a second recording is a fresh sample, e.g. the held-out games a detector is checked on
+after it was designed on the first set; `--flaws` limits the exploit sets.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from pathlib import Path
 
 from crowdzero.analysis.arena import play_match
 from crowdzero.go.position import Rules
+from crowdzero.play.player import Player
 from crowdzero.play.sgf import game_to_sgf
-from crowdzero.players.flawed import FLAWS, ExploitingPlayer
+from crowdzero.players.engine_pool import gnugo_player
+from crowdzero.players.flawed import FLAWS, ExploitingPlayer, FlawedPlayer, flaw_of, twin_of
 from crowdzero.players.registry import make_player
 
 MEMBERS = (
@@ -47,6 +53,17 @@ MEMBERS = (
 TWIN = "gnugo:0"
 
 
+def seeded_player(spec: str, seed: int | None) -> Player:
+    """`make_player(spec)`, except that GnuGo (bare or inside ``flawed:``) gets `seed`."""
+    flaw, inner = flaw_of(spec), twin_of(spec)
+    if flaw is not None and inner is not None:
+        return FlawedPlayer(flaw, seeded_player(inner, seed))
+    kind, _, level = spec.partition(":")
+    if seed is not None and kind == "gnugo":
+        return gnugo_player(int(level) if level else 10, seed=seed)
+    return make_player(spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=7)
@@ -55,16 +72,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exploit-games", type=int, default=20)
     parser.add_argument("--members", default=",".join(MEMBERS))
     parser.add_argument("--twin", default=TWIN, help="the player the flaws are planted in")
+    parser.add_argument("--flaws", default=",".join(FLAWS), help="exploit sets to record")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="base GnuGo seed (default: every pool at 0)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     rules = Rules(size=args.size) if args.komi is None else Rules(args.size, args.komi)
     out = args.out or Path(f"tests/data/twin_games_{args.size}x{args.size}.jsonl.gz")
     rows: list[dict[str, str]] = []
     started = time.monotonic()
+    matches = 0
 
     def record(kind: str, a: str, b: str, games: int, exploit: str | None = None) -> None:
-        player_a = make_player(a)
-        player_b = make_player(b)
+        nonlocal matches
+        if games <= 0:
+            return
+        seed = None if args.seed is None else args.seed + 100 * matches
+        matches += 1
+        player_a = seeded_player(a, seed)
+        player_b = seeded_player(b, None if seed is None else seed + 50)
         if exploit is not None:
             player_a = ExploitingPlayer(exploit, player_a)
         try:
@@ -80,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    for flaw in FLAWS:
+    for flaw in args.flaws.split(","):
+        if flaw not in FLAWS:
+            parser.error(f"unknown flaw {flaw!r}; known: {', '.join(FLAWS)}")
         for opponent in (f"flawed:{flaw}:{args.twin}", args.twin):
             record("exploit", args.twin, opponent, args.exploit_games, exploit=flaw)
     for a, b in itertools.combinations(args.members.split(","), 2):

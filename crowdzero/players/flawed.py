@@ -16,9 +16,10 @@ exploitation (issue #13). This module plants flaws the other way round:
   twin, for the crowd agent against the same for the control agents).
 * The flawed choice is a *positive*, identifiable move (a pass, an extension into a
   working ladder), so the detector looks for that move being played and punished. A
-  player without the flaw makes it almost never: a random mover never passes and hits a
-  two-move ladder run with probability about 1/(legal moves)^2; GnuGo reads ladders and
-  does not pass back in the opening.
+  player without the flaw makes it almost never, or not every time: a random mover
+  never passes and runs from a working ladder about once in its legal moves, so it
+  rarely runs from every one it meets; GnuGo reads ladders and does not pass back in
+  the opening.
 
 Spec: ``flawed:FLAW:INNER`` where INNER is any player spec, e.g.
 ``flawed:pass-back:gnugo:3`` or ``flawed:ladder-runner:mcts:400``. The player's name is
@@ -46,14 +47,22 @@ ladder-runner
     `tactics.extension_is_ladder`). Choice: that extension (the largest such chain;
     lowest point on ties). The classic beginner's ladder run. Exploit: atari its cutting
     stones towards a ladder; every run feeds the ladder more stones.
-    Detector (`detect_ladder_runner`): the member extended a chain in atari into a
-    working ladder, extended the same chain again at each of its next
-    ``LADDER_RUN_EXTENSIONS - 1`` moves (three extensions in all), and the chain was
-    captured after that. The repeated extensions keep chance out: with two, random
-    movers fired in 3 of 42 recorded 9x9 games (over the 5% limit); with three, none.
-    The price is sensitivity: a short ladder near the edge is caught before a third
-    extension, so the detector sees only long runs (2 of the 12 games the flawed GnuGo 0
-    lost to an exploiting GnuGo 0 on 9x9).
+    Detector (`detect_ladder_runner`, reading `ladder_runs` from the record): at every
+    one of its moves where the condition held the member made the flawed choice (it
+    never declined a working ladder), a chain it ran was captured later, and it lost;
+    and either it ran at least ``LADDER_RUNS_SHOWN`` (2) times, or the stones of its
+    captured runs, at ``AREA_PER_CAPTURED_STONE`` points each, cover the losing margin.
+    Why this shape: one run into a ladder is a move any player makes by chance (a random
+    mover plays it with probability one over its legal moves), and a flawed GnuGo 0 on
+    9x9 often meets a working ladder only once in a game, losing a two-stone chain. "A
+    run, captured, in a lost game" fired on random movers in 18 of 42 recorded 9x9
+    games and on MCTS and the heuristics too; what sets the flaw apart is that it *never declines*:
+    flaw-free players meet many working ladders in a game and run from few, so "ran
+    every time" over two or more meetings is rare by chance, and one meeting counts only
+    when the stones it cost are worth the game. Numbers: docs/study.md "Flawed twins".
+    A flawed member always shows the habit (its choice is a function of the position),
+    so the detector misses only the losses where its runs cost less than the margin
+    after a single meeting.
 
 A flaw's detector reports plies (0-based indices into `Game.moves`) as
 `crowdzero.players.flaws.FlawReport`, like the heuristic members' detectors.
@@ -80,8 +89,12 @@ from crowdzero.players.heuristics.tactics import (
 from crowdzero.players.spec import PlayerSpecError
 
 FLAWED_KIND = "flawed"
-LADDER_RUN_EXTENSIONS = 3
-"""Extensions of one chain in a row that make a ladder run (see `detect_ladder_runner`)."""
+LADDER_RUNS_SHOWN = 2
+"""Runs into a working ladder (with none declined) that show the ladder-runner's habit
+in one game whatever they cost (see `detect_ladder_runner`)."""
+AREA_PER_CAPTURED_STONE = 2.0
+"""What a captured stone moves in an area count: its owner loses the point, the captor
+gains it."""
 EARLY_PASS_SHARE = 0.25
 """A pass before ply ``EARLY_PASS_SHARE * size * size`` is an *early* pass: no member of
 the default crowd makes one (`heuristic:early-passer` waits until that many moves have
@@ -188,58 +201,92 @@ def ladder_runner_move(position: Position) -> int | None:
     return min(found, key=lambda item: (-item[0], item[1]))[1]
 
 
-def detect_ladder_runner(game: Game, colour: int) -> FlawReport:
-    """Two extensions in a row of one chain, the first into a working ladder, then captured."""
+@dataclass(frozen=True)
+class LadderRuns:
+    """What `ladder_runs` read from one game for one colour.
+
+    `met`: the member's moves at which the ladder-runner condition held; `runs`: the plies
+    where it played the flawed choice there; `captured`: the runs whose chain was captured
+    later; `stones_lost`: the stones of those chains when they were taken (each chain once).
+    """
+
+    met: int
+    runs: tuple[int, ...]
+    captured: tuple[int, ...]
+    stones_lost: int
+
+    @property
+    def never_declined(self) -> bool:
+        """It ran at every working ladder it met (and met at least one)."""
+        return self.met > 0 and len(self.runs) == self.met
+
+
+def ladder_runs(game: Game, colour: int) -> LadderRuns:
+    """Every position where the ladder-runner condition held for `colour`, read from the
+    record: whether the member ran (played one of the extensions into a working ladder)
+    and which of its runs were captured afterwards."""
     _check_colour(colour)
     position = Position(game.rules)
     size = game.rules.size
-    board_points = size * size
     boards: list[np.ndarray] = []
-    ladder_runs: list[int] = []  # plies that extended into a working ladder
-    extensions: dict[int, int] = {}  # ply -> extension point (own chain in atari)
+    met = 0
+    runs: list[tuple[int, int]] = []  # (ply, extension point)
     for i, move in enumerate(game.moves):
         boards.append(position.board.copy())
-        if move.colour == colour and 0 <= move.point < board_points:
-            groups = BoardGroups(position.board, size)
-            adjacent = groups.adjacent_groups(move.point)
-            if any(g.colour == colour and g.in_atari for g in adjacent):
-                extensions[i] = move.point
-                effect = move_effect(groups, move.point, colour)
-                if effect.liberties == 2 and extension_is_ladder(
-                    groups.cells, size, move.point, colour
-                ):
-                    ladder_runs.append(i)
+        if move.colour == colour and not position.is_over:
+            extensions = {point for _, point in _ladder_extensions(position)}
+            if extensions:
+                met += 1
+                if move.point in extensions:
+                    runs.append((i, move.point))
         if move.point < 0:
             break  # a resignation ends the record
         position.play(move.point)
     boards.append(position.board.copy())
-    hits: list[int] = []
-    for i in ladder_runs:
-        last = _same_chain_run(game, boards, extensions, i, size)
-        if last is None:
+    captured: list[int] = []
+    lost: set[frozenset[int]] = set()
+    for ply, point in runs:
+        # A stone leaves the board only when its chain is captured.
+        gone = next((j for j in range(ply + 2, len(boards)) if boards[j][point] == EMPTY), None)
+        if gone is None:
             continue
-        ply, point = last
-        if any(board[point] == EMPTY for board in boards[ply + 1 :]):
-            hits.append(i)  # the chain was captured after its last extension
-    return FlawReport.at(hits)
+        chain = BoardGroups(boards[gone - 1], size).group_at(point)
+        if chain is not None:
+            captured.append(ply)
+            lost.add(chain.stones)
+    return LadderRuns(
+        met=met,
+        runs=tuple(ply for ply, _ in runs),
+        captured=tuple(captured),
+        stones_lost=sum(len(stones) for stones in lost),
+    )
 
 
-def _same_chain_run(
-    game: Game, boards: list[np.ndarray], extensions: dict[int, int], start: int, size: int
-) -> tuple[int, int] | None:
-    """(ply, point) of the `LADDER_RUN_EXTENSIONS`-th extension of the chain extended at
-    ply `start`, each at the member's next move, or None when the run is shorter."""
-    ply, point = start, game.moves[start].point
-    for step in range(1, LADDER_RUN_EXTENSIONS):
-        ply = start + 2 * step
-        following = extensions.get(ply)
-        if following is None or ply + 1 >= len(boards):
-            return None
-        chain = BoardGroups(boards[ply + 1], size).group_at(following)
-        if chain is None or game.moves[start].point not in chain.stones:
-            return None  # an extension of another chain
-        point = following
-    return ply, point
+def result_margin(result: str) -> float | None:
+    """The winning margin of a counted result ("W+3.5" -> 3.5); None for a resignation,
+    a time loss or a draw, where the record gives no margin."""
+    _, plus, value = result.strip().partition("+")
+    try:
+        return float(value) if plus else None
+    except ValueError:
+        return None
+
+
+def detect_ladder_runner(game: Game, colour: int) -> FlawReport:
+    """The member ran into every working ladder it met, a run was captured, and it lost,
+    either after `LADDER_RUNS_SHOWN` runs or by no more than the stones the runs cost
+    (see the module doc). Reports the captured runs' plies."""
+    _check_colour(colour)
+    if game.winner != -colour:
+        return FlawReport.at([])
+    read = ladder_runs(game, colour)
+    if not read.never_declined or not read.captured:
+        return FlawReport.at([])
+    margin = result_margin(game.result)
+    worth_the_game = margin is not None and AREA_PER_CAPTURED_STONE * read.stones_lost >= margin
+    if len(read.runs) >= LADDER_RUNS_SHOWN or worth_the_game:
+        return FlawReport.at(list(read.captured))
+    return FlawReport.at([])
 
 
 # ------------------------------------------------------------------------ exploits
@@ -437,13 +484,16 @@ def twin_of(member: str) -> str | None:
 
 
 __all__ = [
+    "AREA_PER_CAPTURED_STONE",
     "EARLY_PASS_SHARE",
     "EXPLOITS",
     "FLAWED_KIND",
     "FLAWS",
+    "LADDER_RUNS_SHOWN",
     "ExploitingPlayer",
     "Flaw",
     "FlawedPlayer",
+    "LadderRuns",
     "OverriddenPlayer",
     "detect_ladder_runner",
     "detect_pass_back",
@@ -451,7 +501,9 @@ __all__ = [
     "early_passes",
     "flaw_of",
     "ladder_runner_move",
+    "ladder_runs",
     "pass_back_move",
+    "result_margin",
     "split_flawed_spec",
     "twin_of",
 ]
