@@ -247,7 +247,7 @@ def agent_moves(games: Sequence[Game], name: str) -> list[AgentMove]:
     """Every non-resignation move `name` made in `games` (positions replayed)."""
     out: list[AgentMove] = []
     for index, game in enumerate(games):
-        colour = BLACK if game.black == name else WHITE if game.white == name else 0
+        colour = game.colour_of(name)
         if colour == 0:
             continue
         opponent = game.player(-colour)

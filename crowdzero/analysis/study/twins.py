@@ -85,10 +85,6 @@ def scores(games: Iterable[Game], player: str, opponent: str) -> list[float]:
     return found
 
 
-def _seat(game: Game, player: str) -> int:
-    return BLACK if game.black == player else WHITE
-
-
 @dataclass(frozen=True)
 class Exploitation:
     """One agent against one control on one twin pair."""
@@ -107,7 +103,7 @@ def trigger_rate(games: Iterable[Game], player: str, member: str, flaw: Flaw) ->
     mine = [g for g in games if {g.black, g.white} == {player, member}]
     if not mine:
         return math.nan
-    fired = sum(flaw.detect(g, -_seat(g, player)).triggered for g in mine)
+    fired = sum(flaw.detect(g, -g.colour_of(player)).triggered for g in mine)
     return fired / len(mine)
 
 
@@ -155,7 +151,7 @@ def pattern_games(games: Iterable[Game], player: str, pattern: Pattern) -> tuple
         if player not in (game.black, game.white):
             continue
         total += 1
-        shown += bool(pattern(game, _seat(game, player)))
+        shown += bool(pattern(game, game.colour_of(player)))
     return shown, total
 
 
