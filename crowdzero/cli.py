@@ -423,6 +423,14 @@ def study(
     advice_simulations: Annotated[
         int, typer.Option(help="With --advice: search simulations per position (0: raw only).")
     ] = 32,
+    member_games: Annotated[
+        Path | None,
+        typer.Option(
+            help="Member-vs-member games (.sqlite or the .jsonl.gz of "
+            "scripts/record_twin_games.py): each agent's search is scored on their "
+            "positions (top-1 agreement), and claim 3 checks the crowd never shows the exploit."
+        ),
+    ] = None,
 ) -> None:
     """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
     out-of-the-box play and value calibration, against self-play and imitation agents;
@@ -452,6 +460,8 @@ def study(
             raise _fail(f"--minutes-imitation must be a positive number, not {minutes_imitation}")
         if out.exists() and not out.is_dir():
             raise _fail(f"--out {out} is a file, not a folder")
+        if member_games is not None and not member_games.is_file():
+            raise _fail(f"--member-games {member_games} is not a file")
         settings = StudySettings(
             crowd_run=crowd,
             self_run=self_run,
@@ -463,6 +473,7 @@ def study(
             seed=seed,
             opponent_modelling=opponent_modelling,
             katago_reference=katago,
+            member_games=member_games,
         )
         open_runs(settings)  # the runs are usable (StudyError), before anything is written
     with _one_line_errors():

@@ -12,6 +12,7 @@ from rich.console import Console
 from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
+from crowdzero.analysis.arena import play_match
 from crowdzero.analysis.study import stages
 from crowdzero.analysis.study.cli_study import study_main
 from crowdzero.analysis.study.imitation_agent import ImitationResult
@@ -183,8 +184,20 @@ def _run(root: Path, mode: str, games: int) -> RunDir:
     return stored_run(root / mode, overrides, members, games, step=6)
 
 
+def _member_games(path: Path) -> Path:
+    """A store of games between two crowd members (no agent in them), as
+    `scripts/record_twin_games.py` records them."""
+    a, b = make_player("random:7"), make_player("heuristic:greedy:8")
+    result = play_match(a, b, 4, RunDir.open(path.parent / "crowd").config.rules)
+    with GameStore(path) as store:
+        for game in result.games:
+            store.add_game(game, source="arena")
+    return path
+
+
 def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: Path) -> None:
     crowd, self_ = _run(tmp_path, "crowd", 12), _run(tmp_path, "self", 2)
+    member_games = _member_games(tmp_path / "members.sqlite")
     out = tmp_path / "study"
     console = Console(record=True, width=120)
     settings = StudySettings(
@@ -199,6 +212,8 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         concurrency=8,
         box_games=4,
         search_choice=True,
+        member_games=member_games,
+        agreement_positions=12,
     )
     results = study_main(settings, console)
     assert (out / "index.html").is_file() and (out / "results.json").is_file()
@@ -225,6 +240,23 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         )
         assert results.values[label].brier.n > 0
         assert results.values[label].search_brier.n > 0  # root values were recorded
+        # The search's top-1 agreement on the member-vs-member positions.
+        agreement = results.member_agreement[label]
+        assert agreement["all"].n == 12 and agreement["heuristics"].n == 12
+        assert set(agreement) == {"all", "heuristics", "random", "heuristic:greedy"}
+        consistency = results.values[label].consistency
+        assert consistency is not None and consistency.n > 0 and 0 <= consistency.value <= 1
+    # The five primary claims, judged together; claim 5 compares the value heads.
+    primary = results.primary
+    assert primary is not None and len(primary.decisions) == 5
+    claim5 = primary.decisions[4].claim
+    assert claim5.name == "claim 5" and claim5.value == pytest.approx(
+        primary.value_consistency["crowd"].value - primary.value_consistency["self"].value
+    )
+    assert set(primary.brier_by_opponent["crowd"]) >= members
+    assert data["primary"]["decisions"][4]["verdict"] == "too few games"  # 2 games a pairing
+    assert data["member_agreement"]["crowd"]["all"]["n"] == 12
+    assert "Primary claims" in (out / "index.html").read_text()
     assert results.claims
     # Run again: nothing is trained or played twice.
     again = study_main(settings, console)
@@ -278,7 +310,9 @@ def test_each_stage_runs_on_its_own_from_the_settings_and_the_stage_before(
         "total",
     ]
     judged = stages.compare(measured)
-    assert judged.claims and replace(judged, claims=()) == measured
+    assert measured.primary is not None and measured.primary.decisions == ()
+    assert judged.primary is not None and len(judged.primary.decisions) == 5
+    assert judged.claims and replace(judged, claims=(), primary=measured.primary) == measured
     page = stages.report(settings, judged, console)
     assert page == settings.out_dir / "index.html" and page.is_file()
     data = json.loads((settings.out_dir / "results.json").read_text())
@@ -313,6 +347,8 @@ def test_results_record_every_setting_as_json_holds_it() -> None:
         "katago_reference",
         "blunder_points",
         "blunder_winrate",
+        "member_games",
+        "agreement_positions",
         "opponent_models",
     ]
     assert record["crowd_run"] == "runs/crowd" and record["held_out"] == ["gnugo:1"]

@@ -188,6 +188,27 @@ def value_consistency(
     return clustered_mean(gaps, list(games))
 
 
+def consistency_claim(
+    crowd: Estimate, control: Estimate, control_label: str = "self"
+) -> PrimaryClaim:
+    """Claim 5: the crowd agent's value head moves more across its own move than the
+    control's (`value_consistency` of each; positive difference = claimed). The two
+    agents' games are independent, so the variances add; normal two-sided p. Its games
+    are the fewer of the two agents' games."""
+    name, text = (
+        "claim 5",
+        f"crowd's value head is less consistent across its move than {control_label}'s",
+    )
+    value = crowd.value - control.value
+    variance = crowd.se**2 + control.se**2
+    games = min(crowd.games, control.games)
+    if not (math.isfinite(value) and math.isfinite(variance)):
+        return PrimaryClaim(name, text, value, math.nan, games)
+    se = math.sqrt(variance)
+    p = (0.0 if value else 1.0) if se == 0 else float(2 * stats.norm.sf(abs(value) / se))
+    return PrimaryClaim(name, text, value, p, games)
+
+
 @dataclass(frozen=True)
 class PrimaryClaim:
     """One pre-registered claim: its estimate, raw p-value, games and claimed sign."""
@@ -222,6 +243,7 @@ __all__ = [
     "PrimaryClaim",
     "TwinError",
     "TwinPair",
+    "consistency_claim",
     "decide_primary",
     "exploitation",
     "members_showing",
