@@ -341,6 +341,7 @@ def test_results_record_every_setting_as_json_holds_it() -> None:
         "threads",
         "concurrency",
         "seed",
+        "imitation_snapshot_every",
         "opponent_modelling",
         "opponent_model_steps",
         "minutes_opponent_models",

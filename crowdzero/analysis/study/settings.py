@@ -68,6 +68,9 @@ class StudySettings:
     seed: int = 0
     #: Train a new imitation agent even if `out_dir/imitation` holds one.
     retrain_imitation: bool = False
+    #: Keep the imitation agent's weights every this many steps in
+    #: OUT/imitation/snapshots/ (0: none), for its curve over training (`curves`).
+    imitation_snapshot_every: int = 0
     #: Add the opponent-model agent (the crowd agent searching with member models).
     opponent_modelling: bool = False
     #: Gradient steps per member model.
@@ -103,7 +106,8 @@ class StudySettings:
 
     def imitation_plan(self) -> FitPlan:
         """How the imitation agent is trained (or found)."""
-        return self._plan(self.imitation_steps, self.minutes_imitation, self.retrain_imitation)
+        plan = self._plan(self.imitation_steps, self.minutes_imitation, self.retrain_imitation)
+        return dataclasses.replace(plan, snapshot_every=self.imitation_snapshot_every)
 
     def opponent_model_plan(self) -> FitPlan:
         """How each member model is trained (or found); they are never retrained."""
