@@ -257,6 +257,7 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
     assert data["primary"]["decisions"][4]["verdict"] == "too few games"  # 2 games a pairing
     assert data["member_agreement"]["crowd"]["all"]["n"] == 12
     assert "Primary claims" in (out / "index.html").read_text()
+    assert "primary claims (Holm over the five)" in console.export_text()
     assert results.claims
     # Run again: nothing is trained or played twice.
     again = study_main(settings, console)

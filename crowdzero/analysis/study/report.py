@@ -609,3 +609,16 @@ def print_summary(results: StudyResults, console: Console) -> None:
         style = colour.get(claim.verdict, "dim")
         verdicts.add_row(f"[{style}]{claim.verdict}[/]", claim.text)
     console.print(verdicts)
+    if results.primary is not None and results.primary.decisions:
+        primary = Table(title="primary claims (Holm over the five)")
+        for column in ("verdict", "adjusted p", "games", "claim"):
+            primary.add_column(column)
+        for decision in results.primary.decisions:
+            verdict = str(decision.verdict)
+            primary.add_row(
+                f"[{colour.get(verdict, 'dim')}]{verdict}[/]",
+                f"{decision.adjusted_p:.3g}",
+                str(decision.claim.games),
+                f"{decision.claim.name}: {decision.claim.text}",
+            )
+        console.print(primary)
