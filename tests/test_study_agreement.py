@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_run import TINY_RUN
 
@@ -18,7 +19,7 @@ from crowdzero.analysis.study.agreement import (
     sample_member_game_positions,
     search_agreement,
 )
-from crowdzero.analysis.study.collect import load_study_agent, search_choices
+from crowdzero.analysis.study.collect import load_study_agent, raw_outputs, search_choices
 from crowdzero.analysis.study.twin_report import read_games
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.model import PolicyValueNet
@@ -92,10 +93,13 @@ def test_search_agreement_uses_the_agents_own_search_in_batches(
     try:
         result = search_agreement(agent, positions, batch=16)
         choices = search_choices(twin, [p.position for p in positions], batch=16)
+        policies, _ = raw_outputs(twin.evaluator, [p.position for p in positions])
     finally:
         agent.close()
         twin.close()
     assert result.agent == "crowd-agent@3" and result.simulations == cfg.search.simulations
+    # The search, not the raw network: its choices differ from the policy's argmax.
+    assert choices != [int(np.argmax(row)) for row in policies]
     hits = sum(c == p.move for c, p in zip(choices, positions, strict=True))
     assert result.by_group[ALL].value == pytest.approx(hits / len(positions))
     assert result.by_group[ALL].n == 40

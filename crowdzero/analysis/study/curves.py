@@ -68,12 +68,14 @@ from crowdzero.net.checkpoint import CheckpointError, checkpoint_files, load_che
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
 from crowdzero.players.crowd import Crowd
+from crowdzero.players.engines import EngineUnavailable
 from crowdzero.players.flawed import flaw_of, twin_of
 from crowdzero.players.registry import make_player
+from crowdzero.players.spec import PlayerSpecError
 from crowdzero.search.config import SearchConfig
 from crowdzero.store.game_store import GameStore
-from crowdzero.train.config import RunConfig
-from crowdzero.train.run_dir import RunDir
+from crowdzero.train.config import ConfigError, RunConfig
+from crowdzero.train.run_dir import RunDir, RunDirError
 
 Axis = Literal["minutes", "steps", "cpu"]
 #: What a curve plots: a Wilson proportion or a game-clustered mean.
@@ -286,8 +288,8 @@ def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, Search
     for path in settings.runs:
         try:
             run = RunDir.open(path)
-        except Exception as exc:
-            raise CurveError(f"{path}: {exc}") from exc
+        except (RunDirError, ConfigError) as exc:
+            raise CurveError(str(exc)) from exc
         runs.append((run.config.train.mode, run))
     modes = [mode for mode, _ in runs]
     labelled = [(mode if modes.count(mode) == 1 else run.name, run) for mode, run in runs]
@@ -334,8 +336,12 @@ class _AgreementCache:
         )
 
     @staticmethod
-    def key(point: CurvePoint, positions: int, seed: int) -> str:
-        return f"{point.checkpoint.resolve()}@{point.step}:{positions}:{seed}"
+    def key(point: CurvePoint, settings: CurveSettings, positions: int) -> str:
+        """The checkpoint, and the positions it was measured on (member games, how many,
+        which seed drew them): a change to any of them measures again."""
+        games = settings.member_games
+        source = "" if games is None else f"{games.resolve()}:{games.stat().st_size}"
+        return f"{point.checkpoint.resolve()}@{point.step}|{source}:{positions}:{settings.seed}"
 
     def get(self, key: str) -> dict[str, ClusteredEstimate] | None:
         found = self._data.get(key)
@@ -404,7 +410,7 @@ def measure_curves(
             for spec in held_specs:
                 try:
                     held_players.append(make_player(spec))
-                except Exception as exc:  # an engine not installed: a note, not a stop
+                except (EngineUnavailable, PlayerSpecError) as exc:  # a note, not a stop
                     notes.append(f"held-out opponent {spec} left out: {exc}")
             opponents = [*members, *held_players]
             names = [p.name for p in opponents]
@@ -437,7 +443,7 @@ def measure_curves(
                         }
                         agreement: dict[str, ClusteredEstimate] = {}
                         if positions:
-                            key = cache.key(point, len(positions), settings.seed)
+                            key = cache.key(point, settings, len(positions))
                             cached = cache.get(key)
                             if cached is None:
                                 cached = search_agreement(agent, positions).by_group
