@@ -79,6 +79,10 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     points = run_points(crowd, "crowd")
     assert [(p.step, p.minutes, p.cpu_seconds) for p in points] == [(3, 1.0, 70.0), (6, 1.5, 160.0)]
     assert points[0].checkpoint.name == "mark-1min.pt"
+    # The final checkpoint is written after the last metrics row: it takes that row's clock.
+    save_checkpoint(crowd.checkpoint_path(7), PolicyValueNet(crowd.config.net), step=7)
+    assert (run_points(crowd, "crowd")[-1].step, run_points(crowd, "crowd")[-1].minutes) == (7, 1.5)
+    crowd.checkpoint_path(7).unlink()
 
     imitation = tmp_path / "study" / "imitation"
     plan = FitPlan(steps=4, threads=1, holdout_every=2, snapshot_every=2)

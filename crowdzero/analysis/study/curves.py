@@ -158,16 +158,15 @@ class CurvePoint:
 
 
 def _clock(metrics: Sequence[Mapping[str, str]], step: int) -> tuple[float | None, float | None]:
-    """(minutes, cpu_s) of the first metrics row at or past `step` (None, None: none)."""
-    for row in metrics:
-        try:
-            if int(row.get("step") or -1) < step:
-                continue
-        except ValueError:
-            continue
-        wall = _number(row.get("wall_s")) or _number(row.get("elapsed_s"))
-        return (None if wall is None else wall / 60.0), _number(row.get("cpu_s"))
-    return None, None
+    """(minutes, cpu_s) of the first metrics row at or past `step`; past every row (the
+    final checkpoint is written after the last row), the last row's; (None, None) without
+    rows."""
+    rows = [row for row in metrics if _number(row.get("step")) is not None]
+    if not rows:
+        return None, None
+    row = next((r for r in rows if (_number(r.get("step")) or 0) >= step), rows[-1])
+    wall = _number(row.get("wall_s")) or _number(row.get("elapsed_s"))
+    return (None if wall is None else wall / 60.0), _number(row.get("cpu_s"))
 
 
 def _number(text: str | None) -> float | None:
