@@ -19,8 +19,15 @@ from crowdzero.analysis.study.agreement import (
     sample_member_game_positions,
     search_agreement,
 )
-from crowdzero.analysis.study.collect import load_study_agent, raw_outputs, search_choices
+from crowdzero.analysis.study.collect import (
+    MemberPosition,
+    load_study_agent,
+    raw_outputs,
+    search_choices,
+)
+from crowdzero.analysis.study.metrics import wilson
 from crowdzero.analysis.study.twin_report import read_games
+from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.model import PolicyValueNet
 from crowdzero.play.record import Game
@@ -62,9 +69,6 @@ def test_only_games_between_two_members_give_positions(recorded: list[Game]) -> 
 
 
 def test_agreement_is_clustered_by_game_per_member_and_group() -> None:
-    from crowdzero.analysis.study.collect import MemberPosition
-    from crowdzero.go.position import Position, Rules
-
     empty = Position(Rules(size=5))
     # Game 0 (gnugo) always agrees, game 1 (random) never: 2 games, 4 positions.
     positions = [
@@ -77,8 +81,14 @@ def test_agreement_is_clustered_by_game_per_member_and_group() -> None:
     assert list(estimates)[:3] == [ALL, ENGINES, HEURISTICS]
     assert estimates[ALL].value == 0.5 and estimates[ALL].n == 4 and estimates[ALL].games == 2
     assert estimates[ENGINES].value == 1.0 and estimates["random"].value == 0.0
-    # One game behind a group gives no interval, never a zero-width one.
-    assert estimates[ENGINES].games == 1 and estimates[ENGINES].low != estimates[ENGINES].low
+    # Every position of a group agreed (or none did): no zero-width interval, but
+    # Wilson's over its games, as if each game were one observation.
+    assert estimates[ENGINES].games == 1 and estimates[ENGINES].high == 1.0
+    assert estimates[ENGINES].low == pytest.approx(wilson(1, 1).low)
+    assert estimates["random"].low == 0.0 and estimates["random"].high == wilson(0, 1).high
+    # Where hits vary the interval is CR1's, kept inside [0, 1].
+    assert 0.0 <= estimates[ALL].low < 0.5 < estimates[ALL].high <= 1.0
+    assert estimates[ALL].se > 0
 
 
 def test_search_agreement_uses_the_agents_own_search_in_batches(

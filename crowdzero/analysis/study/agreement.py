@@ -14,18 +14,21 @@ only means playing well. Here:
   plain MCTS, frozen networks and flawed wrappers of them), because copying an engine's
   move is hard to tell from playing well;
 * intervals are clustered by game (CR1, `inference.clustered_mean`): the positions of one
-  game are not independent.
+  game are not independent; kept inside [0, 1], and Wilson's over the games where every
+  position agreed or none did (`clustered_share`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+import math
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from crowdzero.analysis.inference import Estimate, clustered_mean
+from crowdzero.analysis.study import metrics as m
 from crowdzero.analysis.study.collect import MemberPosition, StudyAgent, search_choices
 from crowdzero.go.coords import RESIGN
 from crowdzero.play.record import Game, Move
@@ -111,9 +114,28 @@ def agreement_estimates(
         members.setdefault(p.member, []).append(i)
     groups |= dict(sorted(members.items()))
     return {
-        name: clustered_mean([hits[i] for i in index], [positions[i].game_id for i in index])
+        name: clustered_share([hits[i] for i in index], [positions[i].game_id for i in index])
         for name, index in groups.items()
     }
+
+
+def clustered_share(hits: Sequence[float], games: Sequence[Hashable]) -> Estimate:
+    """The share of hits (0/1) with a game-clustered 95% interval, kept inside [0, 1].
+
+    CR1 (`clustered_mean`) where the hits vary. Where they do not (none or every one
+    agrees), CR1 has no spread to measure and would give a zero-width interval, so the
+    interval is Wilson's for as many trials as games: as if a game's positions were
+    one observation, the cautious reading of "every position agreed".
+    """
+    estimate = clustered_mean(hits, games)
+    if estimate.n == 0:
+        return estimate
+    if estimate.value in (0.0, 1.0):
+        wilson = m.wilson(estimate.value * estimate.games, estimate.games)
+        return replace(estimate, low=wilson.low, high=wilson.high)
+    low = max(0.0, estimate.low) if math.isfinite(estimate.low) else estimate.low
+    high = min(1.0, estimate.high) if math.isfinite(estimate.high) else estimate.high
+    return replace(estimate, low=low, high=high)
 
 
 def search_agreement(
@@ -134,6 +156,7 @@ __all__ = [
     "HEURISTIC_KINDS",
     "SearchAgreement",
     "agreement_estimates",
+    "clustered_share",
     "member_group",
     "member_vs_member",
     "sample_member_game_positions",
