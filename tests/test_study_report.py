@@ -27,6 +27,8 @@ from crowdzero.analysis.study.results import (
 )
 from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.analysis.study.stages import StudyError
+from crowdzero.go.position import Rules
+from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.run_dir import RunDir
@@ -365,3 +367,31 @@ def test_study_refuses_a_self_play_run_as_the_crowd_run(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="self-mode run, not a crowd-mode one"):
         study_main(settings)
     assert not settings.out_dir.exists()
+
+
+def test_primary_claims_find_members_by_the_name_their_games_carry() -> None:
+    """A member given with a seed ("random:3") plays as "random": claim 4 must still
+    find its games, and claim 5 waits for both value heads."""
+    member = make_player("random:3")
+    games: dict[str, dict[str, tuple[Game, ...]]] = {}
+    for label, seed in (("crowd", 1), ("self", 2)):
+        agent = make_player(f"random-noeye:{seed}")
+        agent.name = f"{label}-agent@4"
+        result = play_match(agent, member, 4, Rules(size=5, komi=0.5))
+        games[label] = {member.name: result.games}
+    evidence = stages.Evidence(
+        members=(member.name,),
+        held_out=(),
+        member_specs=("random:3",),
+        games=games,
+        played=8,
+        reused=0,
+        dropped=0,
+        notes=(),
+        wall={},
+    )
+    primary = stages._measure_primary(evidence, {}, None)
+    claim4 = primary.claims[3]
+    assert claim4.name == "claim 4" and claim4.games == 4, claim4
+    assert primary.claims[4].text == "no value measurements"
+    assert not primary.decisions  # judged by `compare`, not here

@@ -595,13 +595,15 @@ def _measure_primary(
                     seen.add(key)
                     games.append(game)
     notes: list[str] = []
-    specs = list(evidence.member_specs)
+    # The members as their games name them (a flawed member's name is its spec, which
+    # `twin_pairs` checks); a spec with a seed ("random:1") plays as "random".
+    members = list(evidence.members)
     try:
-        twin_pairs(specs, evidence.held_out)
+        twin_pairs(members, evidence.held_out)
     except TwinError as exc:
         notes.append(f"primary claims 1-2 have no twin pairs: {exc}")
-        specs = [spec for spec in specs if flaw_of(spec) is None]
-    twins = twin_claims(games, specs, evidence.held_out, member_games)
+        members = [name for name in members if flaw_of(name) is None]
+    twins = twin_claims(games, members, evidence.held_out, member_games)
     consistency = {label: check.consistency for label, check in values.items() if check.consistency}
     if "crowd" in consistency and "self" in consistency:
         claim5 = consistency_claim(consistency["crowd"], consistency["self"])
