@@ -633,7 +633,18 @@ def curves_figure(curves: Curves, path: Path) -> None:
         # One game gives no interval (nan): shade nothing there.
         lows = [e.value if math.isnan(e.low) else e.low for _, e in points]
         highs = [e.value if math.isnan(e.high) else e.high for _, e in points]
-        ax.plot(xs, [e.value for _, e in points], style, color=colour, marker="o", ms=3, label=name)
+        ax.plot(
+            xs,
+            [e.value for _, e in points],
+            style,
+            color=colour,
+            marker="o",
+            ms=4,
+            # A twin's markers are hollow, so it reads apart from its flawed member even
+            # where the two lines lie on each other.
+            markerfacecolor="white" if style == "--" else colour,
+            label=name,
+        )
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.12, linewidth=0)
 
     for column, label in enumerate(labels):
@@ -670,7 +681,14 @@ def curves_figure(curves: Curves, path: Path) -> None:
     )
     handles, names = axes[0][0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, names, loc="center right", fontsize=7, title="opponent (dashed: twin)")
+        fig.legend(
+            handles,
+            names,
+            loc="center right",
+            fontsize=7,
+            handlelength=3.5,
+            title="opponent (dashed, hollow: twin)",
+        )
     fig.tight_layout(rect=(0, 0, 1 - 2.6 / (4.2 * len(labels) + 2.8), 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
