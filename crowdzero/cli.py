@@ -545,6 +545,10 @@ def study_curves(
     every: Annotated[
         int, typer.Option(help="Every Nth checkpoint of each agent, counting back from the newest.")
     ] = 1,
+    points: Annotated[
+        str,
+        typer.Option(help="A run's points: all (marks and checkpoints), marks or checkpoints."),
+    ] = "all",
     crowd: Annotated[
         str | None,
         typer.Option(help="Crowd file to play against (default: the crowd run's)."),
@@ -573,6 +577,8 @@ def study_curves(
     with _one_line_errors():
         if x not in curve_module.AXES:
             raise _fail(f"--x must be one of {', '.join(curve_module.AXES)}, not {x}")
+        if points not in curve_module.WHICH:
+            raise _fail(f"--points must be one of {', '.join(curve_module.WHICH)}, not {points}")
         for option, value in (
             ("--games", games),
             ("--every", every),
@@ -594,6 +600,7 @@ def study_curves(
             out_dir=out,
             games=games,
             every=every,
+            points=points,  # type: ignore[arg-type]  # checked against WHICH above
             crowd=crowd,
             member_games=member_games,
             positions=positions,

@@ -247,6 +247,8 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
         (["run", "--every", "0"], ["--every must be at least 1, not 0"]),
         (["run", "--positions", "0"], ["--positions must be at least 1, not 0"]),
         (["run", "--x", "hours"], ["--x must be one of minutes, steps, cpu, not hours"]),
+        (["run", "--points", "some"], ["--points must be one of all, marks, checkpoints"]),
+        (["run", "--points", "marks"], ["run has no marks yet"]),
         (["run", "--out", "file.txt"], ["--out file.txt is a file"]),
         ([], ["name at least one run, or --imitation"]),
     ],

@@ -79,6 +79,12 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     points = run_points(crowd, "crowd")
     assert [(p.step, p.minutes, p.cpu_seconds) for p in points] == [(3, 1.0, 70.0), (6, 1.5, 160.0)]
     assert points[0].checkpoint.name == "mark-1min.pt"
+    assert [p.checkpoint.name for p in run_points(crowd, "crowd", "marks")] == ["mark-1min.pt"]
+    only = run_points(crowd, "crowd", "checkpoints")
+    assert [(p.checkpoint.name, p.minutes) for p in only] == [
+        ("ckpt-00000003.pt", 40 / 60),
+        ("ckpt-00000006.pt", 1.5),
+    ]
     # The final checkpoint is written after the last metrics row: it takes that row's clock.
     save_checkpoint(crowd.checkpoint_path(7), PolicyValueNet(crowd.config.net), step=7)
     assert (run_points(crowd, "crowd")[-1].step, run_points(crowd, "crowd")[-1].minutes) == (7, 1.5)

@@ -78,6 +78,9 @@ from crowdzero.train.config import ConfigError, RunConfig
 from crowdzero.train.run_dir import RunDir, RunDirError
 
 Axis = Literal["minutes", "steps", "cpu"]
+#: Which files of a run are points: marks and checkpoints, or one kind only.
+Which = Literal["all", "marks", "checkpoints"]
+WHICH: tuple[str, ...] = ("all", "marks", "checkpoints")
 #: What a curve plots: a Wilson proportion or a game-clustered mean.
 Measured = m.Estimate | ClusteredEstimate
 AXES: tuple[str, ...] = ("minutes", "steps", "cpu")
@@ -104,6 +107,8 @@ class CurveSettings:
     games: int = 20
     #: Measure every this-many-th checkpoint of each agent, counting back from the newest.
     every: int = 1
+    #: A run's points: its marks and checkpoints ("all"), or one kind only.
+    points: Which = "all"
     #: Crowd file to play against; None: the crowd run's (a self-play run alone needs it).
     crowd: str | None = None
     #: Held-out opponents; None: the crowd file's ``[study] held_out``.
@@ -129,6 +134,8 @@ class CurveSettings:
             object.__setattr__(self, "held_out", tuple(self.held_out))
         if self.x not in AXES:
             raise CurveError(f"x must be one of {', '.join(AXES)}, not {self.x!r}")
+        if self.points not in WHICH:
+            raise CurveError(f"points must be one of {', '.join(WHICH)}, not {self.points!r}")
         for name in ("games", "every", "positions", "concurrency"):
             if getattr(self, name) < 1:
                 raise CurveError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -176,12 +183,14 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def run_points(run: RunDir, label: str) -> list[CurvePoint]:
-    """Every mark and checkpoint of `run`, oldest first, one per step."""
+def run_points(run: RunDir, label: str, which: Which = "all") -> list[CurvePoint]:
+    """Every mark and checkpoint of `run` (or only its marks, or only its checkpoints),
+    oldest first, one per step."""
     metrics = run.read_metrics()
     by_step: dict[int, CurvePoint] = {}
-    marks = sorted((run.path / "marks").glob("mark-*min.pt"))
-    for path in [*marks, *reversed(run.checkpoint_paths())]:
+    marks = sorted((run.path / "marks").glob("mark-*min.pt")) if which != "checkpoints" else []
+    checkpoints = list(reversed(run.checkpoint_paths())) if which != "marks" else []
+    for path in [*marks, *checkpoints]:
         try:
             step = (
                 RunDir.checkpoint_step(path)
@@ -295,9 +304,10 @@ def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, Search
     points: list[CurvePoint] = []
     searches: dict[str, SearchConfig] = {}
     for label, run in labelled:
-        found = run_points(run, label)
+        found = run_points(run, label, settings.points)
         if not found:
-            raise CurveError(f"{run.path} has no checkpoints or marks yet")
+            kind = {"all": "checkpoints or marks", "marks": "marks"}.get(settings.points)
+            raise CurveError(f"{run.path} has no {kind or 'checkpoints'} yet")
         points += every_kth(found, settings.every)
         searches[label] = run.config.search
     crowd_runs = [run for mode, run in runs if mode == "crowd"]
@@ -722,6 +732,7 @@ def curves_main(
 
 __all__ = [
     "AXES",
+    "WHICH",
     "CurveError",
     "CurvePlan",
     "CurvePoint",
