@@ -97,6 +97,7 @@ _USER_ERRORS = (
     ("crowdzero.go.errors", "SgfError"),
     ("crowdzero.web.app", "ServeError"),
     ("crowdzero.analysis.study.stages", "StudyError"),
+    ("crowdzero.analysis.study.curves", "CurveError"),
     ("crowdzero.train.ray_workers", "WorkersUnavailable"),
 )
 
@@ -423,6 +424,21 @@ def study(
     advice_simulations: Annotated[
         int, typer.Option(help="With --advice: search simulations per position (0: raw only).")
     ] = 32,
+    imitation_snapshot_every: Annotated[
+        int,
+        typer.Option(
+            help="Keep the imitation agent's weights every N steps in OUT/imitation/snapshots/ "
+            "(0: none), for `crowdzero study-curves --imitation OUT/imitation`."
+        ),
+    ] = 0,
+    member_games: Annotated[
+        Path | None,
+        typer.Option(
+            help="Member-vs-member games (.sqlite or the .jsonl.gz of "
+            "scripts/record_twin_games.py): each agent's search is scored on their "
+            "positions (top-1 agreement), and claim 3 checks the crowd never shows the exploit."
+        ),
+    ] = None,
 ) -> None:
     """What did the crowd-trained agent learn? Imitation, exploitation, transfer, flaws,
     out-of-the-box play and value calibration, against self-play and imitation agents;
@@ -452,6 +468,12 @@ def study(
             raise _fail(f"--minutes-imitation must be a positive number, not {minutes_imitation}")
         if out.exists() and not out.is_dir():
             raise _fail(f"--out {out} is a file, not a folder")
+        if imitation_snapshot_every < 0:
+            raise _fail(
+                f"--imitation-snapshot-every must be 0 or more, not {imitation_snapshot_every}"
+            )
+        if member_games is not None and not member_games.is_file():
+            raise _fail(f"--member-games {member_games} is not a file")
         settings = StudySettings(
             crowd_run=crowd,
             self_run=self_run,
@@ -463,6 +485,8 @@ def study(
             seed=seed,
             opponent_modelling=opponent_modelling,
             katago_reference=katago,
+            member_games=member_games,
+            imitation_snapshot_every=imitation_snapshot_every,
         )
         open_runs(settings)  # the runs are usable (StudyError), before anything is written
     with _one_line_errors():
@@ -502,6 +526,99 @@ def _study_advice(
     text, data = write_advice(results, out)
     console.print("\n".join(advice_table(results)), markup=False)
     console.print(f"wrote {text} and {data}")
+
+
+@app.command("study-curves")
+def study_curves(
+    runs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Training runs (crowd and/or self mode), every checkpoint each."),
+    ] = None,
+    imitation: Annotated[
+        Path | None,
+        typer.Option(help="The imitation agent's folder (a study's OUT/imitation)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for curves.md/.json/.png and games.")] = Path(
+        "curves"
+    ),
+    games: Annotated[int, typer.Option(help="Games per checkpoint and opponent.")] = 20,
+    every: Annotated[
+        int, typer.Option(help="Every Nth checkpoint of each agent, counting back from the newest.")
+    ] = 1,
+    points: Annotated[
+        str,
+        typer.Option(help="A run's points: all (marks and checkpoints), marks or checkpoints."),
+    ] = "all",
+    crowd: Annotated[
+        str | None,
+        typer.Option(help="Crowd file to play against (default: the crowd run's)."),
+    ] = None,
+    member_games: Annotated[
+        Path | None,
+        typer.Option(
+            help="Member-vs-member games (.sqlite or .jsonl.gz of "
+            "scripts/record_twin_games.py) for the search's top-1 agreement."
+        ),
+    ] = None,
+    positions: Annotated[
+        int, typer.Option(help="Member positions searched per checkpoint for the agreement.")
+    ] = 200,
+    x: Annotated[
+        str, typer.Option(help="x axis of curves.png: minutes, steps or cpu (CPU-seconds).")
+    ] = "minutes",
+    concurrency: Annotated[int, typer.Option(help="Games played at once.")] = 16,
+    threads: Annotated[int, typer.Option(help="Torch threads.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for sampling positions and play.")] = 0,
+) -> None:
+    """Curves over training: every stored checkpoint's score against each crowd member and
+    held-out twin, flaw-trigger rates and search top-1 agreement (resumable)."""
+    from crowdzero.analysis.study import curves as curve_module
+
+    with _one_line_errors():
+        if x not in curve_module.AXES:
+            raise _fail(f"--x must be one of {', '.join(curve_module.AXES)}, not {x}")
+        if points not in curve_module.WHICH:
+            raise _fail(f"--points must be one of {', '.join(curve_module.WHICH)}, not {points}")
+        for option, value in (
+            ("--games", games),
+            ("--every", every),
+            ("--positions", positions),
+            ("--concurrency", concurrency),
+        ):
+            if value < 1:
+                raise _fail(f"{option} must be at least 1, not {value}")
+        for path in runs or []:
+            if not _is_run(path):
+                raise _fail(f"{path} is not a crowdzero run (no config.toml)")
+        if not runs and imitation is None:
+            raise _fail("name at least one run, or --imitation")
+        if out.exists() and not out.is_dir():
+            raise _fail(f"--out {out} is a file, not a folder")
+        settings = curve_module.CurveSettings(
+            tuple(runs or ()),
+            imitation=imitation,
+            out_dir=out,
+            games=games,
+            every=every,
+            points=points,  # type: ignore[arg-type]  # checked against WHICH above
+            crowd=crowd,
+            member_games=member_games,
+            positions=positions,
+            x=x,  # type: ignore[arg-type]  # checked against AXES above
+            threads=threads,
+            concurrency=concurrency,
+            seed=seed,
+        )
+        curve_module.check_curves(settings)  # refuse bad runs before anything is written
+    with _one_line_errors():
+        curves = curve_module.curves_main(
+            settings, on_progress=lambda text: console.print(text, markup=False)
+        )
+    console.print(
+        f"{len(curves.rows)} checkpoints, {curves.games_played} games played, "
+        f"{curves.games_reused} reused: {out / 'curves.md'}, {out / 'curves.png'}, "
+        f"{out / 'curves.json'}"
+    )
 
 
 @app.command("config")

@@ -52,6 +52,11 @@ def test_a_match_alternates_colours_and_counts_every_game() -> None:
     wins = sum(g.winner == (BLACK if g.black == "random" else WHITE) for g in result.games)
     assert wins == result.a_wins
     for game in result.games:
+        black_is_a = game.black == "random"
+        assert game.colour_of("random") == (BLACK if black_is_a else WHITE)
+        assert game.colour_of("random-noeye") == (WHITE if black_is_a else BLACK)
+        assert game.colour_of("nobody") == 0
+    for game in result.games:
         assert game.replay().is_over or len(game.moves) >= 2 * 25  # finished or capped
         assert game.rules == RULES and game.agent_colour == 0
 

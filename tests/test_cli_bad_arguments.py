@@ -69,7 +69,7 @@ def nothing_may_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """Training, serving and the study fail at once if a case ever gets that far."""
     import uvicorn
 
-    from crowdzero.analysis.study import cli_study
+    from crowdzero.analysis.study import cli_study, curves
     from crowdzero.train import training_run
 
     def tripwire(what: str) -> Any:
@@ -81,6 +81,7 @@ def nothing_may_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training_run, "TrainingRun", tripwire("training"))
     monkeypatch.setattr(uvicorn, "run", tripwire("the web server"))
     monkeypatch.setattr(cli_study, "study_main", tripwire("the study"))
+    monkeypatch.setattr(curves, "curves_main", tripwire("the curves"))
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +233,24 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
         (["--crowd", "run", "--minutes-imitation", "0"], ["--minutes-imitation", "0"]),
         (["--crowd", "run", "--out", "file.txt"], ["--out file.txt is a file"]),
         ([], ["--crowd"]),
+    ],
+    "study-curves": [
+        (["missing"], ["missing is not a crowdzero run"]),
+        (["notes"], ["notes is not a crowdzero run"]),
+        (["bad-utf8-run"], ["not UTF-8"]),
+        (["empty-run"], ["empty-run has no checkpoints or marks yet"]),
+        (["self-run"], ["a self-play run alone has no crowd: give --crowd"]),
+        (["run", "--crowd", "bad-crowd.toml"], ["bogus"]),
+        (["run", "--imitation", "notes"], ["notes holds no imitation checkpoints"]),
+        (["run", "--member-games", "missing.gz"], ["member games missing.gz is not a file"]),
+        (["run", "--games", "0"], ["--games must be at least 1, not 0"]),
+        (["run", "--every", "0"], ["--every must be at least 1, not 0"]),
+        (["run", "--positions", "0"], ["--positions must be at least 1, not 0"]),
+        (["run", "--x", "hours"], ["--x must be one of minutes, steps, cpu, not hours"]),
+        (["run", "--points", "some"], ["--points must be one of all, marks, checkpoints"]),
+        (["run", "--points", "marks"], ["run has no marks yet"]),
+        (["run", "--out", "file.txt"], ["--out file.txt is a file"]),
+        ([], ["name at least one run, or --imitation"]),
     ],
     "config": [
         (["missing"], ["there is no run at missing"]),

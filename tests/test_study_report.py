@@ -12,6 +12,7 @@ from rich.console import Console
 from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
+from crowdzero.analysis.arena import play_match
 from crowdzero.analysis.study import stages
 from crowdzero.analysis.study.cli_study import study_main
 from crowdzero.analysis.study.imitation_agent import ImitationResult
@@ -26,6 +27,8 @@ from crowdzero.analysis.study.results import (
 )
 from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.analysis.study.stages import StudyError
+from crowdzero.go.position import Rules
+from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.run_dir import RunDir
@@ -183,8 +186,20 @@ def _run(root: Path, mode: str, games: int) -> RunDir:
     return stored_run(root / mode, overrides, members, games, step=6)
 
 
+def _member_games(path: Path) -> Path:
+    """A store of games between two crowd members (no agent in them), as
+    `scripts/record_twin_games.py` records them."""
+    a, b = make_player("random:7"), make_player("heuristic:greedy:8")
+    result = play_match(a, b, 4, RunDir.open(path.parent / "crowd").config.rules)
+    with GameStore(path) as store:
+        for game in result.games:
+            store.add_game(game, source="arena")
+    return path
+
+
 def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: Path) -> None:
     crowd, self_ = _run(tmp_path, "crowd", 12), _run(tmp_path, "self", 2)
+    member_games = _member_games(tmp_path / "members.sqlite")
     out = tmp_path / "study"
     console = Console(record=True, width=120)
     settings = StudySettings(
@@ -199,6 +214,8 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         concurrency=8,
         box_games=4,
         search_choice=True,
+        member_games=member_games,
+        agreement_positions=12,
     )
     results = study_main(settings, console)
     assert (out / "index.html").is_file() and (out / "results.json").is_file()
@@ -225,6 +242,24 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
         )
         assert results.values[label].brier.n > 0
         assert results.values[label].search_brier.n > 0  # root values were recorded
+        # The search's top-1 agreement on the member-vs-member positions.
+        agreement = results.member_agreement[label]
+        assert agreement["all"].n == 12 and agreement["heuristics"].n == 12
+        assert set(agreement) == {"all", "heuristics", "random", "heuristic:greedy"}
+        consistency = results.values[label].consistency
+        assert consistency is not None and consistency.n > 0 and 0 <= consistency.value <= 1
+    # The five primary claims, judged together; claim 5 compares the value heads.
+    primary = results.primary
+    assert primary is not None and len(primary.decisions) == 5
+    claim5 = primary.decisions[4].claim
+    assert claim5.name == "claim 5" and claim5.value == pytest.approx(
+        primary.value_consistency["crowd"].value - primary.value_consistency["self"].value
+    )
+    assert set(primary.brier_by_opponent["crowd"]) >= members
+    assert data["primary"]["decisions"][4]["verdict"] == "too few games"  # 2 games a pairing
+    assert data["member_agreement"]["crowd"]["all"]["n"] == 12
+    assert "Primary claims" in (out / "index.html").read_text()
+    assert "primary claims (Holm over the five)" in console.export_text()
     assert results.claims
     # Run again: nothing is trained or played twice.
     again = study_main(settings, console)
@@ -278,7 +313,9 @@ def test_each_stage_runs_on_its_own_from_the_settings_and_the_stage_before(
         "total",
     ]
     judged = stages.compare(measured)
-    assert judged.claims and replace(judged, claims=()) == measured
+    assert measured.primary is not None and measured.primary.decisions == ()
+    assert judged.primary is not None and len(judged.primary.decisions) == 5
+    assert judged.claims and replace(judged, claims=(), primary=measured.primary) == measured
     page = stages.report(settings, judged, console)
     assert page == settings.out_dir / "index.html" and page.is_file()
     data = json.loads((settings.out_dir / "results.json").read_text())
@@ -307,12 +344,15 @@ def test_results_record_every_setting_as_json_holds_it() -> None:
         "threads",
         "concurrency",
         "seed",
+        "imitation_snapshot_every",
         "opponent_modelling",
         "opponent_model_steps",
         "minutes_opponent_models",
         "katago_reference",
         "blunder_points",
         "blunder_winrate",
+        "member_games",
+        "agreement_positions",
         "opponent_models",
     ]
     assert record["crowd_run"] == "runs/crowd" and record["held_out"] == ["gnugo:1"]
@@ -327,3 +367,31 @@ def test_study_refuses_a_self_play_run_as_the_crowd_run(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="self-mode run, not a crowd-mode one"):
         study_main(settings)
     assert not settings.out_dir.exists()
+
+
+def test_primary_claims_find_members_by_the_name_their_games_carry() -> None:
+    """A member given with a seed ("random:3") plays as "random": claim 4 must still
+    find its games, and claim 5 waits for both value heads."""
+    member = make_player("random:3")
+    games: dict[str, dict[str, tuple[Game, ...]]] = {}
+    for label, seed in (("crowd", 1), ("self", 2)):
+        agent = make_player(f"random-noeye:{seed}")
+        agent.name = f"{label}-agent@4"
+        result = play_match(agent, member, 4, Rules(size=5, komi=0.5))
+        games[label] = {member.name: result.games}
+    evidence = stages.Evidence(
+        members=(member.name,),
+        held_out=(),
+        member_specs=("random:3",),
+        games=games,
+        played=8,
+        reused=0,
+        dropped=0,
+        notes=(),
+        wall={},
+    )
+    primary = stages._measure_primary(evidence, {}, None)
+    claim4 = primary.claims[3]
+    assert claim4.name == "claim 4" and claim4.games == 4, claim4
+    assert primary.claims[4].text == "no value measurements"
+    assert not primary.decisions  # judged by `compare`, not here

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from scipy import stats
 from test_flaws import game_of
 
 import crowdzero.players
@@ -14,6 +15,7 @@ from crowdzero.analysis.inference import Verdict
 from crowdzero.analysis.study.twins import (
     PrimaryClaim,
     TwinError,
+    consistency_claim,
     decide_primary,
     exploitation,
     members_showing,
@@ -109,6 +111,20 @@ def test_a_value_head_that_agrees_with_itself_across_its_move_scores_zero() -> N
     assert consistent.value == pytest.approx(0.0)
     drifting = value_consistency(["g1", "g2"], [0.6, 0.6], [0.6, 0.6])
     assert drifting.value == pytest.approx(0.6)  # P 0.8 before, 0.2 after
+
+
+def test_claim_5_compares_the_two_value_heads_gaps_with_their_variances_added() -> None:
+    steady = value_consistency(list(range(40)), [0.0] * 40, [0.0] * 20 + [0.1] * 20)
+    drifting = value_consistency(list(range(40)), [0.5] * 40, [0.3] * 20 + [0.5] * 20)
+    claim = consistency_claim(drifting, steady)
+    assert claim.name == "claim 5" and claim.games == 40
+    assert claim.value == pytest.approx(drifting.value - steady.value) and claim.value > 0
+    z = claim.value / math.sqrt(drifting.se**2 + steady.se**2)
+    assert claim.p_value == pytest.approx(2 * stats.norm.sf(z))
+    assert decide_primary([claim])[0].verdict == Verdict.SUPPORTED
+    assert consistency_claim(steady, drifting).value < 0
+    one_game = value_consistency(["g"], [0.5], [0.3])
+    assert math.isnan(consistency_claim(one_game, steady).p_value)
 
 
 def test_primary_claims_are_adjusted_together_and_small_samples_get_no_verdict() -> None:

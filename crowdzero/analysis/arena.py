@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.go.coords import BLACK
 from crowdzero.go.position import Rules
 from crowdzero.play.match_runner import MatchRunner, Pairing
 from crowdzero.play.player import Player
@@ -156,7 +156,7 @@ def play_match(
 
     a_wins = b_wins = draws = a_black = a_black_wins = 0
     for game in finished:
-        a_colour = BLACK if game.black == player_a.name else WHITE
+        a_colour = game.colour_of(player_a.name)
         a_black += a_colour == BLACK
         if game.winner == 0:
             draws += 1

@@ -55,6 +55,19 @@ class Game:
         """Name of the player who had `colour`."""
         return self.black if colour == BLACK else self.white
 
+    def colour_of(self, name: str) -> int:
+        """The colour `name` had in this game: BLACK, WHITE, or 0 if it did not play.
+
+        The one definition of a named player's seat (arena tallies, the study's agent
+        moves, flaw detectors run on the opponent's seat all ask it). A player in both
+        seats (self-play under one name) is reported as BLACK.
+        """
+        if self.black == name:
+            return BLACK
+        if self.white == name:
+            return WHITE
+        return 0
+
     def score_for(self, colour: int) -> float:
         """What the game was worth to `colour`: 1 a win, 0.5 a draw (or jigo), 0 a loss.
 

@@ -125,11 +125,14 @@ def raw_outputs(
     return np.concatenate(policies), np.concatenate(values)
 
 
-def search_choices(agent: StudyAgent, positions: Sequence[Position]) -> list[int]:
-    """The move the agent's (noise-free) search picks in each position, searched afresh."""
+def search_choices(
+    agent: StudyAgent, positions: Sequence[Position], *, batch: int = 32
+) -> list[int]:
+    """The move the agent's (noise-free) search picks in each position, searched afresh,
+    `batch` positions per batched search (one network call per simulation round)."""
     out: list[int] = []
-    for start in range(0, len(positions), 32):
-        chunk = positions[start : start + 32]
+    for start in range(0, len(positions), batch):
+        chunk = positions[start : start + batch]
         requests = [MoveRequest(f"probe-{start + i}", p) for i, p in enumerate(chunk)]
         out += [choice.point for choice in agent.player.select_moves(requests)]
         for request in requests:
@@ -247,7 +250,7 @@ def agent_moves(games: Sequence[Game], name: str) -> list[AgentMove]:
     """Every non-resignation move `name` made in `games` (positions replayed)."""
     out: list[AgentMove] = []
     for index, game in enumerate(games):
-        colour = BLACK if game.black == name else WHITE if game.white == name else 0
+        colour = game.colour_of(name)
         if colour == 0:
             continue
         opponent = game.player(-colour)

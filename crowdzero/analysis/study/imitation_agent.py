@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 HOLDOUT_EVERY = 10
 #: Metadata "mode" of an imitation checkpoint.
 IMITATION_MODE = "imitation"
+#: Metadata "mode" of the imitation agent's weights part-way through its training, kept
+#: in OUT/imitation/snapshots/ (`FitPlan.snapshot_every`); never taken for the agent.
+SNAPSHOT_MODE = "imitation-snapshot"
+SNAPSHOTS = "snapshots"
 
 
 class ImitationError(RuntimeError):
@@ -157,6 +161,9 @@ class FitPlan:
     holdout_every: int = HOLDOUT_EVERY
     #: Train anew even when a checkpoint of this baseline is already there.
     retrain: bool = False
+    #: Also keep the weights every this many steps (0: only the final ones), for the
+    #: imitation agent's curve over its own training (`curves`).
+    snapshot_every: int = 0
 
     @property
     def seconds(self) -> float | None:
@@ -179,16 +186,20 @@ def fit_to_window(
     train: TrainConfig,
     plan: FitPlan,
     on_step: Callable[[int, LossReport], None] | None = None,
+    on_learner: Callable[[Learner], None] | None = None,
 ) -> Fit:
     """Supervised learning on `window` with a fresh `PolicyValueNet(net)` and `train`'s
     optimiser, learning rate, batch size, loss weights and symmetry augmentation, until
-    `plan.steps` gradient steps or `plan.minutes` of wall time, whichever is first."""
+    `plan.steps` gradient steps or `plan.minutes` of wall time, whichever is first.
+    `on_learner` is handed the learner before the first step (to save snapshots)."""
     if plan.steps is None:
         raise ValueError("fit_to_window needs a step count: FitPlan(steps=N)")
     set_torch_threads(plan.threads)
     torch.manual_seed(plan.seed)
     rng = np.random.default_rng(plan.seed)
     learner = Learner.from_config(PolicyValueNet(net), train)
+    if on_learner is not None:
+        on_learner(learner)
     started = time.monotonic()
     deadline = None if plan.seconds is None else started + plan.seconds
     last: LossReport | None = None
@@ -294,7 +305,40 @@ def train_imitation(
         )
 
     cpu_before = time.process_time()
-    fit = fit_to_window(window, cfg.net, cfg.train, replace(plan, steps=target_steps), on_step)
+    started = [time.monotonic()]
+
+    def step_done(step: int, loss: LossReport) -> None:
+        if on_step is not None:
+            on_step(step, loss)
+        if plan.snapshot_every > 0 and step % plan.snapshot_every == 0 and step < target_steps:
+            save_checkpoint(
+                out_dir / SNAPSHOTS / f"ckpt-{step:08d}.pt",
+                fitting[0].model,
+                step=step,
+                metadata={
+                    "run": "imitation",
+                    "mode": SNAPSHOT_MODE,
+                    "source_run": str(crowd_run.path),
+                    "seconds": time.monotonic() - started[0],
+                    "cpu_seconds": time.process_time() - cpu_before,
+                },
+            )
+
+    fitting: list[Learner] = []
+
+    def learner_ready(learner: Learner) -> None:
+        # Snapshots count wall time from here, as `fit_to_window` does for the final one.
+        fitting.append(learner)
+        started[0] = time.monotonic()
+
+    fit = fit_to_window(
+        window,
+        cfg.net,
+        cfg.train,
+        replace(plan, steps=target_steps),
+        step_done,
+        on_learner=learner_ready,
+    )
     cpu_seconds = time.process_time() - cpu_before
     learner, seconds, final_loss = fit.learner, fit.seconds, fit.final_loss
     path = out_dir / f"ckpt-{learner.step:08d}.pt"

@@ -25,6 +25,7 @@ from crowdzero.analysis.study.collect import (
     spec_kind,
 )
 from crowdzero.analysis.study.results import Claim, OutOfBox, StudyResults, ValueCheck
+from crowdzero.analysis.study.twins import value_consistency
 from crowdzero.go.position import Position
 from crowdzero.play.record import Game
 from crowdzero.players.flawed import flaw_of
@@ -214,10 +215,15 @@ def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0)
     replies = reply_positions(moves)
     has_reply = np.array([r is not None for r in replies], dtype=bool)
     reply_pred = np.full(len(moves), np.nan)
+    consistency = None
     if has_reply.any():
         _, reply_values = raw_outputs(agent.evaluator, [r for r in replies if r is not None])
         # The value is the opponent's (the side to move): the agent's chance is the rest.
         reply_pred[has_reply] = 1.0 - m.win_probability(reply_values)
+        index = np.flatnonzero(has_reply).tolist()
+        consistency = value_consistency(
+            [moves[i].game for i in index], values[index].tolist(), reply_values.tolist()
+        )
     return ValueCheck(
         curve=tuple(m.calibration_curve(predicted, actual)),
         brier=m.brier_score(*grouped(everything, predicted), seed=seed),
@@ -244,6 +250,7 @@ def value_check(agent: StudyAgent, moves: Sequence[AgentMove], *, seed: int = 0)
             o: m.overrating(*grouped(mask & has_reply, reply_pred), seed=seed)
             for o, mask in by_opponent.items()
         },
+        consistency=consistency,
     )
 
 

@@ -25,7 +25,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.play.record import Game
 from crowdzero.players.flaws import FlawReport
 
@@ -221,10 +220,9 @@ def outcome_split(novel_counts: Sequence[int], won: Sequence[float]) -> OutcomeS
 
 def agent_colour_in(game: Game, name: str) -> int:
     """The colour `name` played in `game` (StudyMetricError if it did not play)."""
-    if game.black == name:
-        return BLACK
-    if game.white == name:
-        return WHITE
+    colour = game.colour_of(name)
+    if colour:
+        return colour
     raise StudyMetricError(f"{name!r} did not play {game.black} vs {game.white}")
 
 

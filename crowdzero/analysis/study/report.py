@@ -23,6 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study.advice import AdviceResults, advice_table
 from crowdzero.analysis.study.metrics import Estimate
 from crowdzero.analysis.study.results import StudyResults, plain_json, results_json
@@ -253,6 +254,7 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
         f"{meta.games_dropped} dropped. Intervals are 95% (Wilson for proportions, "
         "bootstrap over games for means).</p>",
     ]
+    parts += _primary_section(results)
     parts.append(
         "<h2>Agents</h2><table><tr><th>label</th><th>name</th><th>network</th>"
         "<th>search</th><th>step</th><th>checkpoint</th></tr>"
@@ -314,6 +316,7 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
     for title, table, percent in imitation_tables:
         parts.append(_table(title, table, _keys(table), percent=percent, key_header="member"))
 
+    parts += _agreement_section(results)
     parts.append("<h2>Exploitation and transfer</h2>")
     parts.append(_image(out_dir, "win_rates.png", "win-rate matrix"))
     parts.append(
@@ -410,6 +413,87 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
     )
     parts.append("<p>All numbers: <a href=results.json>results.json</a>.</p></body></html>")
     return "\n".join(parts)
+
+
+def _clustered(estimate: ClusteredEstimate | None, percent: bool = True) -> str:
+    """A game-clustered estimate as a table cell: value [low, high] (n, games)."""
+    if estimate is None or estimate.n == 0:
+        return '<td class="na">n/a</td>'
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+
+    def number(x: float) -> str:
+        return "n/a" if x != x else f"{x * scale:.1f}{unit}" if percent else f"{x:.3f}"
+
+    return (
+        f"<td>{number(estimate.value)} <small>[{number(estimate.low)}, "
+        f"{number(estimate.high)}] n={estimate.n}, {estimate.games} games</small></td>"
+    )
+
+
+def _primary_section(results: StudyResults) -> list[str]:
+    """The pre-registered primary claims of docs/study.md, judged together (Holm)."""
+    primary = results.primary
+    if primary is None or not primary.decisions:
+        return []
+    parts = [
+        "<h2>Primary claims</h2><table><tr><th>claim</th><th>estimate</th><th>p</th>"
+        "<th>Holm-adjusted p</th><th>games</th><th>verdict</th></tr>"
+    ]
+    for decision in primary.decisions:
+        claim = decision.claim
+        style = _VERDICT_STYLE.get(str(decision.verdict), "")
+        parts.append(
+            f"<tr><td>{html.escape(claim.name)}: {html.escape(claim.text)}</td>"
+            f"<td>{claim.value:.3f}</td><td>{claim.p_value:.3g}</td>"
+            f"<td>{decision.adjusted_p:.3g}</td><td>{claim.games}</td>"
+            f'<td style="{style}"><b>{html.escape(str(decision.verdict))}</b></td></tr>'
+        )
+    parts.append("</table>")
+    if primary.value_consistency:
+        parts.append(
+            "<p>Claim 5: mean |P(win) before the agent's move - P(win) after it| by the "
+            "value head, clustered by game:</p><table><tr><th>agent</th><th>gap</th></tr>"
+        )
+        for label, estimate in primary.value_consistency.items():
+            row = _clustered(estimate, percent=False)
+            parts.append(f"<tr><th>{html.escape(label)}</th>{row}</tr>")
+        parts.append("</table>")
+    parts.append(
+        _table(
+            "Brier score per opponent (exploratory, beside claim 5)",
+            primary.brier_by_opponent,
+            _keys(primary.brier_by_opponent),
+            percent=False,
+            key_header="opponent",
+        )
+    )
+    parts.append(
+        "<p><small>Everything below is exploratory; its verdicts compare 95% intervals "
+        "without a multiplicity correction.</small></p>"
+    )
+    return parts
+
+
+def _agreement_section(results: StudyResults) -> list[str]:
+    """Top-1 agreement of each agent's real search on member-vs-member positions."""
+    table = results.member_agreement
+    if not table:
+        return []
+    keys = list(next(iter(table.values())))
+    parts = [
+        "<h3>Top-1 agreement of the search, on member-vs-member positions</h3><p>"
+        "Positions from games between two crowd members (no agent played them); each "
+        "agent searches them with its own noise-free search. Heuristic members (random "
+        "movers, heuristics) and engines (GnuGo, Pachi, KataGo, MCTS) apart; intervals "
+        "clustered by game.</p><table><tr><th>member</th>"
+        + "".join(f"<th>{html.escape(label)}</th>" for label in table)
+        + "</tr>"
+    ]
+    for key in keys:
+        cells = "".join(_clustered(row.get(key)) for row in table.values())
+        parts.append(f"<tr><th>{html.escape(key)}</th>{cells}</tr>")
+    parts.append("</table>")
+    return parts
 
 
 def markdown_table_html(lines: Sequence[str]) -> str:
@@ -525,3 +609,16 @@ def print_summary(results: StudyResults, console: Console) -> None:
         style = colour.get(claim.verdict, "dim")
         verdicts.add_row(f"[{style}]{claim.verdict}[/]", claim.text)
     console.print(verdicts)
+    if results.primary is not None and results.primary.decisions:
+        primary = Table(title="primary claims (Holm over the five)")
+        for column in ("verdict", "adjusted p", "games", "claim"):
+            primary.add_column(column)
+        for decision in results.primary.decisions:
+            verdict = str(decision.verdict)
+            primary.add_row(
+                f"[{colour.get(verdict, 'dim')}]{verdict}[/]",
+                f"{decision.adjusted_p:.3g}",
+                str(decision.claim.games),
+                f"{decision.claim.name}: {decision.claim.text}",
+            )
+        console.print(primary)

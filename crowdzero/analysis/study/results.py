@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study.advice import AdviceResults
 from crowdzero.analysis.study.imitation_agent import ImitationResult
 from crowdzero.analysis.study.metrics import CalibrationBin, Estimate, Verdict
+from crowdzero.analysis.study.twin_report import TwinEvidence
+from crowdzero.analysis.study.twins import Decision, PrimaryClaim
 
 AGENT_LABELS = ("crowd", "self", "imitation", "opponent-model")
 
@@ -98,6 +101,25 @@ class ValueCheck:
     reply_curve: tuple[CalibrationBin, ...] = ()
     reply_brier: Estimate | None = None
     reply_overrating_by_opponent: dict[str, Estimate] = field(default_factory=dict)
+    # Outcome-free (primary claim 5): mean |P(win) before its move - P(win) after it| by
+    # the value head, over the agent's moves that did not end the game, clustered by game
+    # (`twins.value_consistency`).
+    consistency: ClusteredEstimate | None = None
+
+
+@dataclass(frozen=True)
+class PrimaryResults:
+    """The five primary claims of docs/study.md: claims 1-4 from the study's games
+    (`twin_report.twin_claims`), claim 5 from the value heads, and beside claim 5 the
+    Brier score per opponent stratum (exploratory). `decisions` (Holm over the five, then
+    the verdict rule) are filled by `stages.compare`."""
+
+    twins: TwinEvidence
+    value_consistency: dict[str, ClusteredEstimate]
+    brier_by_opponent: dict[str, dict[str, Estimate]]
+    claims: tuple[PrimaryClaim, ...]
+    notes: tuple[str, ...] = ()
+    decisions: tuple[Decision, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,12 @@ class StudyResults:
     reference: dict[str, ReferenceCheck] = field(default_factory=dict)
     #: Does the agent take advice? Measured when the crowd run's games carry advice.
     advice: AdviceResults | None = None
+    #: The pre-registered primary claims (docs/study.md), measured and then judged.
+    primary: PrimaryResults | None = None
+    #: Top-1 agreement of each agent's real search with the members, on positions of
+    #: member-vs-member games (`StudySettings.member_games`): by agent label, then member,
+    #: "heuristics", "engines" and "all" (`agreement`); empty without member games.
+    member_agreement: dict[str, dict[str, ClusteredEstimate]] = field(default_factory=dict)
 
 
 def _plain(value: Any) -> Any:

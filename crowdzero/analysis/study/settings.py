@@ -68,6 +68,9 @@ class StudySettings:
     seed: int = 0
     #: Train a new imitation agent even if `out_dir/imitation` holds one.
     retrain_imitation: bool = False
+    #: Keep the imitation agent's weights every this many steps in
+    #: OUT/imitation/snapshots/ (0: none), for its curve over training (`curves`).
+    imitation_snapshot_every: int = 0
     #: Add the opponent-model agent (the crowd agent searching with member models).
     opponent_modelling: bool = False
     #: Gradient steps per member model.
@@ -80,12 +83,20 @@ class StudySettings:
     blunder_points: float = BLUNDER_POINTS
     #: A move losing this much of KataGo's win probability is a blunder.
     blunder_winrate: float = BLUNDER_WINRATE
+    #: Member-vs-member games (a store, or the .jsonl.gz `scripts/record_twin_games.py`
+    #: writes): positions for the search's top-1 agreement, and the crowd's half of
+    #: primary claim 3. None: neither is measured.
+    member_games: Path | None = None
+    #: Positions of the member games each agent searches for the top-1 agreement.
+    agreement_positions: int = 400
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "crowd_run", Path(self.crowd_run))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.self_run is not None:
             object.__setattr__(self, "self_run", Path(self.self_run))
+        if self.member_games is not None:
+            object.__setattr__(self, "member_games", Path(self.member_games))
         if self.held_out is not None:
             object.__setattr__(self, "held_out", tuple(self.held_out))
 
@@ -95,7 +106,8 @@ class StudySettings:
 
     def imitation_plan(self) -> FitPlan:
         """How the imitation agent is trained (or found)."""
-        return self._plan(self.imitation_steps, self.minutes_imitation, self.retrain_imitation)
+        plan = self._plan(self.imitation_steps, self.minutes_imitation, self.retrain_imitation)
+        return dataclasses.replace(plan, snapshot_every=self.imitation_snapshot_every)
 
     def opponent_model_plan(self) -> FitPlan:
         """How each member model is trained (or found); they are never retrained."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import shlex
 import subprocess
 import sys
@@ -29,7 +30,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study.advice import AdviceResults, measure_advice, spread_checkpoints
+from crowdzero.analysis.study.agreement import (
+    member_vs_member,
+    sample_member_game_positions,
+    search_agreement,
+)
 from crowdzero.analysis.study.collect import (
     Fixture,
     MemberModels,
@@ -71,18 +78,28 @@ from crowdzero.analysis.study.report import print_summary, write_report
 from crowdzero.analysis.study.results import (
     AgentInfo,
     OutOfBox,
+    PrimaryResults,
     ReferenceCheck,
     StudyMeta,
     StudyResults,
     ValueCheck,
 )
 from crowdzero.analysis.study.settings import StudySettings
+from crowdzero.analysis.study.twin_report import read_games, twin_claims
+from crowdzero.analysis.study.twins import (
+    PrimaryClaim,
+    TwinError,
+    consistency_claim,
+    decide_primary,
+    twin_pairs,
+)
 from crowdzero.net.evaluator import set_torch_threads
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
 from crowdzero.players.checkpoint import resolve_checkpoint
 from crowdzero.players.crowd import Crowd
 from crowdzero.players.engines import EngineUnavailable
+from crowdzero.players.flawed import flaw_of
 from crowdzero.players.katago_reference import KataGoReferenceError
 from crowdzero.players.registry import make_player
 from crowdzero.players.spec import PlayerSpecError
@@ -482,12 +499,18 @@ def measure(
         models.close()
         if reference is not None:
             reference.close()
+    member_games = _member_games(settings)
+    t = time.monotonic()
+    agreement = _measure_agreement(settings, lineup, evidence, member_games, console)
+    agreement_seconds = time.monotonic() - t
+    primary = _measure_primary(evidence, play.values, member_games)
     baselines = lineup.baselines
     wall = {
         **baselines.wall,
         **evidence.wall,
         "imitation_measure": imitation.seconds,
         "measurements": play.seconds,
+        **({"agreement": agreement_seconds} if member_games is not None else {}),
         "total": time.monotonic() - lineup.runs.started,
     }
     meta = StudyMeta(
@@ -504,7 +527,8 @@ def measure(
         + evidence.notes
         + imitation.notes
         + tuple(reference_notes)
-        + play.notes,
+        + play.notes
+        + primary.notes,
     )
     return StudyResults(
         meta=meta,
@@ -522,6 +546,75 @@ def measure(
         values=play.values,
         reference=play.reference,
         advice=_measure_advice(settings, lineup, console),
+        primary=primary,
+        member_agreement=agreement,
+    )
+
+
+def _member_games(settings: StudySettings) -> list[Game] | None:
+    """The member-vs-member games of `settings.member_games`, None without the setting."""
+    if settings.member_games is None:
+        return None
+    if not settings.member_games.is_file():
+        raise StudyError(f"--member-games {settings.member_games} is not a file")
+    return read_games(settings.member_games)
+
+
+def _measure_agreement(
+    settings: StudySettings,
+    lineup: Lineup,
+    evidence: Evidence,
+    member_games: Sequence[Game] | None,
+    console: Console,
+) -> dict[str, dict[str, ClusteredEstimate]]:
+    """Each agent's search against the members' moves on member-vs-member positions."""
+    if member_games is None:
+        return {}
+    members = {*evidence.members, *evidence.member_specs}
+    positions = sample_member_game_positions(
+        member_vs_member(member_games, members), settings.agreement_positions, seed=settings.seed
+    )
+    console.print(f"[bold]search agreement[/]: {len(positions)} member-vs-member positions")
+    return {
+        label: search_agreement(agent, positions).by_group for label, agent in lineup.agents.items()
+    }
+
+
+def _measure_primary(
+    evidence: Evidence, values: Mapping[str, ValueCheck], member_games: Sequence[Game] | None
+) -> PrimaryResults:
+    """Primary claims 1-4 from the study's games (each game once; adjudicated results
+    where KataGo scored them) and claim 5 from the agents' value heads."""
+    seen: set[tuple[object, ...]] = set()
+    games: list[Game] = []
+    for table in evidence.games.values():
+        for played in table.values():
+            for game in played:
+                key = (game.black, game.white, game.date, tuple(m.point for m in game.moves))
+                if key not in seen:
+                    seen.add(key)
+                    games.append(game)
+    notes: list[str] = []
+    # The members as their games name them (a flawed member's name is its spec, which
+    # `twin_pairs` checks); a spec with a seed ("random:1") plays as "random".
+    members = list(evidence.members)
+    try:
+        twin_pairs(members, evidence.held_out)
+    except TwinError as exc:
+        notes.append(f"primary claims 1-2 have no twin pairs: {exc}")
+        members = [name for name in members if flaw_of(name) is None]
+    twins = twin_claims(games, members, evidence.held_out, member_games)
+    consistency = {label: check.consistency for label, check in values.items() if check.consistency}
+    if "crowd" in consistency and "self" in consistency:
+        claim5 = consistency_claim(consistency["crowd"], consistency["self"])
+    else:
+        claim5 = PrimaryClaim("claim 5", "no value measurements", math.nan, math.nan, 0)
+    return PrimaryResults(
+        twins=twins,
+        value_consistency=consistency,
+        brier_by_opponent={label: dict(check.brier_by_opponent) for label, check in values.items()},
+        claims=(*twins.claims, claim5),
+        notes=tuple(notes),
     )
 
 
@@ -649,8 +742,14 @@ def _git_commit() -> str | None:
 
 
 def compare(results: StudyResults) -> StudyResults:
-    """`results` with the claims the intervals support or not (`measure.claims`)."""
-    return replace(results, claims=tuple(claims(results) + reference_claims(results)))
+    """`results` with the claims the intervals support or not (`measure.claims`), and
+    the primary claims judged together (Holm, then the verdict rule)."""
+    primary = results.primary
+    if primary is not None:
+        primary = replace(primary, decisions=tuple(decide_primary(primary.claims)))
+    return replace(
+        results, claims=tuple(claims(results) + reference_claims(results)), primary=primary
+    )
 
 
 def report(settings: StudySettings, results: StudyResults, console: Console) -> Path:

@@ -15,7 +15,7 @@ numbers::
 `scripts/record_twin_games.py --members SPEC,SPEC,...` writes) in which the
 out-of-the-box pattern is counted; without it claim 3 is reported without its "absent from the crowd" half.
 Claim 5 (value consistency) needs the networks, not only the games: the study's own
-`measure` stage computes it.
+`measure` stage computes it and judges all five together (``primary`` in results.json).
 """
 
 from __future__ import annotations
@@ -70,6 +70,18 @@ def newest_agents(games: Sequence[Game]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class TwinEvidence:
+    """Claims 1-4 of docs/study.md as measured from the games, not yet judged: the
+    study's `measure` adds claim 5 and `compare` judges all five together."""
+
+    agents: dict[str, str]
+    exploitation: list[dict[str, Any]]
+    early_passes: dict[str, tuple[int, int]]
+    members_early_passes: dict[str, tuple[int, int]] | None
+    claims: list[PrimaryClaim]
+
+
+@dataclass(frozen=True)
 class TwinReport:
     agents: dict[str, str]
     exploitation: list[dict[str, Any]]
@@ -101,7 +113,26 @@ def build_report(
     held_out: Sequence[str],
     member_games: Sequence[Game] | None = None,
 ) -> TwinReport:
-    """Claims 1-4 of docs/study.md from the study's games (see the module doc)."""
+    """Claims 1-4 of docs/study.md from the study's games (see the module doc), judged
+    together (Holm, then the verdict rule)."""
+    found = twin_claims(games, member_specs, held_out, member_games)
+    return TwinReport(
+        found.agents,
+        found.exploitation,
+        found.early_passes,
+        found.members_early_passes,
+        decide_primary(found.claims),
+    )
+
+
+def twin_claims(
+    games: Sequence[Game],
+    member_specs: Sequence[str],
+    held_out: Sequence[str],
+    member_games: Sequence[Game] | None = None,
+) -> TwinEvidence:
+    """Claims 1-4 and what they rest on, measured from the study's games; the agents are
+    the newest ``LABEL-agent@STEP`` of each label in `games`."""
     agents = newest_agents(games)
     pairs = twin_pairs(member_specs, held_out)
     crowd = agents.get("crowd")
@@ -142,7 +173,7 @@ def build_report(
     members = None
     if member_games is not None:
         members = members_showing(member_games, member_specs, early_passes)
-    return TwinReport(agents, rows, shown, members, decide_primary(claims))
+    return TwinEvidence(agents, rows, shown, members, claims)
 
 
 def _stratified_claim(

@@ -85,10 +85,6 @@ def scores(games: Iterable[Game], player: str, opponent: str) -> list[float]:
     return found
 
 
-def _seat(game: Game, player: str) -> int:
-    return BLACK if game.black == player else WHITE
-
-
 @dataclass(frozen=True)
 class Exploitation:
     """One agent against one control on one twin pair."""
@@ -107,7 +103,7 @@ def trigger_rate(games: Iterable[Game], player: str, member: str, flaw: Flaw) ->
     mine = [g for g in games if {g.black, g.white} == {player, member}]
     if not mine:
         return math.nan
-    fired = sum(flaw.detect(g, -_seat(g, player)).triggered for g in mine)
+    fired = sum(flaw.detect(g, -g.colour_of(player)).triggered for g in mine)
     return fired / len(mine)
 
 
@@ -155,7 +151,7 @@ def pattern_games(games: Iterable[Game], player: str, pattern: Pattern) -> tuple
         if player not in (game.black, game.white):
             continue
         total += 1
-        shown += bool(pattern(game, _seat(game, player)))
+        shown += bool(pattern(game, game.colour_of(player)))
     return shown, total
 
 
@@ -192,6 +188,27 @@ def value_consistency(
     return clustered_mean(gaps, list(games))
 
 
+def consistency_claim(
+    crowd: Estimate, control: Estimate, control_label: str = "self"
+) -> PrimaryClaim:
+    """Claim 5: the crowd agent's value head moves more across its own move than the
+    control's (`value_consistency` of each; positive difference = claimed). The two
+    agents' games are independent, so the variances add; normal two-sided p. Its games
+    are the fewer of the two agents' games."""
+    name, text = (
+        "claim 5",
+        f"crowd's value head is less consistent across its move than {control_label}'s",
+    )
+    value = crowd.value - control.value
+    variance = crowd.se**2 + control.se**2
+    games = min(crowd.games, control.games)
+    if not (math.isfinite(value) and math.isfinite(variance)):
+        return PrimaryClaim(name, text, value, math.nan, games)
+    se = math.sqrt(variance)
+    p = (0.0 if value else 1.0) if se == 0 else float(2 * stats.norm.sf(abs(value) / se))
+    return PrimaryClaim(name, text, value, p, games)
+
+
 @dataclass(frozen=True)
 class PrimaryClaim:
     """One pre-registered claim: its estimate, raw p-value, games and claimed sign."""
@@ -226,6 +243,7 @@ __all__ = [
     "PrimaryClaim",
     "TwinError",
     "TwinPair",
+    "consistency_claim",
     "decide_primary",
     "exploitation",
     "members_showing",

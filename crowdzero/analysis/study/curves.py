@@ -1,0 +1,752 @@
+"""Curves over training (issue #13): every stored checkpoint of a run against each crowd
+member and each held-out opponent (the flawed members' twins first), with the planted
+flaws' trigger rates and the search's top-1 agreement with the members.
+
+    crowdzero study-curves runs/crowd-7x7 runs/self-7x7 --imitation study/imitation \\
+        --member-games study/member-games.jsonl.gz --out study/curves --games 20
+
+What is a point of a curve (`curve_points`):
+
+* a training run's checkpoints: the marks ``RUN/marks/mark-<M>min.pt`` (written by
+  `benchmarks/learn.py` at M minutes of training) and ``RUN/checkpoints/ckpt-*.pt``; two
+  files of one step count once. x is the training wall time (minutes, from the mark's
+  name or from the first metrics.csv row at or past the checkpoint's step), the step, or
+  the run's CPU-seconds there (``cpu_s`` of metrics.csv);
+* the imitation agent's snapshots (``OUT/imitation/snapshots/``, kept with
+  ``StudySettings(imitation_snapshot_every=N)``) and its final checkpoint; x from their
+  own training wall time and CPU (metadata ``seconds`` and ``cpu_seconds``);
+* ``every=K`` keeps every K-th point of each agent counting back from the newest, so the
+  newest is always measured.
+
+At each point, with the same noise-free search as the study (`collect.load_study_agent`,
+named ``LABEL-agent@STEP``):
+
+* its score against every crowd member and every held-out opponent, `games` games each,
+  colours alternating, stored in ``OUT/curves.sqlite`` as they finish: an interrupted
+  curve resumes where it stopped, and a longer `games` only plays the difference;
+* for each flawed member (``flawed:FLAW:SPEC``) and its twin, the share of games where
+  the flaw's detector fired on that opponent's seat (against the twin it should stay near
+  0: the detectors' specificity, measured again);
+* with member-vs-member games, the search's top-1 agreement with the members on their
+  positions (`agreement`), heuristic members and engines apart; kept in
+  ``OUT/agreement-cache.json`` so a resumed curve does not search them again.
+
+Output: ``OUT/curves.json`` (every number), ``OUT/curves.md`` (the tables) and
+``OUT/curves.png`` (one column per agent; rows: score per opponent, flaw trigger rates,
+top-1 agreement; 95% intervals shaded; a twin dashed in its flawed member's colour).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from crowdzero.analysis.inference import Estimate as ClusteredEstimate
+from crowdzero.analysis.study import metrics as m
+from crowdzero.analysis.study.agreement import (
+    member_vs_member,
+    sample_member_game_positions,
+    search_agreement,
+)
+from crowdzero.analysis.study.collect import (
+    Fixture,
+    MemberPosition,
+    fixture_games,
+    load_study_agent,
+    play_fixtures,
+)
+from crowdzero.analysis.study.imitation_agent import IMITATION_MODE, SNAPSHOT_MODE, SNAPSHOTS
+from crowdzero.analysis.study.results import plain_json
+from crowdzero.analysis.study.twin_report import read_games
+from crowdzero.net.checkpoint import CheckpointError, checkpoint_files, load_checkpoint
+from crowdzero.play.player import Player
+from crowdzero.play.record import Game
+from crowdzero.players.crowd import Crowd
+from crowdzero.players.engines import EngineUnavailable
+from crowdzero.players.flawed import flaw_of, twin_of
+from crowdzero.players.registry import make_player
+from crowdzero.players.spec import PlayerSpecError
+from crowdzero.search.config import SearchConfig
+from crowdzero.store.game_store import GameStore
+from crowdzero.train.config import ConfigError, RunConfig
+from crowdzero.train.run_dir import RunDir, RunDirError
+
+Axis = Literal["minutes", "steps", "cpu"]
+#: Which files of a run are points: marks and checkpoints, or one kind only.
+Which = Literal["all", "marks", "checkpoints"]
+WHICH: tuple[str, ...] = ("all", "marks", "checkpoints")
+#: What a curve plots: a Wilson proportion or a game-clustered mean.
+Measured = m.Estimate | ClusteredEstimate
+AXES: tuple[str, ...] = ("minutes", "steps", "cpu")
+MARK_RE = re.compile(r"mark-(?P<minutes>\d+(?:\.\d+)?)min\.pt")
+STORE_NAME = "curves.sqlite"
+CACHE_NAME = "agreement-cache.json"
+
+
+class CurveError(RuntimeError):
+    """The curves cannot be drawn as asked (no checkpoints, a run missing...)."""
+
+
+@dataclass(frozen=True)
+class CurveSettings:
+    """Everything `curves_main` needs. Paths are stored as `Path`, lists as tuples."""
+
+    #: Training runs (crowd or self mode); each run's label is its mode, or its folder
+    #: name when two runs share a mode.
+    runs: tuple[Path, ...]
+    #: Folder of the imitation agent (a study's OUT/imitation), or None.
+    imitation: Path | None = None
+    out_dir: Path = Path("curves")
+    #: Games per checkpoint and opponent.
+    games: int = 20
+    #: Measure every this-many-th checkpoint of each agent, counting back from the newest.
+    every: int = 1
+    #: A run's points: its marks and checkpoints ("all"), or one kind only.
+    points: Which = "all"
+    #: Crowd file to play against; None: the crowd run's (a self-play run alone needs it).
+    crowd: str | None = None
+    #: Held-out opponents; None: the crowd file's ``[study] held_out``.
+    held_out: tuple[str, ...] | None = None
+    #: Member-vs-member games for the top-1 agreement (None: not measured).
+    member_games: Path | None = None
+    #: Member positions searched per checkpoint for the top-1 agreement.
+    positions: int = 200
+    #: The x axis of curves.png: training minutes, steps or CPU-seconds.
+    x: Axis = "minutes"
+    threads: int = 2
+    concurrency: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs", tuple(Path(p) for p in self.runs))
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+        for name in ("imitation", "member_games"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+        if self.held_out is not None:
+            object.__setattr__(self, "held_out", tuple(self.held_out))
+        if self.x not in AXES:
+            raise CurveError(f"x must be one of {', '.join(AXES)}, not {self.x!r}")
+        if self.points not in WHICH:
+            raise CurveError(f"points must be one of {', '.join(WHICH)}, not {self.points!r}")
+        for name in ("games", "every", "positions", "concurrency"):
+            if getattr(self, name) < 1:
+                raise CurveError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+
+# -- the points of a curve -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One checkpoint of one agent, with where it stands in that agent's training."""
+
+    label: str
+    checkpoint: Path
+    step: int
+    #: Training wall time when it was written (None: not known).
+    minutes: float | None
+    #: CPU-seconds of training when it was written (None: not known).
+    cpu_seconds: float | None
+
+    def x(self, axis: Axis) -> float | None:
+        if axis == "steps":
+            return float(self.step)
+        if axis == "cpu":
+            return self.cpu_seconds
+        return self.minutes
+
+
+def _clock(metrics: Sequence[Mapping[str, str]], step: int) -> tuple[float | None, float | None]:
+    """(minutes, cpu_s) of the first metrics row at or past `step`; past every row (the
+    final checkpoint is written after the last row), the last row's; (None, None) without
+    rows."""
+    rows = [row for row in metrics if _number(row.get("step")) is not None]
+    if not rows:
+        return None, None
+    row = next((r for r in rows if (_number(r.get("step")) or 0) >= step), rows[-1])
+    wall = _number(row.get("wall_s")) or _number(row.get("elapsed_s"))
+    return (None if wall is None else wall / 60.0), _number(row.get("cpu_s"))
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def run_points(run: RunDir, label: str, which: Which = "all") -> list[CurvePoint]:
+    """Every mark and checkpoint of `run` (or only its marks, or only its checkpoints),
+    oldest first, one per step."""
+    metrics = run.read_metrics()
+    by_step: dict[int, CurvePoint] = {}
+    marks = sorted((run.path / "marks").glob("mark-*min.pt")) if which != "checkpoints" else []
+    checkpoints = list(reversed(run.checkpoint_paths())) if which != "marks" else []
+    for path in [*marks, *checkpoints]:
+        try:
+            step = (
+                RunDir.checkpoint_step(path)
+                if path.name.startswith("ckpt-")
+                else load_checkpoint(path).step
+            )
+        except (CheckpointError, ValueError):
+            continue
+        if step in by_step:
+            continue
+        minutes, cpu = _clock(metrics, step)
+        mark = MARK_RE.fullmatch(path.name)
+        if mark is not None:
+            minutes = float(mark["minutes"])
+        by_step[step] = CurvePoint(label, path, step, minutes, cpu)
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def imitation_points(folder: Path) -> list[CurvePoint]:
+    """The imitation agent's snapshots and final checkpoint, oldest first."""
+    points: dict[int, CurvePoint] = {}
+    for path in [*checkpoint_files(folder / SNAPSHOTS), *checkpoint_files(folder)]:
+        try:
+            loaded = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        meta = loaded.metadata
+        if meta.get("mode") not in (IMITATION_MODE, SNAPSHOT_MODE):
+            continue
+        seconds, cpu = meta.get("seconds"), meta.get("cpu_seconds")
+        points[loaded.step] = CurvePoint(
+            "imitation",
+            path,
+            loaded.step,
+            None if seconds is None else float(seconds) / 60.0,
+            None if cpu is None else float(cpu),
+        )
+    return [points[s] for s in sorted(points)]
+
+
+def every_kth(points: Sequence[CurvePoint], every: int) -> list[CurvePoint]:
+    """Every `every`-th point counting back from the newest (always kept), oldest first."""
+    return list(points)[::-1][::every][::-1]
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurveRow:
+    """Everything measured at one point."""
+
+    point: CurvePoint
+    agent: str
+    #: Score (win 1, draw 1/2) against each opponent, Wilson interval, `games` games.
+    scores: dict[str, m.Estimate]
+    #: Per flawed member and per twin: share of games where the flaw's detector fired
+    #: on that opponent's seat.
+    triggers: dict[str, m.Estimate]
+    #: Top-1 agreement of the search with the members (`agreement`), empty without
+    #: member games.
+    agreement: dict[str, ClusteredEstimate]
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Every row, and who the opponents were."""
+
+    members: tuple[str, ...]
+    held_out: tuple[str, ...]
+    #: Flawed member -> its twin.
+    twins: dict[str, str]
+    rows: tuple[CurveRow, ...]
+    x: str
+    games_played: int
+    games_reused: int
+    positions: int
+    notes: tuple[str, ...] = ()
+
+
+def trigger_rates(
+    games_by_opponent: Mapping[str, Sequence[Game]], agent: str
+) -> dict[str, m.Estimate]:
+    """For each flawed opponent and each twin of one, the share of the agent's games
+    against it where the flaw's detector fired on the opponent's seat."""
+    flaws = {name: flaw_of(name) for name in games_by_opponent}
+    planted = {twin_of(name): flaw for name, flaw in flaws.items() if flaw is not None}
+    out: dict[str, m.Estimate] = {}
+    for opponent, games in games_by_opponent.items():
+        flaw = flaws[opponent] or planted.get(opponent)
+        if flaw is None:
+            continue
+        out[opponent] = m.flaw_rate([flaw.detect(g, -g.colour_of(agent)) for g in games])
+    return out
+
+
+def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, SearchConfig], RunConfig]:
+    """Every point to measure, each label's search settings, and the config whose rules
+    and move cap the games use (the crowd run's, else the first run's)."""
+    if not settings.runs and settings.imitation is None:
+        raise CurveError("name at least one run or --imitation")
+    runs: list[tuple[str, RunDir]] = []
+    for path in settings.runs:
+        try:
+            run = RunDir.open(path)
+        except (RunDirError, ConfigError) as exc:
+            raise CurveError(str(exc)) from exc
+        runs.append((run.config.train.mode, run))
+    modes = [mode for mode, _ in runs]
+    labelled = [(mode if modes.count(mode) == 1 else run.name, run) for mode, run in runs]
+    points: list[CurvePoint] = []
+    searches: dict[str, SearchConfig] = {}
+    for label, run in labelled:
+        found = run_points(run, label, settings.points)
+        if not found:
+            kind = {"all": "checkpoints or marks", "marks": "marks"}.get(settings.points)
+            raise CurveError(f"{run.path} has no {kind or 'checkpoints'} yet")
+        points += every_kth(found, settings.every)
+        searches[label] = run.config.search
+    crowd_runs = [run for mode, run in runs if mode == "crowd"]
+    base = crowd_runs[0] if crowd_runs else (runs[0][1] if runs else None)
+    if settings.imitation is not None:
+        found = imitation_points(settings.imitation)
+        if not found:
+            raise CurveError(f"{settings.imitation} holds no imitation checkpoints")
+        if base is None:
+            source = load_checkpoint(found[-1].checkpoint).metadata.get("source_run")
+            if not source:
+                raise CurveError("the imitation agent names no crowd run; name it too")
+            base = RunDir.open(source)
+        points += every_kth(found, settings.every)
+        # The imitation agent searches as the crowd run does (the study's rule).
+        searches["imitation"] = base.config.search
+    assert base is not None
+    return points, searches, base.config
+
+
+def _crowd_spec(settings: CurveSettings, config: RunConfig) -> str:
+    spec = settings.crowd or (config.train.crowd if config.train.mode == "crowd" else None)
+    if not spec:
+        raise CurveError("a self-play run alone has no crowd: give --crowd")
+    return spec
+
+
+class _AgreementCache:
+    """Top-1 agreement already measured, by checkpoint file, step and positions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, dict[str, dict[str, float | None]]] = (
+            json.loads(path.read_text()) if path.is_file() else {}
+        )
+
+    @staticmethod
+    def key(point: CurvePoint, settings: CurveSettings, positions: int) -> str:
+        """The checkpoint, and the positions it was measured on (member games, how many,
+        which seed drew them): a change to any of them measures again."""
+        games = settings.member_games
+        source = "" if games is None else f"{games.resolve()}:{games.stat().st_size}"
+        return f"{point.checkpoint.resolve()}@{point.step}|{source}:{positions}:{settings.seed}"
+
+    def get(self, key: str) -> dict[str, ClusteredEstimate] | None:
+        found = self._data.get(key)
+        if found is None:
+            return None
+
+        def number(value: float | None) -> float:
+            return math.nan if value is None else float(value)  # JSON null is nan
+
+        return {
+            k: ClusteredEstimate(
+                number(e["value"]),
+                number(e["se"]),
+                number(e["low"]),
+                number(e["high"]),
+                int(e["n"] or 0),
+                int(e["games"] or 0),
+            )
+            for k, e in found.items()
+        }
+
+    def put(self, key: str, value: Mapping[str, ClusteredEstimate]) -> None:
+        self._data[key] = json.loads(plain_json(dict(value)))
+        self.path.write_text(json.dumps(self._data, indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class CurvePlan:
+    """What `check_curves` found: the points to measure, each label's search settings,
+    the config whose rules and move cap the games use, and the crowd file."""
+
+    points: tuple[CurvePoint, ...]
+    searches: dict[str, SearchConfig]
+    config: RunConfig
+    crowd: str
+
+
+def check_curves(settings: CurveSettings) -> CurvePlan:
+    """CurveError (or the crowd's CrowdError) when the curves cannot be drawn as asked: a
+    run that will not open or has no checkpoint, no crowd to play, a crowd file that does
+    not load, member games missing. Writes nothing."""
+    points, searches, config = _agents(settings)
+    crowd = _crowd_spec(settings, config)
+    Crowd.load(crowd, board_size=config.board.size, build_players=False).close()
+    if settings.member_games is not None and not settings.member_games.is_file():
+        raise CurveError(f"member games {settings.member_games} is not a file")
+    return CurvePlan(tuple(points), searches, config, crowd)
+
+
+def measure_curves(
+    settings: CurveSettings, on_progress: Callable[[str], None] = lambda text: None
+) -> Curves:
+    """Play what is missing at every point and measure it (see the module doc)."""
+    plan = check_curves(settings)
+    points, searches, config = plan.points, plan.searches, plan.config
+    size = config.board.size
+    out = settings.out_dir
+    notes: list[str] = []
+    held_players: list[Player] = []
+    with Crowd.load(plan.crowd, board_size=size) as crowd:
+        members = [crowd.player(name) for name in crowd.names]
+        specs = [crowd.member(name).spec for name in crowd.names]
+        notes += [f"crowd member {n} disabled: {why}" for n, why in crowd.disabled.items()]
+        held_specs = crowd.held_out if settings.held_out is None else settings.held_out
+        try:
+            for spec in held_specs:
+                try:
+                    held_players.append(make_player(spec))
+                except (EngineUnavailable, PlayerSpecError) as exc:  # a note, not a stop
+                    notes.append(f"held-out opponent {spec} left out: {exc}")
+            opponents = [*members, *held_players]
+            names = [p.name for p in opponents]
+            positions = _positions(settings, {*names, *specs, *crowd.names})
+            out.mkdir(parents=True, exist_ok=True)
+            cache = _AgreementCache(out / CACHE_NAME)
+            rows: list[CurveRow] = []
+            played = reused = 0
+            with GameStore(out / STORE_NAME) as store:
+                for point in points:
+                    agent = load_study_agent(
+                        point.label,
+                        point.checkpoint,
+                        searches[point.label],
+                        threads=settings.threads,
+                        seed=settings.seed,
+                    )
+                    try:
+                        log = play_fixtures(
+                            [Fixture(agent.player, o, settings.games) for o in opponents],
+                            store,
+                            config.rules,
+                            concurrency=settings.concurrency,
+                            max_moves=config.max_moves,
+                        )
+                        played, reused = played + log.played, reused + log.reused
+                        notes += [f"{agent.name}: dropped game: {r}" for r in log.dropped[:3]]
+                        by_opponent = {
+                            n: fixture_games(store, agent.name, n)[: settings.games] for n in names
+                        }
+                        agreement: dict[str, ClusteredEstimate] = {}
+                        if positions:
+                            key = cache.key(point, settings, len(positions))
+                            cached = cache.get(key)
+                            if cached is None:
+                                cached = search_agreement(agent, positions).by_group
+                                cache.put(key, cached)
+                            agreement = cached
+                    finally:
+                        agent.close()
+                    rows.append(
+                        CurveRow(
+                            point,
+                            agent.name,
+                            {n: m.win_rate(g, agent.name) for n, g in by_opponent.items()},
+                            trigger_rates(by_opponent, agent.name),
+                            agreement,
+                        )
+                    )
+                    on_progress(
+                        f"{agent.name}: {sum(len(g) for g in by_opponent.values())} games "
+                        f"({log.played} new)"
+                    )
+        finally:
+            for player in held_players:
+                player.close()
+    twins = {
+        name: twin
+        for name in names
+        if (twin := twin_of(name)) is not None and twin in names and flaw_of(name) is not None
+    }
+    return Curves(
+        members=tuple(p.name for p in members),
+        held_out=tuple(p.name for p in held_players),
+        twins=twins,
+        rows=tuple(rows),
+        x=settings.x,
+        games_played=played,
+        games_reused=reused,
+        positions=len(positions),
+        notes=tuple(notes),
+    )
+
+
+def _positions(settings: CurveSettings, members: set[str]) -> list[MemberPosition]:
+    if settings.member_games is None:
+        return []
+    if not settings.member_games.is_file():
+        raise CurveError(f"member games {settings.member_games} is not a file")
+    games = member_vs_member(read_games(settings.member_games), members)
+    if not games:
+        raise CurveError(f"{settings.member_games} holds no game between two members of the crowd")
+    return sample_member_game_positions(games, settings.positions, seed=settings.seed)
+
+
+# -- output ----------------------------------------------------------------------------
+
+_X_LABELS = {
+    "minutes": "training minutes (wall clock; imitation: its own)",
+    "steps": "training steps",
+    "cpu": "training CPU-seconds (imitation: its own)",
+}
+
+
+def _percent(e: m.Estimate | ClusteredEstimate) -> str:
+    if e.n == 0:
+        return "n/a"
+    low, high = e.low, e.high
+    interval = "" if low != low else f" [{low:.0%}, {high:.0%}]"
+    return f"{e.value:.0%}{interval}"
+
+
+def _x_text(point: CurvePoint) -> tuple[str, str]:
+    minutes = "" if point.minutes is None else f"{point.minutes:.1f}"
+    cpu = "" if point.cpu_seconds is None else f"{point.cpu_seconds:.0f}"
+    return minutes, cpu
+
+
+def curves_markdown(curves: Curves) -> str:
+    """curves.md: score per opponent, trigger rates and agreement, one row per point."""
+    opponents = [*curves.members, *curves.held_out]
+    twin_of_member = curves.twins
+    lines = [
+        "# Curves over training",
+        "",
+        "Score of each checkpoint against each opponent (Wilson 95% interval). Held-out "
+        "opponents are marked (held out); a flawed member's twin is named after it.",
+        "",
+        "| agent | step | minutes | CPU s | opponent | games | score | flaw fired |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    twins = {twin: flawed for flawed, twin in twin_of_member.items()}
+    for row in curves.rows:
+        minutes, cpu = _x_text(row.point)
+        for opponent in opponents:
+            score = row.scores.get(opponent)
+            if score is None:
+                continue
+            role = " (held out)" if opponent in curves.held_out else ""
+            if opponent in twins:
+                role = f" (twin of {twins[opponent]})"
+            trigger = row.triggers.get(opponent)
+            lines.append(
+                f"| {row.point.label} | {row.point.step} | {minutes} | {cpu} | "
+                f"{opponent}{role} | {score.n} | {_percent(score)} | "
+                f"{'' if trigger is None else _percent(trigger)} |"
+            )
+    if any(row.agreement for row in curves.rows):
+        groups = list(next(row.agreement for row in curves.rows if row.agreement))
+        lines += [
+            "",
+            f"Top-1 agreement of the search with the members on {curves.positions} "
+            "member-vs-member positions (95% interval clustered by game):",
+            "",
+            "| agent | step | minutes | CPU s | " + " | ".join(groups) + " |",
+            "| --- | --- | --- | --- | " + " | ".join("---" for _ in groups) + " |",
+        ]
+        for row in curves.rows:
+            minutes, cpu = _x_text(row.point)
+            cells = " | ".join(
+                _percent(row.agreement[g]) if g in row.agreement else "" for g in groups
+            )
+            lines.append(f"| {row.point.label} | {row.point.step} | {minutes} | {cpu} | {cells} |")
+    if curves.notes:
+        lines += ["", "Notes:", "", *[f"- {note}" for note in curves.notes]]
+    return "\n".join(lines) + "\n"
+
+
+def _colours(curves: Curves) -> dict[str, tuple[str, str]]:
+    """opponent -> (colour, line style): a twin is dashed in its flawed member's colour."""
+    import matplotlib
+
+    # Ten distinct colours first (tab10), then the light shades of tab20.
+    tab10, tab20 = matplotlib.colormaps["tab10"], matplotlib.colormaps["tab20"]
+    palette = [matplotlib.colors.to_hex(tab10(k)) for k in range(10)]
+    palette += [matplotlib.colors.to_hex(tab20(2 * k + 1)) for k in range(10)]
+    styles: dict[str, tuple[str, str]] = {}
+    k = 0
+    for name in [*curves.members, *curves.held_out]:
+        if name in styles:
+            continue
+        colour = palette[k % len(palette)]
+        k += 1
+        styles[name] = (colour, "-")
+        twin = curves.twins.get(name)
+        if twin is not None:
+            styles[twin] = (colour, "--")
+    return styles
+
+
+def curves_figure(curves: Curves, path: Path) -> None:
+    """curves.png: a column per agent; rows: score per opponent, flaw trigger rates and
+    (with member games) top-1 agreement; 95% intervals shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    labels = list(dict.fromkeys(row.point.label for row in curves.rows))
+    has_agreement = any(row.agreement for row in curves.rows)
+    panels = ["score", "flaw fired", *(["top-1 agreement"] if has_agreement else [])]
+    fig, axes = plt.subplots(
+        len(panels),
+        len(labels),
+        figsize=(4.2 * len(labels) + 2.8, 2.9 * len(panels)),
+        squeeze=False,
+        sharey="row",
+    )
+    styles = _colours(curves)
+    axis: Axis = "steps" if curves.x == "steps" else ("cpu" if curves.x == "cpu" else "minutes")
+
+    def draw(
+        ax: plt.Axes,
+        rows: list[CurveRow],
+        table: str,
+        name: str,
+        colour: str,
+        style: str,
+    ) -> None:
+        points: list[tuple[float, Measured]] = []
+        for row in rows:
+            found: Mapping[str, Measured] = getattr(row, table)
+            e, x = found.get(name), row.point.x(axis)
+            if e is not None and x is not None and e.n > 0:
+                points.append((x, e))
+        if not points:
+            return
+        points.sort(key=lambda p: p[0])
+        xs = [x for x, _ in points]
+        # One game gives no interval (nan): shade nothing there.
+        lows = [e.value if math.isnan(e.low) else e.low for _, e in points]
+        highs = [e.value if math.isnan(e.high) else e.high for _, e in points]
+        ax.plot(
+            xs,
+            [e.value for _, e in points],
+            style,
+            color=colour,
+            marker="o",
+            ms=4,
+            # A twin's markers are hollow, so it reads apart from its flawed member even
+            # where the two lines lie on each other.
+            markerfacecolor="white" if style == "--" else colour,
+            label=name,
+        )
+        ax.fill_between(xs, lows, highs, color=colour, alpha=0.12, linewidth=0)
+
+    for column, label in enumerate(labels):
+        rows = [row for row in curves.rows if row.point.label == label]
+        ax = axes[0][column]
+        for name, (colour, style) in styles.items():
+            draw(ax, rows, "scores", name, colour, style)
+        ax.axhline(0.5, color="grey", linewidth=0.7, linestyle=":")
+        ax.set_title(f"{label} agent")
+        ax = axes[1][column]
+        for name, (colour, style) in styles.items():
+            draw(ax, rows, "triggers", name, colour, style)
+        if has_agreement:
+            ax = axes[2][column]
+            groups = {
+                "all": ("black", "-"),
+                "heuristics": ("#2ca02c", "-"),
+                "engines": ("#d62728", "-"),
+            }
+            for group, (colour, style) in groups.items():
+                draw(ax, rows, "agreement", group, colour, style)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, loc="upper left")
+        for k, panel in enumerate(panels):
+            axes[k][column].set_ylim(-0.02, 1.02)
+            axes[k][0].set_ylabel(panel)
+            axes[k][column].xaxis.set_major_locator(MaxNLocator(nbins=4))
+        axes[-1][column].set_xlabel(_X_LABELS[axis])
+    games = max((e.n for row in curves.rows for e in row.scores.values()), default=0)
+    fig.suptitle(
+        f"Score per opponent, flaw trigger rate and search top-1 agreement over training "
+        f"(up to {games} games a point; shaded: 95% intervals)",
+        fontsize=10,
+    )
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            names,
+            loc="center right",
+            fontsize=7,
+            handlelength=3.5,
+            title="opponent (dashed, hollow: twin)",
+        )
+    fig.tight_layout(rect=(0, 0, 1 - 2.6 / (4.2 * len(labels) + 2.8), 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_curves(curves: Curves, out_dir: Path) -> tuple[Path, Path, Path]:
+    """curves.json, curves.md and curves.png in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data, text, figure = out_dir / "curves.json", out_dir / "curves.md", out_dir / "curves.png"
+    data.write_text(plain_json(curves) + "\n")
+    text.write_text(curves_markdown(curves))
+    curves_figure(curves, figure)
+    return data, text, figure
+
+
+def curves_main(
+    settings: CurveSettings, on_progress: Callable[[str], None] = lambda text: None
+) -> Curves:
+    """Measure every point (resuming) and write curves.json, curves.md and curves.png."""
+    curves = measure_curves(settings, on_progress)
+    unplaced = [r.agent for r in curves.rows if r.point.x(settings.x) is None]
+    if unplaced:
+        note = (
+            f"no {settings.x} known for {', '.join(unplaced)} (no metrics.csv row at its "
+            "step): in the tables, not in the plot"
+        )
+        curves = dataclasses.replace(curves, notes=(*curves.notes, note))
+    write_curves(curves, settings.out_dir)
+    return curves
+
+
+__all__ = [
+    "AXES",
+    "WHICH",
+    "CurveError",
+    "CurvePlan",
+    "CurvePoint",
+    "CurveRow",
+    "CurveSettings",
+    "Curves",
+    "check_curves",
+    "curves_figure",
+    "curves_main",
+    "curves_markdown",
+    "every_kth",
+    "imitation_points",
+    "measure_curves",
+    "run_points",
+    "trigger_rates",
+    "write_curves",
+]
