@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from crowdzero.analysis.arena import MatchResult
-from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.go.coords import BLACK
 from crowdzero.play.record import Game
 
 
@@ -51,15 +51,6 @@ def stretches(edges: Sequence[int], labels: Sequence[str] | None = None) -> list
     return out
 
 
-def _agent_seat(game: Game, agent: str) -> int | None:
-    """The agent's colour, or None when it sat in neither seat or in both (self-play)."""
-    if game.black == agent and game.white != agent:
-        return BLACK
-    if game.white == agent and game.black != agent:
-        return WHITE
-    return None
-
-
 def _weights_step(game: Game) -> int | None:
     """The weights step the game was played with: the pairing's tag, else its first
     searched move's (games stored before the tag existed)."""
@@ -81,9 +72,10 @@ def scores_by_stretch(
     starts = [c.first_step for c in cuts]
     tallies: dict[str, list[list[int]]] = {}
     for game in games:
-        seat = _agent_seat(game, agent)
+        seat = game.colour_of(agent)
         step = _weights_step(game)
-        if seat is None or step is None or game.result == "Void":
+        self_play = game.black == game.white
+        if not seat or self_play or step is None or game.result == "Void":
             continue
         index = bisect.bisect_right(starts, step) - 1
         if index < 0:
