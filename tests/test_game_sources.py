@@ -101,6 +101,36 @@ def test_a_single_process_run_stores_each_moves_weights_and_a_uid(tmp_path: Path
     assert run.replay.policy_rows_added == _policy_targets(run)
 
 
+def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None:
+    """`GameWorker` builds its `GameGenerator` from the run's config, as `LocalGames`
+    does: the agent's search waits for engines in both layouts, by the same settings."""
+    import numpy as np
+
+    from crowdzero.net.evaluator import TorchEvaluator
+    from crowdzero.net.model import PolicyValueNet
+    from crowdzero.train.game_source import GameGenerator
+
+    settings = {"train.agent_search_wait": 0.02, "train.agent_search_min_fill": 0.6}
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self", **settings})
+    generator = GameGenerator(
+        cfg,
+        TorchEvaluator(PolicyValueNet(cfg.net), threads=1),
+        rng=np.random.default_rng(0),
+        weights_step=0,
+        checkpoint=lambda: None,
+        draw_member=None,
+        agent_name=AGENT_NAME,
+    )
+    try:
+        assert generator.runner.learner_wait == 0.02
+        assert generator.runner.learner_min_fill == 0.6
+        assert generator.step().dropped == []
+    finally:
+        generator.close()
+    defaults = RunConfig().train
+    assert defaults.agent_search_wait > 0 and defaults.agent_search_min_fill < 1
+
+
 #: Ray's health checks and start-up limits, widened for a machine busy with other work
 #: (these tests may get only its idle CPU): a node that answers late is not dead.
 PATIENT_RAY = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
 import time
 
@@ -336,3 +337,137 @@ def test_serving_every_seat_in_one_pass_halves_the_agent_batch() -> None:
     assert agent.batches[:6] == [4] * 6
     assert runner.learner_batch_fill == 0.5
     runner.close()
+
+
+# -- the agent's search waits for engines about to answer ------------------------------
+
+
+def _agent_against(
+    agent: Player,
+    members: list[Player],
+    *,
+    rules: Rules = RULES,
+    learner_wait: float,
+    learner_min_fill: float = 1.0,
+) -> MatchRunner:
+    """One game per member, the agent black in every game, games that cannot end early."""
+    pairings = iter([Pairing(agent, m, frozenset({BLACK})) for m in members])
+    runner = MatchRunner(
+        rules,
+        lambda: next(pairings),
+        concurrency=len(members),
+        max_moves=200,
+        learner_wait=learner_wait,
+        learner_min_fill=learner_min_fill,
+    )
+    runner._budget = None
+    return runner
+
+
+@pytest.mark.gnugo
+def test_games_against_gnugo_join_every_agent_search_when_the_search_may_wait(
+    gnugo_path: str,
+) -> None:
+    """Four games against GnuGo 0 and four against a random mover, stepped in a tight loop
+    as a Ray worker steps them. The runner used to ask GnuGo right after a search and look
+    for its answers right before the next one, so its games missed every other search;
+    now every search covers all eight games."""
+    from crowdzero.players.registry import make_player
+
+    gnugo = make_player("gnugo:0")
+    agent = CountingBatchPlayer()
+    crowd = RandomNoEyePlayer(seed=4)
+    runner = _agent_against(
+        agent,
+        [gnugo, crowd] * 4,
+        rules=Rules(size=9, komi=7.5),
+        learner_wait=60.0,  # ends as soon as GnuGo answered: never reached
+        learner_min_fill=1.0,
+    )
+    try:
+        for _ in range(6):  # the first moves of every game, before any can end
+            runner.step()
+        assert agent.batches[:6] == [8] * 6
+        assert runner.learner_batch_fill == 1.0
+    finally:
+        runner.close()
+        gnugo.close()
+
+
+def test_an_answer_given_after_the_steps_harvest_joins_the_search() -> None:
+    """An engine's answer that arrives while the crowd moves (after the step looked for
+    answers, before the agent searches) is in that search, even with no wait at all."""
+
+    class GatedEngine(RandomNoEyePlayer):
+        """A blocking member that answers only when let go."""
+
+        blocking = True
+
+        def __init__(self) -> None:
+            super().__init__(seed=5)
+            self.name = "engine"
+            self.go = threading.Event()
+
+        def select_move(self, request: MoveRequest) -> MoveChoice:
+            assert self.go.wait(timeout=30)
+            self.go.clear()
+            return super().select_move(request)
+
+    class Prompter(RandomNoEyePlayer):
+        """A non-blocking member that lets the engine answer, and waits for it, each time
+        it moves: so the answer comes after the step's harvest, before the search."""
+
+        def select_move(self, request: MoveRequest) -> MoveChoice:
+            engine.go.set()
+            waiting = [g.pending for g in runner._live.values() if g.pending is not None]
+            cf.wait(waiting, timeout=30)
+            return super().select_move(request)
+
+    agent = CountingBatchPlayer()
+    engine = GatedEngine()
+    runner = _agent_against(agent, [engine, Prompter(seed=6)], learner_wait=0.0)
+    try:
+        for _ in range(4):
+            runner.step()
+        assert agent.batches[:4] == [2] * 4
+    finally:
+        engine.go.set()
+        runner.close()
+
+
+def test_the_wait_ends_once_enough_of_the_agents_games_are_ready() -> None:
+    """Three of four games ready (75%): a 0.75 fill searches them without waiting out a
+    member that takes 3 s a move."""
+    agent = CountingBatchPlayer()
+    members: list[Player] = [SlowPlayer(delay=3.0)] + [RandomNoEyePlayer(seed=s) for s in (1, 2, 3)]
+    runner = _agent_against(agent, members, learner_wait=60.0, learner_min_fill=0.75)
+    try:
+        runner.step()  # the agent's first move in all four games; the slow member is asked
+        started = time.monotonic()
+        runner.step()
+        assert time.monotonic() - started < 2.0
+        assert agent.batches == [4, 3]
+    finally:
+        runner.close()
+
+
+def test_the_wait_never_outlasts_its_deadline() -> None:
+    agent = CountingBatchPlayer()
+    members: list[Player] = [SlowPlayer(delay=3.0), RandomNoEyePlayer(seed=1)]
+    runner = _agent_against(agent, members, learner_wait=0.2, learner_min_fill=1.0)
+    try:
+        runner.step()
+        started = time.monotonic()
+        runner.step()
+        assert 0.2 <= time.monotonic() - started < 2.0
+        assert agent.batches == [2, 1]
+        assert runner.learner_wait_seconds >= 0.2
+    finally:
+        runner.close()
+
+
+def test_runner_rejects_a_negative_wait_and_a_fill_outside_zero_to_one() -> None:
+    with pytest.raises(ValueError, match="learner_wait"):
+        MatchRunner(RULES, None, learner_wait=-1.0)
+    with pytest.raises(ValueError, match="learner_min_fill"):
+        MatchRunner(RULES, None, learner_min_fill=1.5)

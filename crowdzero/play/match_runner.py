@@ -7,7 +7,10 @@ scheduling hints of the `Player` protocol:
   `select_moves` call, so every game where the agent is to move shares one batched
   search (leaves from all games -> one network call);
 * blocking players (GTP engines, people) are called on worker threads, so a slow
-  member never stalls the batch: while one game waits on GnuGo, the other games go on.
+  member never stalls the batch: while one game waits on GnuGo, the other games go on;
+* an engine that answers quickly is not left out of the search either: just before the
+  learner searches, the runner takes in the answers that arrived meanwhile and may hold
+  the search a few milliseconds (`learner_wait`) for the rest (see `step`).
 
 A member that fails (its engine dies, it answers an illegal move) voids only its own
 game: the game is dropped and reported, everything else carries on.
@@ -169,9 +172,15 @@ class MatchRunner:
         source: str = "train",
         agent_moves_last: bool = True,
         void_on_learner_error: bool = False,
+        learner_wait: float = 0.0,
+        learner_min_fill: float = 1.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if learner_wait < 0:
+            raise ValueError(f"learner_wait must be at least 0 seconds, not {learner_wait}")
+        if not 0.0 <= learner_min_fill <= 1.0:
+            raise ValueError(f"learner_min_fill must be within [0, 1], not {learner_min_fill}")
         self.rules = rules
         self.next_pairing = next_pairing
         self.concurrency = concurrency
@@ -179,6 +188,10 @@ class MatchRunner:
         self.source = source
         self.agent_moves_last = agent_moves_last
         self.void_on_learner_error = void_on_learner_error
+        # With agent_moves_last: how long the learner's search may wait for blocking
+        # opponents still thinking, and the share of its games that ends the wait.
+        self.learner_wait = learner_wait
+        self.learner_min_fill = learner_min_fill
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crowd")
         self._ids = itertools.count()
         self._live: dict[str, _LiveGame] = {}
@@ -196,6 +209,7 @@ class MatchRunner:
         self.learner_largest = 0  # the most games one such call covered
         self.learner_seconds = 0.0  # time spent in those calls
         self.learner_failures = 0  # calls that raised (with void_on_learner_error)
+        self.learner_wait_seconds = 0.0  # time searches were held for opponents' answers
 
     # -- public --------------------------------------------------------------
     def step(self, wait_seconds: float = 0.05) -> tuple[list[Game], list[DroppedGame]]:
@@ -206,6 +220,13 @@ class MatchRunner:
         search, so its one batched search covers every game where it is now to move
         (rather than alternating with the crowd and covering about half of them). Blocking
         players are handed their requests as soon as it is their turn.
+
+        Right before the learner searches, the answers that arrived since the step began
+        are applied too, and with `learner_wait` the search waits up to that long while
+        fewer than `learner_min_fill` of the games where the learner moves next are ready.
+        Without this, a runner stepped in a tight loop (a Ray worker) asked each engine
+        just after a search and looked for its answer just before the next one, before
+        even a 20 ms GnuGo had replied: every engine game missed every other search.
         """
         self._take_arrivals()
         self._fill()
@@ -216,6 +237,7 @@ class MatchRunner:
             served = self._serve(learner=False, finished=finished, dropped=dropped)
             self._submit_blocking()
             self._show_moves()
+            self._await_learner_games(finished, dropped)
             served += self._serve(learner=True, finished=finished, dropped=dropped)
         else:
             served = self._serve(learner=None, finished=finished, dropped=dropped)
@@ -315,6 +337,45 @@ class MatchRunner:
             for g, choice in zip(games, choices, strict=True):
                 self._apply(g, choice, finished, dropped)
         return asked
+
+    def _await_learner_games(self, finished: list[Game], dropped: list[DroppedGame]) -> None:
+        """Apply the answers that arrived since the step's harvest; then, with
+        `learner_wait`, wait up to that long for more while fewer than `learner_min_fill`
+        of the games where the learner moves next are ready for its search."""
+        deadline = time.monotonic() + self.learner_wait
+        started = time.perf_counter()
+        while True:
+            self._harvest(finished, dropped)
+            ready, waiting = self._learner_games()
+            remaining = deadline - time.monotonic()
+            if (
+                not waiting
+                or remaining <= 0
+                or ready >= self.learner_min_fill * (ready + len(waiting))
+            ):
+                break
+            cf.wait(waiting, timeout=remaining, return_when=cf.FIRST_COMPLETED)
+        if self.learner_wait > 0:
+            self.learner_wait_seconds += time.perf_counter() - started
+        self._submit_blocking()  # a game whose next seat is blocking after all
+
+    def _learner_games(self) -> tuple[int, list[cf.Future[Any]]]:
+        """Games where a learning seat is to move and can be searched now, and the answers
+        the others wait for: a blocking opponent's move, or advice for the learner."""
+        ready = 0
+        waiting: list[cf.Future[Any]] = []
+        for game in self._live.values():
+            learners = game.pairing.learner_colours
+            to_play = game.position.to_play
+            if game.pending is not None:
+                if -to_play in learners:
+                    waiting.append(game.pending)
+            elif to_play in learners:
+                if game.advice_pending is not None:
+                    waiting.append(game.advice_pending[1])
+                elif not game.pairing.player(to_play).blocking:
+                    ready += 1
+        return ready, waiting
 
     def _advice_ready(self, game: _LiveGame) -> bool:
         """Settle the advice for the learner's move now due; False while a blocking

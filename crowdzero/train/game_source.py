@@ -198,6 +198,8 @@ class GameGenerator:
             max_moves=config.max_moves,
             source="train",
             agent_moves_last=config.train.agent_moves_last,
+            learner_wait=config.train.agent_search_wait,
+            learner_min_fill=config.train.agent_search_min_fill,
         )
 
     def next_pairing(self) -> Pairing:
