@@ -15,6 +15,10 @@ and appends the rows (JSON lines) to `--out`. Run it alone on the machine:
 
     python -m benchmarks.scale --minutes 10 --layouts 0,1,2
     python -m benchmarks.scale --minutes 10 --layouts 0,1,2 --board-size 9 --simulations 16
+    python -m benchmarks.scale --minutes 8 --layouts 0,1 --set train.agent_search_wait=0
+
+(the last: the agent's search never waits for engines about to answer, as before
+`train.agent_search_wait` existed; each row records the wait it ran with).
 
 `docs/scaling.md` turns these numbers into how many workers one learner can feed.
 """
@@ -72,6 +76,8 @@ def measure(
         "board_size": cfg.board.size,
         "simulations": cfg.search.simulations,
         "crowd": cfg.train.crowd,
+        "agent_search_wait": cfg.train.agent_search_wait,
+        "agent_search_min_fill": cfg.train.agent_search_min_fill,
     }
     if workers:
         row["per_worker_agent_positions_per_min"] = round(

@@ -110,7 +110,11 @@ def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None
     from crowdzero.net.model import PolicyValueNet
     from crowdzero.train.game_source import GameGenerator
 
-    settings = {"train.agent_search_wait": 0.02, "train.agent_search_min_fill": 0.6}
+    settings = {
+        "train.agent_search_wait": 0.02,
+        "train.agent_search_min_fill": 0.6,
+        "train.crowd_threads": 3,
+    }
     cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self", **settings})
     generator = GameGenerator(
         cfg,
@@ -124,11 +128,26 @@ def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None
     try:
         assert generator.runner.learner_wait == 0.02
         assert generator.runner.learner_min_fill == 0.6
+        assert generator.runner.threads == 3
         assert generator.step().dropped == []
     finally:
         generator.close()
     defaults = RunConfig().train
     assert defaults.agent_search_wait > 0 and defaults.agent_search_min_fill < 1
+    by_default = apply_overrides(RunConfig(), {**TINY, "train.mode": "self"})
+    generator = GameGenerator(
+        by_default,
+        TorchEvaluator(PolicyValueNet(by_default.net), threads=1),
+        rng=np.random.default_rng(0),
+        weights_step=0,
+        checkpoint=lambda: None,
+        draw_member=None,
+        agent_name=AGENT_NAME,
+    )
+    try:  # one thread per game: a quick engine never queues behind a slow one
+        assert generator.runner.threads == by_default.train.concurrent_games
+    finally:
+        generator.close()
 
 
 #: Ray's health checks and start-up limits, widened for a machine busy with other work

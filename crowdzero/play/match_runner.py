@@ -192,6 +192,7 @@ class MatchRunner:
         # opponents still thinking, and the share of its games that ends the wait.
         self.learner_wait = learner_wait
         self.learner_min_fill = learner_min_fill
+        self.threads = workers  # that ask blocking players (and advisers) for moves
         self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crowd")
         self._ids = itertools.count()
         self._live: dict[str, _LiveGame] = {}

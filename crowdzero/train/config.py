@@ -76,6 +76,7 @@ INTRODUCED: dict[str, Any] = {
     "train.agent_moves_last": False,
     "train.agent_search_wait": 0.0,
     "train.agent_search_min_fill": 1.0,
+    "train.crowd_threads": 4,
     "train.score_weight": 0.0,
     "train.opponent_policy_weight": 0.0,
 }
@@ -360,6 +361,17 @@ class TrainConfig:
             "the full time).",
             "min": 0.0,
             "max": 1.0,
+        },
+    )
+    crowd_threads: int = field(
+        default=0,
+        metadata={
+            "doc": "Threads that ask blocking crowd members (GnuGo, Pachi, KataGo, MCTS) "
+            "for their moves; 0 = one per concurrent game. A thread mostly waits on its "
+            "engine, and each member's engine pool bounds how many of its processes think "
+            "at once; with 4 threads (crowdzero before this key) a quick GnuGo 0 move "
+            "queued behind slow GnuGo 10 and KataGo ones.",
+            "min": 0,
         },
     )
     score_weight: float = field(

@@ -196,6 +196,7 @@ class GameGenerator:
             self.next_pairing,
             concurrency=config.train.concurrent_games,
             max_moves=config.max_moves,
+            workers=config.train.crowd_threads or config.train.concurrent_games,
             source="train",
             agent_moves_last=config.train.agent_moves_last,
             learner_wait=config.train.agent_search_wait,
