@@ -371,10 +371,11 @@ class MatchRunner:
             if game.pending is not None:
                 if -to_play in learners:
                     waiting.append(game.pending)
-            elif to_play in learners:
-                if game.advice_pending is not None:
-                    waiting.append(game.advice_pending[1])
-                elif not game.pairing.player(to_play).blocking:
+            elif to_play in learners and not game.pairing.player(to_play).blocking:
+                advice = game.advice_pending[1] if game.advice_pending is not None else None
+                if advice is not None and not advice.done():  # taken in by `_serve`
+                    waiting.append(advice)
+                else:
                     ready += 1
         return ready, waiting
 
