@@ -285,3 +285,57 @@ def test_a_run_made_with_workers_resumes_with_and_without_them(
     assert all(after[gid] == game for gid, game in before.items())  # nothing lost or changed
     assert len(after) >= len(before) + 6
     assert _check_games(run_dir) == len(after)
+
+
+@pytest.mark.timeout(1800)
+def test_a_persons_web_game_enters_a_run_made_with_workers(cluster: object, tmp_path: Path) -> None:
+    """The web page serves the run's newest checkpoint and stores its games in the run's
+    store; the driver, not a worker, learns from them, so workers change nothing for it."""
+    from fastapi.testclient import TestClient
+
+    from crowdzero.train.ray_workers import RayGames
+    from crowdzero.web.app import WebSettings, create_app
+
+    run_dir = _crowd_run(tmp_path)
+    one_worker = WorkerSettings(1, games_per_order=2, seconds_per_order=1.0, start_timeout=900)
+    run = TrainingRun(run_dir, workers=one_worker)
+    assert isinstance(run.games, RayGames)
+    trainer = threading.Thread(target=run.run, daemon=True)
+    trainer.start()
+    try:
+        settings = WebSettings(seed=0, rate=1000.0, burst=1000, checkpoint_poll=3600.0)
+        with TestClient(create_app(RunDir.open(run_dir.path), settings)) as client:
+            r = client.post("/api/games", json={"nickname": "bo", "size": 5, "colour": "white"})
+            assert r.status_code == 201, r.text
+            game = state = r.json()
+            deadline = time.monotonic() + 120
+            while state["status"] == "agent_thinking":  # the agent (black) opens
+                assert time.monotonic() < deadline
+                state = client.get(
+                    f"/api/games/{game['game_id']}", params={"since": state["version"], "wait": 5}
+                ).json()
+            r = client.post(f"/api/games/{game['game_id']}/resign", json={"token": game["token"]})
+            assert r.status_code == 200, r.text
+
+        with GameStore(run_dir.games_path) as store:
+            ((web_id, web_game),) = list(store.iter_games(source="web"))
+        assert web_game.white == "human:bo" and web_game.agent_colour == BLACK
+        assert any(m.policy is not None for m in web_game.moves)
+
+        deadline = time.monotonic() + 600
+        while web_id not in set(run.replay.game_ids().tolist()):
+            assert trainer.is_alive(), "training stopped"
+            assert time.monotonic() < deadline, "the web game never reached the replay window"
+            time.sleep(0.5)
+        # The worker's games are learned from beside it.
+        while run.replay.games_added < 3:
+            assert trainer.is_alive(), "training stopped"
+            assert time.monotonic() < deadline, "no worker game reached the replay window"
+            time.sleep(0.5)
+    finally:
+        run.request_stop("test over")
+        trainer.join(300)
+    assert not trainer.is_alive()
+    with GameStore(run_dir.games_path) as store:
+        assert store.integrity_check(replay=True) == []
+        assert store.count_games() >= 3
