@@ -16,15 +16,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from rich.console import Console
 from tiny_run import TINY_CROWD, TINY_RUN
+from web_visitor import resign_after_the_agents_opening, wait_while_training
 
 from crowdzero.analysis.ratings import ratings_main
 from crowdzero.go.coords import BLACK, WHITE
+from crowdzero.net.evaluator import TorchEvaluator
+from crowdzero.net.model import PolicyValueNet
 from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig, apply_overrides
-from crowdzero.train.game_source import WorkerSettings
+from crowdzero.train.game_source import GameGenerator, WorkerSettings
 from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import AGENT_NAME, TrainingRun
 
@@ -101,22 +105,10 @@ def test_a_single_process_run_stores_each_moves_weights_and_a_uid(tmp_path: Path
     assert run.replay.policy_rows_added == _policy_targets(run)
 
 
-def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None:
-    """`GameWorker` builds its `GameGenerator` from the run's config, as `LocalGames`
-    does: the agent's search waits for engines in both layouts, by the same settings."""
-    import numpy as np
-
-    from crowdzero.net.evaluator import TorchEvaluator
-    from crowdzero.net.model import PolicyValueNet
-    from crowdzero.train.game_source import GameGenerator
-
-    settings = {
-        "train.agent_search_wait": 0.02,
-        "train.agent_search_min_fill": 0.6,
-        "train.crowd_threads": 3,
-    }
-    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "self", **settings})
-    generator = GameGenerator(
+def _generator(cfg: RunConfig) -> GameGenerator:
+    """The `GameGenerator` a worker (and `LocalGames`) builds for a run with this config,
+    on a fresh network."""
+    return GameGenerator(
         cfg,
         TorchEvaluator(PolicyValueNet(cfg.net), threads=1),
         rng=np.random.default_rng(0),
@@ -125,6 +117,17 @@ def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None
         draw_member=None,
         agent_name=AGENT_NAME,
     )
+
+
+def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None:
+    """`GameWorker` builds its `GameGenerator` from the run's config, as `LocalGames`
+    does: the agent's search waits for engines in both layouts, by the same settings."""
+    settings = {
+        "train.agent_search_wait": 0.02,
+        "train.agent_search_min_fill": 0.6,
+        "train.crowd_threads": 3,
+    }
+    generator = _generator(apply_overrides(RunConfig(), {**TINY, "train.mode": "self", **settings}))
     try:
         assert generator.runner.learner_wait == 0.02
         assert generator.runner.learner_min_fill == 0.6
@@ -135,15 +138,7 @@ def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None
     defaults = RunConfig().train
     assert defaults.agent_search_wait > 0 and defaults.agent_search_min_fill < 1
     by_default = apply_overrides(RunConfig(), {**TINY, "train.mode": "self"})
-    generator = GameGenerator(
-        by_default,
-        TorchEvaluator(PolicyValueNet(by_default.net), threads=1),
-        rng=np.random.default_rng(0),
-        weights_step=0,
-        checkpoint=lambda: None,
-        draw_member=None,
-        agent_name=AGENT_NAME,
-    )
+    generator = _generator(by_default)
     try:  # one thread per game: a quick engine never queues behind a slow one
         assert generator.runner.threads == by_default.train.concurrent_games
     finally:
@@ -291,10 +286,7 @@ def test_a_run_made_with_workers_resumes_with_and_without_them(
 def test_a_persons_web_game_enters_a_run_made_with_workers(cluster: object, tmp_path: Path) -> None:
     """The web page serves the run's newest checkpoint and stores its games in the run's
     store; the driver, not a worker, learns from them, so workers change nothing for it."""
-    from fastapi.testclient import TestClient
-
     from crowdzero.train.ray_workers import RayGames
-    from crowdzero.web.app import WebSettings, create_app
 
     run_dir = _crowd_run(tmp_path)
     one_worker = WorkerSettings(1, games_per_order=2, seconds_per_order=1.0, start_timeout=900)
@@ -303,35 +295,24 @@ def test_a_persons_web_game_enters_a_run_made_with_workers(cluster: object, tmp_
     trainer = threading.Thread(target=run.run, daemon=True)
     trainer.start()
     try:
-        settings = WebSettings(seed=0, rate=1000.0, burst=1000, checkpoint_poll=3600.0)
-        with TestClient(create_app(RunDir.open(run_dir.path), settings)) as client:
-            r = client.post("/api/games", json={"nickname": "bo", "size": 5, "colour": "white"})
-            assert r.status_code == 201, r.text
-            game = state = r.json()
-            deadline = time.monotonic() + 120
-            while state["status"] == "agent_thinking":  # the agent (black) opens
-                assert time.monotonic() < deadline
-                state = client.get(
-                    f"/api/games/{game['game_id']}", params={"since": state["version"], "wait": 5}
-                ).json()
-            r = client.post(f"/api/games/{game['game_id']}/resign", json={"token": game["token"]})
-            assert r.status_code == 200, r.text
-
-        with GameStore(run_dir.games_path) as store:
-            ((web_id, web_game),) = list(store.iter_games(source="web"))
+        web_id, web_game = resign_after_the_agents_opening(run_dir, "bo", seconds=120)
         assert web_game.white == "human:bo" and web_game.agent_colour == BLACK
         assert any(m.policy is not None for m in web_game.moves)
 
         deadline = time.monotonic() + 600
-        while web_id not in set(run.replay.game_ids().tolist()):
-            assert trainer.is_alive(), "training stopped"
-            assert time.monotonic() < deadline, "the web game never reached the replay window"
-            time.sleep(0.5)
+        wait_while_training(
+            lambda: web_id in set(run.replay.game_ids().tolist()),
+            trainer,
+            deadline,
+            "the web game never reached the replay window",
+        )
         # The worker's games are learned from beside it.
-        while run.replay.games_added < 3:
-            assert trainer.is_alive(), "training stopped"
-            assert time.monotonic() < deadline, "no worker game reached the replay window"
-            time.sleep(0.5)
+        wait_while_training(
+            lambda: run.replay.games_added >= 3,
+            trainer,
+            deadline,
+            "no worker game reached the replay window",
+        )
     finally:
         run.request_stop("test over")
         trainer.join(300)

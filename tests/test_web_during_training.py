@@ -6,16 +6,14 @@ import threading
 import time
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from tiny_run import TINY_RUN
+from web_visitor import resign_after_the_agents_opening, wait_while_training
 
 from crowdzero.go.coords import BLACK
 from crowdzero.players.random import RandomNoEyePlayer
-from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun
-from crowdzero.web.app import WebSettings, create_app
 
 TINY = {
     **TINY_RUN,
@@ -33,31 +31,16 @@ def test_human_game_during_crowd_training_enters_the_replay_window(tmp_path: Pat
     trainer = threading.Thread(target=training.run, daemon=True)
     trainer.start()
     try:
-        settings = WebSettings(seed=0, rate=1000.0, burst=1000, checkpoint_poll=3600.0)
-        with TestClient(create_app(RunDir.open(run_dir.path), settings)) as client:
-            r = client.post("/api/games", json={"nickname": "ann", "size": 5, "colour": "white"})
-            assert r.status_code == 201, r.text
-            game = r.json()
-            state = game
-            deadline = time.monotonic() + 60
-            while state["status"] == "agent_thinking":  # the agent (black) opens
-                assert time.monotonic() < deadline
-                state = client.get(
-                    f"/api/games/{game['game_id']}", params={"since": state["version"], "wait": 5}
-                ).json()
-            r = client.post(f"/api/games/{game['game_id']}/resign", json={"token": game["token"]})
-            assert r.status_code == 200, r.text
-
-        with GameStore(run_dir.games_path) as store:
-            ((web_id, web_game),) = list(store.iter_games(source="web"))
+        web_id, web_game = resign_after_the_agents_opening(run_dir, "ann", seconds=60)
         assert web_game.white == "human:ann" and web_game.agent_colour == BLACK
         assert any(m.policy is not None for m in web_game.moves)
 
-        deadline = time.monotonic() + 60
-        while web_id not in set(training.replay.game_ids().tolist()):
-            assert trainer.is_alive(), "training stopped"
-            assert time.monotonic() < deadline, "the web game never reached the replay window"
-            time.sleep(0.2)
+        wait_while_training(
+            lambda: web_id in set(training.replay.game_ids().tolist()),
+            trainer,
+            time.monotonic() + 60,
+            "the web game never reached the replay window",
+        )
         # The crowd games of the run were being played all along.
         assert training.runner.moves_played > 0
     finally:
