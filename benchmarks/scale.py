@@ -15,10 +15,12 @@ and appends the rows (JSON lines) to `--out`. Run it alone on the machine:
 
     python -m benchmarks.scale --minutes 10 --layouts 0,1,2
     python -m benchmarks.scale --minutes 10 --layouts 0,1,2 --board-size 9 --simulations 16
-    python -m benchmarks.scale --minutes 8 --layouts 0,1 --set train.agent_search_wait=0
+    python -m benchmarks.scale --minutes 8 --layouts 0,1,2 \
+        --set train.agent_search_wait=0 --set train.crowd_threads=4
 
-(the last: the agent's search never waits for engines about to answer, as before
-`train.agent_search_wait` existed; each row records the wait it ran with).
+(the last: the agent's search never waits for engines about to answer and engines are
+asked on 4 threads, as before `train.agent_search_wait` and `train.crowd_threads`
+existed; each row records the settings it ran with).
 
 `docs/scaling.md` turns these numbers into how many workers one learner can feed.
 """
@@ -78,6 +80,7 @@ def measure(
         "crowd": cfg.train.crowd,
         "agent_search_wait": cfg.train.agent_search_wait,
         "agent_search_min_fill": cfg.train.agent_search_min_fill,
+        "crowd_threads": cfg.train.crowd_threads,
     }
     if workers:
         row["per_worker_agent_positions_per_min"] = round(

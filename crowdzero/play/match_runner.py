@@ -343,8 +343,8 @@ class MatchRunner:
         """Apply the answers that arrived since the step's harvest; then, with
         `learner_wait`, wait up to that long for more while fewer than `learner_min_fill`
         of the games where the learner moves next are ready for its search."""
-        deadline = time.monotonic() + self.learner_wait
-        started = time.perf_counter()
+        started = time.monotonic()
+        deadline = started + self.learner_wait
         while True:
             self._harvest(finished, dropped)
             ready, waiting = self._learner_games()
@@ -357,7 +357,7 @@ class MatchRunner:
                 break
             cf.wait(waiting, timeout=remaining, return_when=cf.FIRST_COMPLETED)
         if self.learner_wait > 0:
-            self.learner_wait_seconds += time.perf_counter() - started
+            self.learner_wait_seconds += time.monotonic() - started
         self._submit_blocking()  # a game whose next seat is blocking after all
 
     def _learner_games(self) -> tuple[int, list[cf.Future[Any]]]:
