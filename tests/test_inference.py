@@ -23,6 +23,7 @@ from crowdzero.analysis.inference import (
     holm,
     power_two_proportions,
     verdict,
+    wilson_interval,
     win_loss_table,
 )
 
@@ -127,3 +128,22 @@ def test_twenty_games_a_pairing_have_little_power_for_fifty_versus_seventy() -> 
     needed = games_for_power(0.5, 0.7, power=0.8)
     assert 85 <= needed <= 95
     assert power_two_proportions(0.5, 0.7, needed) >= 0.8
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    # statsmodels proportion_confint(7, 10, method="wilson") and (0, 10): the textbook cases.
+    assert wilson_interval(7, 10) == pytest.approx((0.396778, 0.892209), abs=1e-6)
+    assert wilson_interval(0, 10) == (0.0, pytest.approx(0.277533, abs=1e-6))
+    assert wilson_interval(10, 10) == (pytest.approx(0.722467, abs=1e-6), 1.0)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="0 <= successes <= n"):
+        wilson_interval(11, 10)
+
+
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, 2 * n), st.just(n))))
+def test_wilson_interval_holds_the_half_point_estimate_inside_zero_one(
+    case: tuple[int, int],
+) -> None:
+    halves, n = case  # a score counted in half points, as a drawn game gives
+    low, high = wilson_interval(halves / 2, n)
+    assert 0.0 <= low <= halves / (2 * n) <= high <= 1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from crowdzero.analysis.inference import wilson_interval
 from crowdzero.go.coords import BLACK
 from crowdzero.go.position import Rules
 from crowdzero.play.match_runner import MatchRunner, Pairing
@@ -21,7 +22,6 @@ from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 
 ARENA_SOURCE = "arena"
-_Z95 = 1.959963984540054
 
 
 class ArenaError(ValueError):
@@ -62,13 +62,7 @@ class MatchResult:
 
     def score_interval(self) -> tuple[float, float]:
         """Wilson 95% interval for `player_a`'s expected score."""
-        n = self.played
-        if n == 0:
-            return 0.0, 1.0
-        p, z2 = self.score, _Z95**2
-        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-        half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        return wilson_interval(self.a_wins + 0.5 * self.draws, self.played)
 
     def elo_difference(self) -> float:
         """`player_a`'s rating minus `player_b`'s implied by the score (Elo scale).

@@ -25,6 +25,9 @@ Why each piece exists:
   each compared cell, by its multiplicity-adjusted p-value.
 * **Planning** (`power_two_proportions`, `games_for_power`): how many games a pairing
   needs; 20 games a pairing have about 25% power to tell 50% from 70%.
+* **Wilson** (`wilson_interval`): the one interval for a proportion that every report
+  uses (arena matches, win-rate series, the study's estimates). It stays inside [0, 1]
+  and is honest at 0 of n and n of n, where the normal approximation says "[0, 0]".
 """
 
 from __future__ import annotations
@@ -41,6 +44,28 @@ MIN_GAMES = 20
 """No verdict from fewer games than this in any compared cell (issue #13)."""
 
 ALPHA = 0.05
+
+Z95 = 1.959963984540054
+"""Two-sided 95% quantile of the standard normal distribution."""
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for the proportion successes / n; (0, 1) when n is 0.
+
+    `successes` may be fractional (a drawn game scores half a win). At 0 of n (n of n)
+    the lower (upper) end is exactly 0 (1), not the 1e-17 that rounding would give.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"a proportion needs 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from crowdzero.analysis.inference import Z95
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore, PairResult
@@ -76,8 +77,6 @@ ADVANTAGE_PRIOR_ELO = 300.0
 #: Strengths beyond this many natural units (about 5,200 Elo) mean the fit ran off to
 #: infinity (a perfect record without a prior), not a rating.
 _DIVERGED = 30.0
-#: Two-sided 95% quantile of the standard normal distribution.
-Z95 = 1.959963984540054
 
 
 class RatingError(ValueError):

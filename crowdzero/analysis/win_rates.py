@@ -14,7 +14,6 @@ the series with 95% Wilson bands; the crowd run's report shows that PNG.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections import defaultdict
@@ -25,11 +24,11 @@ from typing import Literal
 
 from rich.table import Table
 
+from crowdzero.analysis.inference import wilson_interval
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 
-_Z95 = 1.959963984540054
 _STEP = re.compile(r"@(\d+)$")
 
 
@@ -54,13 +53,7 @@ class WinRecord:
 
     def interval(self) -> tuple[float, float]:
         """Wilson 95% interval for the expected score ((0, 1) without games)."""
-        n, p = self.games, self.score
-        if p is None:
-            return 0.0, 1.0
-        z2 = _Z95**2
-        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-        half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        return wilson_interval(self.wins + 0.5 * self.draws, self.games)
 
     def plus(self, other: WinRecord) -> WinRecord:
         return WinRecord(

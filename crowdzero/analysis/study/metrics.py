@@ -25,11 +25,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from crowdzero.analysis.inference import Z95, wilson_interval
 from crowdzero.play.record import Game
 from crowdzero.players.flaws import FlawReport
 
-#: Two-sided 95% quantile of the standard normal distribution.
-Z95 = 1.959963984540054
 #: A member's probability below this means "the member would not play it".
 DEFAULT_THRESHOLD = 0.01
 #: Probabilities are floored here before taking logs, so a move a member never plays
@@ -81,17 +80,13 @@ def wilson(successes: float, n: int, *, games: int | None = None, z: float = Z95
 
     `successes` may be fractional (a drawn game scores half a win).
     """
-    if n < 0 or successes < 0 or successes > n:
-        raise StudyMetricError(f"a proportion needs 0 <= successes <= n, got {successes} of {n}")
+    try:
+        low, high = wilson_interval(successes, n, z)
+    except ValueError as error:
+        raise StudyMetricError(str(error)) from None
     if n == 0:
         return no_data()
     p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    # At 0 of n (n of n) the lower (upper) end is exactly 0 (1); rounding would say 1e-17.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
     return Estimate(p, low, high, n, n if games is None else games)
 
 
