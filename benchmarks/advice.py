@@ -67,6 +67,7 @@ def overrides(args: argparse.Namespace, crowd: Path, planes: bool) -> dict[str, 
         "train.crowd": str(crowd.resolve()),
         "board.size": args.size,
         "search.simulations": args.simulations,
+        "train.concurrent_games": args.concurrent_games,
         "train.checkpoint_every": 250,
         "net.advice_planes": planes,
     }
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=240.0, help="training per run")
     parser.add_argument("--size", type=int, default=9)
-    parser.add_argument("--simulations", type=int, default=64, help="search in training")
+    # crowd-9x9-v2's recipe (docs/results/crowd-9x9-v2): the one that reached GnuGo level 0.
+    parser.add_argument("--simulations", type=int, default=32, help="search in training")
+    parser.add_argument("--concurrent-games", type=int, default=64, help="games at once")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--only", choices=("train", "measure"), default=None)
     parser.add_argument("--checkpoints", type=int, default=6, help="measured per run")
