@@ -9,7 +9,12 @@ noise off (it can run while training goes on; it then shares the cores).
     python benchmarks/learn.py eval --run runs/learn-self-9x9 --mark 30 --games 200
 
 `eval` prints a table and appends its rows (JSON lines) to RUN/learn_results.jsonl;
-`report` turns those rows into evaluation.md and evaluation.png (--out FOLDER).
+`report` turns those rows into evaluation.md and evaluation.png (--out FOLDER);
+`compare` puts several runs' rows side by side, from their run or results folders (the
+before/after of issue #10 from the committed files alone):
+
+    python benchmarks/learn.py compare docs/results/crowd-9x9-v2 docs/results/self-9x9-v2 \
+        --out docs/results/crowd-vs-self-9x9-v2
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -206,14 +212,111 @@ def training_games_table(run_dir: RunDir, rows: dict[tuple[float, str], dict]) -
     ]
 
 
+Results = dict[tuple[float, str], dict]
+"""Evaluation rows by (training minutes, opponent)."""
+
+
+def read_results(path: Path) -> Results:
+    """The rows of a learn_results.jsonl; the newest row of each (mark, opponent) counts,
+    so a mark evaluated again replaces its earlier figure."""
+    rows: Results = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[(float(row["minutes"]), row["opponent"])] = row
+    return rows
+
+
+def results_path(folder: Path) -> Path:
+    """learn_results.jsonl of a run folder, or of a packed results folder (in resume/)."""
+    for candidate in (folder / "learn_results.jsonl", folder / "resume" / "learn_results.jsonl"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{folder} holds no learn_results.jsonl (nor resume/): run eval first")
+
+
+def load_runs(folders: list[Path]) -> dict[str, Results]:
+    """Each folder's evaluation rows under the folder's name (FileNotFoundError for a
+    folder without them, ValueError when two folders share a name)."""
+    runs = {folder.name: read_results(results_path(folder)) for folder in folders}
+    if len(runs) != len(folders):
+        raise ValueError("two folders with one name: the columns would not tell them apart")
+    return runs
+
+
+def write_comparison(runs: dict[str, Results], out: Path) -> str:
+    """comparison.md (one column per run: score, 95% interval, games) and comparison.png
+    (one panel per opponent, one line per run)."""
+    opponents = sorted({o for rows in runs.values() for _, o in rows})
+    lines = [
+        "# " + " vs ".join(runs) + ": score with search noise off",
+        "",
+        "Each cell: the agent's score, its 95% Wilson interval and the games behind it.",
+        "",
+        "| opponent | training minutes | " + " | ".join(runs) + " |",
+        "| --- | --- |" + " --- |" * len(runs),
+    ]
+    for opponent in opponents:
+        marks = sorted({m for rows in runs.values() for m, o in rows if o == opponent})
+        for minutes in marks:
+            cells = []
+            for rows in runs.values():
+                row = rows.get((minutes, opponent))
+                cells.append(
+                    "-"
+                    if row is None
+                    else f"{row['score']:.1%} [{row['low']:.1%}, {row['high']:.1%}] ({row['games']})"
+                )
+            lines.append(f"| {opponent} | {minutes:g} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.md").write_text(text)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(opponents), figsize=(4.5 * len(opponents), 3.5), squeeze=False, sharey=True
+    )
+    for ax, opponent in zip(axes[0], opponents, strict=True):
+        for name, rows in runs.items():
+            points = sorted((m, r) for (m, o), r in rows.items() if o == opponent)
+            if points:
+                _error_line(ax, points, name)
+        ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"against {opponent}")
+        ax.set_xlabel("training minutes (wall clock, 2 cores)")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("agent score (95% interval)")
+    fig.tight_layout()
+    fig.savefig(out / "comparison.png", dpi=120)
+    plt.close(fig)
+    return text
+
+
+def _error_line(ax: Any, points: list[tuple[float, dict]], label: str) -> None:
+    # Rows written before the one Wilson interval can hold a low end of 1.7e-18 above a
+    # score of 0: clamped, since matplotlib refuses a negative error bar.
+    ax.errorbar(
+        [m for m, _ in points],
+        [r["score"] for _, r in points],
+        yerr=[
+            [max(0.0, r["score"] - r["low"]) for _, r in points],
+            [max(0.0, r["high"] - r["score"]) for _, r in points],
+        ],
+        marker="o",
+        capsize=3,
+        label=label,
+    )
+
+
 def write_report(run_dir: RunDir, out: Path) -> str:
     """evaluation.md (a table) and evaluation.png (score against training minutes, one line
     per opponent, with 95% intervals) from RUN/learn_results.jsonl; the newest row of each
     (mark, opponent) counts."""
-    rows: dict[tuple[float, str], dict] = {}
-    for line in (run_dir.path / "learn_results.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        rows[(float(row["minutes"]), row["opponent"])] = row
+    rows = read_results(run_dir.path / "learn_results.jsonl")
     out.mkdir(parents=True, exist_ok=True)
     mode = run_dir.config.train.mode
     lines = [
@@ -238,19 +341,7 @@ def write_report(run_dir: RunDir, out: Path) -> str:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for opponent in sorted({o for _, o in rows}):
-        points = sorted((m, r) for (m, o), r in rows.items() if o == opponent)
-        xs = [m for m, _ in points]
-        ax.errorbar(
-            xs,
-            [r["score"] for _, r in points],
-            yerr=[
-                [r["score"] - r["low"] for _, r in points],
-                [r["high"] - r["score"] for _, r in points],
-            ],
-            marker="o",
-            capsize=3,
-            label=opponent,
-        )
+        _error_line(ax, sorted((m, r) for (m, o), r in rows.items() if o == opponent), opponent)
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("training minutes (wall clock, 2 cores)")
@@ -264,7 +355,8 @@ def write_report(run_dir: RunDir, out: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("train", "eval", "report"))
+    parser.add_argument("action", choices=("train", "eval", "report", "compare"))
+    parser.add_argument("folders", nargs="*", type=Path, help="compare: run or results folders")
     parser.add_argument("--run", type=Path, default=Path("runs/learn-self-9x9"))
     parser.add_argument("--mode", choices=("self", "crowd"), default="self")
     parser.add_argument("--marks", default="30,120", help="training minutes to snapshot at")
@@ -275,6 +367,18 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument("--out", help="report: folder for evaluation.md and evaluation.png")
     args = parser.parse_args()
+
+    if args.action == "compare":
+        if len(args.folders) < 2 or not args.out:
+            parser.error("compare needs two or more folders and --out FOLDER")
+        try:
+            runs = load_runs(args.folders)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
+        print(write_comparison(runs, Path(args.out)))
+        return 0
+    if args.folders:
+        parser.error(f"{args.action} takes no folders (did you mean --run?)")
 
     if (args.run / "config.toml").is_file():
         run_dir = RunDir.open(args.run)
