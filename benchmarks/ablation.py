@@ -8,6 +8,12 @@ all of them off. A change is justified when switching it off lowers the score.
 
     python -m benchmarks.ablation --minutes 10 --games 100 --opponent gnugo:0
     python -m benchmarks.ablation --only all,-value-rows --minutes 10
+    python -m benchmarks.ablation --only all --seeds 1,2 --minutes 10   # run-to-run spread
+
+One run per variant says nothing about how far two runs of the *same* variant land apart;
+`--seeds` trains a variant again from other seeds (``train.seed``; runs VARIANT@seedS, seed
+0 keeps the plain name), and the table shows every seed's score beside the pooled one, so a
+difference between variants can be read against the spread between seeds.
 
 Runs live in --out (default runs/ablation-7x7/VARIANT); a variant already trained for the
 budget is not trained again, and one already evaluated is not played again, so the command
@@ -21,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.learn import evaluate, train
+from crowdzero.analysis.inference import wilson_interval
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
 
@@ -73,22 +81,33 @@ def base_overrides(size: int, simulations: int) -> dict[str, Any]:
     }
 
 
+def run_name(variant: str, seed: int) -> str:
+    """The run folder of a variant and seed: seed 0 keeps the plain name (older runs)."""
+    return variant.lstrip("-") + ("" if seed == 0 else f"@seed{seed}")
+
+
 def run_variant(
-    name: str, overrides: dict[str, Any], args: argparse.Namespace, console: Console
+    name: str, overrides: dict[str, Any], seed: int, args: argparse.Namespace, console: Console
 ) -> dict[str, Any] | None:
-    """Train (or finish training) one variant, then evaluate it; None if already done."""
+    """Train (or finish training) one variant from one seed, then evaluate it; the stored
+    row when it was done before."""
     results = args.out / "results.jsonl"
     if results.exists():
         for line in results.read_text().splitlines():
             row = json.loads(line)
-            if row["variant"] == name and row["minutes"] == args.minutes:
+            if (
+                row["variant"] == name
+                and row["minutes"] == args.minutes
+                and row.get("seed", 0) == seed
+            ):
                 return row
-    path = args.out / name.lstrip("-")
+    path = args.out / run_name(name, seed)
     if (path / "config.toml").is_file():
         run_dir = RunDir.open(path)
     else:
         cfg = apply_overrides(
-            RunConfig(), {**base_overrides(args.size, args.simulations), **overrides}
+            RunConfig(),
+            {**base_overrides(args.size, args.simulations), **overrides, "train.seed": seed},
         )
         run_dir = RunDir.create(path, cfg)
     console.print(f"[bold]{name}[/]: training {args.minutes:g} min in {path}")
@@ -103,6 +122,7 @@ def run_variant(
     last = metrics[-1] if metrics else {}
     row |= {
         "variant": name,
+        "seed": seed,
         "overrides": overrides,
         "minutes": args.minutes,
         "size": args.size,
@@ -114,22 +134,90 @@ def run_variant(
     return row
 
 
+@dataclass(frozen=True)
+class VariantScore:
+    """One variant over its seeds: each seed's score, and the games pooled."""
+
+    variant: str
+    seeds: tuple[int, ...]
+    scores: tuple[float, ...]
+    steps: tuple[int, ...]
+    train_games: tuple[int, ...]
+    points: float
+    games: int
+
+    @property
+    def score(self) -> float:
+        return self.points / self.games if self.games else 0.5
+
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% over the pooled games: the evaluation's noise only; the spread
+        between seeds (`scores`) is the training's."""
+        return wilson_interval(self.points, self.games)
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
+    """One VariantScore per variant, in first-seen order; rows without a seed are seed 0."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["variant"], []).append(row)
+    out = []
+    for variant, group in grouped.items():
+        group = sorted(group, key=lambda r: r.get("seed", 0))
+        out.append(
+            VariantScore(
+                variant,
+                tuple(r.get("seed", 0) for r in group),
+                tuple(r["score"] for r in group),
+                tuple(r["step"] for r in group),
+                tuple(r["train_games"] for r in group),
+                sum(r["score"] * r["games"] for r in group),
+                sum(r["games"] for r in group),
+            )
+        )
+    return out
+
+
+def stored_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every evaluated variant and seed of this budget in --out/results.jsonl (newest row of
+    each), so the table grows over separate invocations (`--seeds` after the first pass)."""
+    path = args.out / "results.jsonl"
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        row = json.loads(line)
+        if row["minutes"] == args.minutes and row.get("size", args.size) == args.size:
+            rows[(row["variant"], row.get("seed", 0))] = row
+    return list(rows.values())
+
+
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Console) -> None:
+    summaries = summarise(rows)
     table = Table(
         title=f"ablation: {args.size}x{args.size}, {args.minutes:g} min each, "
-        f"vs {args.opponent}, {args.games} games, noise off"
+        f"vs {args.opponent}, {args.games} games a seed, noise off"
     )
-    columns = ("variant", "step", "games trained", "score", "95% interval")
+    columns = (
+        "variant",
+        "seeds",
+        "step",
+        "games trained",
+        "score by seed",
+        "score",
+        "95% interval",
+    )
     for column in columns:
         table.add_column(column, justify="right")
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    for row in rows:
+    for summary in summaries:
+        low, high = summary.interval()
         cells = (
-            row["variant"],
-            str(row["step"]),
-            str(row["train_games"]),
-            f"{row['score']:.1%}",
-            f"{row['low']:.1%} - {row['high']:.1%}",
+            summary.variant,
+            ",".join(map(str, summary.seeds)),
+            ",".join(map(str, summary.steps)),
+            ",".join(map(str, summary.train_games)),
+            ", ".join(f"{s:.0%}" for s in summary.scores),
+            f"{summary.score:.1%}",
+            f"{low:.1%} - {high:.1%}",
         )
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
@@ -140,19 +228,26 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
-    names = [r["variant"] for r in rows][::-1]
-    scores = [r["score"] for r in rows][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(summaries) + 1.5))
+    shown = summaries[::-1]
+    names = [s.variant for s in shown]
+    bounds = [s.interval() for s in shown]
     errors = [
-        [r["score"] - r["low"] for r in rows][::-1],
-        [r["high"] - r["score"] for r in rows][::-1],
+        [max(0.0, s.score - low) for s, (low, _) in zip(shown, bounds, strict=True)],
+        [max(0.0, high - s.score) for s, (_, high) in zip(shown, bounds, strict=True)],
     ]
-    ax.barh(names, scores, xerr=errors, color="#4a7ab0", capsize=3)
+    ax.barh(names, [s.score for s in shown], xerr=errors, color="#4a7ab0", capsize=3)
+    for y, summary in enumerate(shown):  # each seed's own score, so the spread shows
+        ax.plot(summary.scores, [y] * len(summary.scores), "k|", markersize=10)
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"score vs {args.opponent} ({args.games} games, 95% interval)")
+    ax.set_xlabel(
+        f"score vs {args.opponent} ({args.games} games a seed; bar: pooled, 95% interval; "
+        "ticks: seeds)"
+    )
     ax.set_title(f"one change off at a time: {args.size}x{args.size}, {args.minutes:g} min each")
     fig.tight_layout()
     fig.savefig(args.out / "ablation.png", dpi=120)
+    plt.close(fig)
 
 
 def main() -> int:
@@ -165,7 +260,12 @@ def main() -> int:
     parser.add_argument("--games", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--seeds", default="0", help="comma-separated train.seed values")
     args = parser.parse_args()
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds takes whole numbers, got {args.seeds!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = variants()
     if args.only:
@@ -175,12 +275,10 @@ def main() -> int:
             parser.error(f"unknown variants {unknown}; choose from {list(chosen)}")
         chosen = {k: v for k, v in chosen.items() if k in wanted}
     console = Console()
-    rows = []
-    for name, overrides in chosen.items():
-        row = run_variant(name, overrides, args, console)
-        if row is not None:
-            rows.append(row)
-            report(rows, args, console)
+    for seed in seeds:
+        for name, overrides in chosen.items():
+            if run_variant(name, overrides, seed, args, console) is not None:
+                report(stored_rows(args), args, console)
     return 0
 
 

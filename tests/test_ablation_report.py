@@ -1,0 +1,63 @@
+"""The ablation's table: seeds of one variant are pooled for the interval and shown one by
+one for the spread, and the table grows over separate invocations."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from benchmarks.ablation import report, run_name, stored_rows, summarise
+
+
+def row(variant: str, score: float, seed: int | None = None, minutes: float = 10.0) -> dict:
+    out = {
+        "variant": variant,
+        "score": score,
+        "games": 100,
+        "step": 300,
+        "train_games": 900,
+        "minutes": minutes,
+        "size": 7,
+        "low": 0.0,
+        "high": 1.0,
+    }
+    if seed is not None:
+        out["seed"] = seed
+    return out
+
+
+def test_seeds_of_a_variant_are_pooled_and_kept_apart() -> None:
+    # The first pass wrote rows without a seed: they are seed 0.
+    rows = [row("all", 0.60), row("-refresh", 0.40), row("all", 0.50, seed=1)]
+    summaries = {s.variant: s for s in summarise(rows)}
+    everything = summaries["all"]
+    assert everything.seeds == (0, 1)
+    assert everything.scores == (0.60, 0.50)
+    assert everything.games == 200
+    assert everything.score == pytest.approx(0.55)
+    low, high = everything.interval()
+    assert low < 0.55 < high and high - low < 0.15  # 200 games, not 100
+    assert summaries["-refresh"].seeds == (0,)
+    assert list(summaries) == ["all", "-refresh"]
+
+
+def test_run_names_keep_seed_zero_plain() -> None:
+    assert run_name("-value-rows", 0) == "value-rows"
+    assert run_name("all", 2) == "all@seed2"
+
+
+def test_the_table_holds_every_stored_seed_of_this_budget(tmp_path: Path) -> None:
+    rows = [row("all", 0.6), row("all", 0.5, seed=1), row("all", 0.9, seed=2, minutes=20.0)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = argparse.Namespace(out=tmp_path, minutes=10.0, size=7, opponent="gnugo:0", games=100)
+    stored = stored_rows(args)
+    assert [(r["variant"], r.get("seed", 0)) for r in stored] == [("all", 0), ("all", 1)]
+    report(stored, args, Console(file=io.StringIO()))
+    table = (tmp_path / "ablation.md").read_text()
+    assert "| all | 0,1 | 300,300 | 900,900 | 60%, 50% | 55.0% |" in table
+    assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
