@@ -11,6 +11,10 @@ Packed (in OUT/resume/): config.toml, metrics.csv, learn_results.jsonl if any, t
 checkpoint with its optimizer state, and games.sqlite as a consistent SQLite backup,
 xz-compressed. The mark checkpoints (RUN/marks/*.pt) go to OUT/marks/ without their
 optimizer state (a third of the size; they are only played, never trained on).
+
+A finished run whose store nothing reads may be committed without it (self-9x9-v2: the
+study reads only the crowd run's store); `unpack` then rebuilds the run without games,
+enough to evaluate its marks and checkpoints or to serve as the study's self-play control.
 """
 
 from __future__ import annotations
@@ -76,8 +80,11 @@ def unpack(out: Path, run: Path) -> None:
             shutil.copyfile(resume / name, run / name)
     for ckpt in resume.glob("ckpt-*.pt"):
         shutil.copyfile(ckpt, run / "checkpoints" / ckpt.name)
-    with lzma.open(resume / STORE, "rb") as f, (run / "games.sqlite").open("wb") as g:
-        shutil.copyfileobj(f, g, length=1 << 20)
+    if (resume / STORE).is_file():
+        with lzma.open(resume / STORE, "rb") as f, (run / "games.sqlite").open("wb") as g:
+            shutil.copyfileobj(f, g, length=1 << 20)
+    else:
+        print(f"{resume} ships no {STORE}: {run} has its checkpoints but no games")
     if (out / "marks").is_dir():
         shutil.copytree(out / "marks", run / "marks", dirs_exist_ok=True)
     RunDir.open(run)  # refuses a broken result at once, not hours later
