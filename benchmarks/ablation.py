@@ -91,16 +91,10 @@ def run_variant(
 ) -> dict[str, Any] | None:
     """Train (or finish training) one variant from one seed, then evaluate it; the stored
     row when it was done before."""
+    for row in stored_rows(args):
+        if row["variant"] == name and row.get("seed", 0) == seed:
+            return row
     results = args.out / "results.jsonl"
-    if results.exists():
-        for line in results.read_text().splitlines():
-            row = json.loads(line)
-            if (
-                row["variant"] == name
-                and row["minutes"] == args.minutes
-                and row.get("seed", 0) == seed
-            ):
-                return row
     path = args.out / run_name(name, seed)
     if (path / "config.toml").is_file():
         run_dir = RunDir.open(path)
