@@ -193,6 +193,9 @@ def train(
     ] = None,
     board_size: Annotated[int | None, typer.Option(help="Board size (new runs only).")] = None,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
+    games: Annotated[
+        int | None, typer.Option(help="Stop once the run's store holds this many games.")
+    ] = None,
     simulations: Annotated[int | None, typer.Option(help="Search simulations per move.")] = None,
     concurrent_games: Annotated[int | None, typer.Option(help="Games played at once.")] = None,
     set_: Annotated[
@@ -231,6 +234,8 @@ def train(
         overrides["train.crowd"] = crowd
     if minutes is not None:
         overrides["train.minutes"] = minutes
+    if games is not None:
+        overrides["train.games"] = games
     if simulations is not None:
         overrides["search.simulations"] = simulations
     if concurrent_games is not None:

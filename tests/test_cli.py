@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crowdzero.cli import app
+from crowdzero.store.game_store import GameStore
 from crowdzero.train.config import RunConfig, apply_overrides, loads_config
 from crowdzero.train.run_dir import RunDir
 
@@ -98,6 +99,33 @@ def test_train_with_no_run_continues_the_default_run_with_the_options_given(
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr
     assert "time budget of 0.01 minutes reached" in result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_train_games_stops_at_a_store_size_and_keeps_it_as_a_target_when_resumed(
+    tmp_path: Path,
+) -> None:
+    """--games ends the run once its store holds that many games, however fast the
+    machine is; resumed with the same number, a run that is there stops at once (the
+    budget counts the store, not this session), and a bigger number plays on."""
+    run = _tiny_run(tmp_path / "r", **{"train.mode": "self"})
+    base = [sys.executable, "-m", "crowdzero.cli", "train", "--resume", str(run.path), "--quiet"]
+
+    def train(games: int) -> tuple[str, int]:
+        result = subprocess.run(
+            [*base, "--games", str(games)], capture_output=True, text=True, timeout=240
+        )
+        assert result.returncode == 0, result.stderr
+        with GameStore(run.games_path) as store:
+            return result.stderr, store.count_games()
+
+    errors, first = train(3)
+    assert "3 games reached" in errors
+    assert first >= 3  # the games in flight when the third ended are stored too
+    errors, again = train(3)
+    assert "3 games reached" in errors and again == first
+    errors, more = train(first + 2)
+    assert f"{first + 2} games reached" in errors and more >= first + 2
 
 
 def test_resuming_refuses_to_change_what_the_run_is(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -218,3 +219,22 @@ def test_trained_time_counts_every_session_and_reads_older_runs_by_elapsed_time(
     assert run.trained_seconds() == 50.0
     run.append_metrics({"step": 2, "elapsed_s": 10.0, "wall_s": 60.0})  # a resumed session
     assert run.trained_seconds() == 60.0
+
+
+COMMITTED_CONFIGS = sorted(Path(__file__).parents[1].glob("docs/results/**/config.toml"))
+
+
+@pytest.mark.parametrize(
+    "config", COMMITTED_CONFIGS, ids=lambda p: str(p.parent.relative_to(p.parents[2]))
+)
+def test_every_committed_run_config_still_opens(config: Path, tmp_path: Path) -> None:
+    """The shipped runs were made by older crowdzeros: a key added since must come with
+    the value those runs used (config.INTRODUCED), or `pack_run.py unpack` and every
+    resume of them would be refused."""
+    shutil.copy(config, tmp_path / "config.toml")
+    opened = RunDir.open(tmp_path).config
+    assert opened.board.size >= 5
+
+
+def test_committed_run_configs_are_found() -> None:
+    assert len(COMMITTED_CONFIGS) >= 4

@@ -79,6 +79,7 @@ INTRODUCED: dict[str, Any] = {
     "train.crowd_threads": 4,
     "train.score_weight": 0.0,
     "train.opponent_policy_weight": 0.0,
+    "train.games": 0,
 }
 
 
@@ -302,6 +303,14 @@ class TrainConfig:
     minutes: float = field(
         default=0.0,
         metadata={"doc": "Wall-clock budget of the run in minutes; 0 = no limit.", "min": 0.0},
+    )
+    games: int = field(
+        default=0,
+        metadata={
+            "doc": "Stop once the run's store holds this many games (a target, kept when "
+            "resumed); 0 = no limit. A budget that does not depend on the machine's speed.",
+            "min": 0,
+        },
     )
     threads: int = field(
         default=2,

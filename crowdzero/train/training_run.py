@@ -341,7 +341,8 @@ class TrainingRun:
         self._stop_reason = reason
 
     def run(self, on_progress: Callable[[TrainingRun], None] | None = None) -> str:
-        """Play and learn until the time budget ends or a stop is requested; returns why."""
+        """Play and learn until the time or games budget ends or a stop is requested; returns
+        why."""
         cfg = self.config.train
         deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes > 0 else None
         previous = _install_signal_handlers(self)
@@ -362,6 +363,8 @@ class TrainingRun:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     self._stop_reason = f"time budget of {cfg.minutes:g} minutes reached"
+                if cfg.games and self.stats.games >= cfg.games:
+                    self._stop_reason = f"{cfg.games} games reached"
                 if now - self._cores_read >= 10.0:
                     self.cores_used, self._cores_read = self._cores.read(), now
                 if on_progress is not None and now - last_progress > 0.5:
