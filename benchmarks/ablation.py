@@ -2,13 +2,20 @@
 
 Every variant is the same crowd run (7x7 by default, the default crowd) with the same
 wall-clock budget, started from zero, alone on the machine; its final checkpoint then
-plays a fixed opponent with search noise off. The first variant has every change on; each
-`-name` variant turns one off (back to what crowdzero did before, see VARIANTS); `old` turns
-all of them off. A change is justified when switching it off lowers the score.
+plays a fixed panel of opponents with search noise off. The first variant has every
+change on; each `-name` variant turns one off (back to what crowdzero did before, see
+VARIANTS); `old` turns all of them off. A change is justified when switching it off lowers
+the score.
 
-    python -m benchmarks.ablation --minutes 10 --games 100 --opponent gnugo:0
+    python -m benchmarks.ablation --minutes 10 --games 50
     python -m benchmarks.ablation --only all,-value-rows --minutes 10
     python -m benchmarks.ablation --only all --seeds 1,2 --minutes 10   # run-to-run spread
+
+The panel (--opponents, default mcts:400,pachi:500) brackets a 10-minute 7x7 agent: with
+every change on it scored 0% against GnuGo level 0 (100 games), 96% against mcts:400 and
+13% against pachi:500, so no single fixed opponent leaves room both to fall and to rise.
+A variant's score is pooled over the panel (the same number of games against each), and
+each opponent's score is shown beside it.
 
 One run per variant says nothing about how far two runs of the *same* variant land apart;
 `--seeds` trains a variant again from other seeds (``train.seed``; runs VARIANT@seedS, seed
@@ -16,9 +23,10 @@ One run per variant says nothing about how far two runs of the *same* variant la
 difference between variants can be read against the spread between seeds.
 
 Runs live in --out (default runs/ablation-7x7/VARIANT); a variant already trained for the
-budget is not trained again, and one already evaluated is not played again, so the command
-resumes after an interruption. Results: --out/results.jsonl (one line per variant), a
-table on the terminal and --out/ablation.md, and a bar chart --out/ablation.png.
+budget is not trained again, and an opponent it has already played is not played again, so
+the command resumes after an interruption. Results: --out/results.jsonl (one line per
+variant, seed and opponent), a table on the terminal and --out/ablation.md, and a bar chart
+--out/ablation.png.
 """
 
 from __future__ import annotations
@@ -26,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,14 +93,24 @@ def run_name(variant: str, seed: int) -> str:
     return variant.lstrip("-") + ("" if seed == 0 else f"@seed{seed}")
 
 
+def panel(args: argparse.Namespace) -> list[str]:
+    """The fixed opponents every variant plays, in the order given."""
+    return [spec for spec in args.opponents.split(",") if spec]
+
+
 def run_variant(
     name: str, overrides: dict[str, Any], seed: int, args: argparse.Namespace, console: Console
-) -> dict[str, Any] | None:
-    """Train (or finish training) one variant from one seed, then evaluate it; the stored
-    row when it was done before."""
-    for row in stored_rows(args):
-        if row["variant"] == name and row.get("seed", 0) == seed:
-            return row
+) -> list[dict[str, Any]]:
+    """Train (or finish training) one variant from one seed, then play each panel opponent
+    it has not played yet; its rows, one per opponent (empty without a checkpoint)."""
+    done = {
+        row["opponent"]: row
+        for row in stored_rows(args)
+        if row["variant"] == name and row.get("seed", 0) == seed
+    }
+    missing = [spec for spec in panel(args) if spec not in done]
+    if not missing:
+        return list(done.values())
     results = args.out / "results.jsonl"
     path = args.out / run_name(name, seed)
     if (path / "config.toml").is_file():
@@ -109,23 +126,27 @@ def run_variant(
     checkpoint = run_dir.latest_checkpoint_path()
     if checkpoint is None:
         console.print(f"[red]{name}: no checkpoint after training[/]")
-        return None
-    started = time.monotonic()
-    (row,) = evaluate(run_dir, checkpoint, [args.opponent], args.games, args.concurrency)
+        return []
     metrics = run_dir.read_metrics()
     last = metrics[-1] if metrics else {}
-    row |= {
+    about = {
         "variant": name,
         "seed": seed,
         "overrides": overrides,
         "minutes": args.minutes,
         "size": args.size,
         "train_games": int(last.get("games") or 0),
-        "eval_seconds": round(time.monotonic() - started, 1),
     }
-    with results.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-    return row
+    rows = list(done.values())
+
+    def keep(row: dict[str, Any]) -> None:  # each opponent's row as soon as it is measured
+        row |= about
+        rows.append(row)
+        with results.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    evaluate(run_dir, checkpoint, missing, args.games, args.concurrency, on_row=keep)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -134,11 +155,12 @@ class VariantScore:
 
     variant: str
     seeds: tuple[int, ...]
-    scores: tuple[float, ...]
+    scores: tuple[float, ...]  # each seed's, pooled over the panel
     steps: tuple[int, ...]
     train_games: tuple[int, ...]
     points: float
     games: int
+    by_opponent: dict[str, float]  # each opponent's score, pooled over the seeds
 
     @property
     def score(self) -> float:
@@ -150,6 +172,10 @@ class VariantScore:
         return wilson_interval(self.points, self.games)
 
 
+def _pooled(rows: list[dict[str, Any]]) -> tuple[float, int]:
+    return sum(r["score"] * r["games"] for r in rows), sum(r["games"] for r in rows)
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
     """One VariantScore per variant, in first-seen order; rows without a seed are seed 0."""
     grouped: dict[str, list[dict[str, Any]]] = {}
@@ -157,44 +183,61 @@ def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
         grouped.setdefault(row["variant"], []).append(row)
     out = []
     for variant, group in grouped.items():
-        group = sorted(group, key=lambda r: r.get("seed", 0))
+        by_seed: dict[int, list[dict[str, Any]]] = {}
+        by_opponent: dict[str, list[dict[str, Any]]] = {}
+        for row in group:
+            by_seed.setdefault(row.get("seed", 0), []).append(row)
+            by_opponent.setdefault(row.get("opponent", "?"), []).append(row)
+        seeds = sorted(by_seed)
+        points, games = _pooled(group)
         out.append(
             VariantScore(
                 variant,
-                tuple(r.get("seed", 0) for r in group),
-                tuple(r["score"] for r in group),
-                tuple(r["step"] for r in group),
-                tuple(r["train_games"] for r in group),
-                sum(r["score"] * r["games"] for r in group),
-                sum(r["games"] for r in group),
+                tuple(seeds),
+                tuple(_ratio(*_pooled(by_seed[s])) for s in seeds),
+                tuple(by_seed[s][0]["step"] for s in seeds),
+                tuple(by_seed[s][0]["train_games"] for s in seeds),
+                points,
+                games,
+                {name: _ratio(*_pooled(rs)) for name, rs in by_opponent.items()},
             )
         )
     return out
 
 
+def _ratio(points: float, games: int) -> float:
+    return points / games if games else 0.5
+
+
 def stored_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every evaluated variant and seed of this budget in --out/results.jsonl (newest row of
-    each), so the table grows over separate invocations (`--seeds` after the first pass)."""
+    """Every evaluated variant, seed and panel opponent of this budget in
+    --out/results.jsonl (newest row of each), so the table grows over separate invocations
+    (`--seeds` after the first pass); rows against opponents outside the panel are left
+    out (a variant is compared on one panel only)."""
     path = args.out / "results.jsonl"
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    wanted = set(panel(args))
+    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
     for line in path.read_text().splitlines() if path.exists() else []:
         row = json.loads(line)
-        if row["minutes"] == args.minutes and row.get("size", args.size) == args.size:
-            rows[(row["variant"], row.get("seed", 0))] = row
+        same_budget = row["minutes"] == args.minutes and row.get("size", args.size) == args.size
+        if same_budget and row.get("opponent") in wanted:
+            rows[(row["variant"], row.get("seed", 0), row["opponent"])] = row
     return list(rows.values())
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Console) -> None:
     summaries = summarise(rows)
+    opponents = panel(args)
     table = Table(
         title=f"ablation: {args.size}x{args.size}, {args.minutes:g} min each, "
-        f"vs {args.opponent}, {args.games} games a seed, noise off"
+        f"vs {' + '.join(opponents)}, {args.games} games each a seed, noise off"
     )
     columns = (
         "variant",
         "seeds",
         "step",
         "games trained",
+        *(f"vs {name}" for name in opponents),
         "score by seed",
         "score",
         "95% interval",
@@ -209,6 +252,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
             ",".join(map(str, summary.seeds)),
             ",".join(map(str, summary.steps)),
             ",".join(map(str, summary.train_games)),
+            *(
+                f"{summary.by_opponent[name]:.0%}" if name in summary.by_opponent else "-"
+                for name in opponents
+            ),
             ", ".join(f"{s:.0%}" for s in summary.scores),
             f"{summary.score:.1%}",
             f"{low:.1%} - {high:.1%}",
@@ -235,8 +282,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
         ax.plot(summary.scores, [y] * len(summary.scores), "k|", markersize=10)
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"score vs {args.opponent} ({args.games} games a seed; bar: pooled, 95% interval; "
-        "ticks: seeds)"
+        f"score vs {' + '.join(opponents)} ({args.games} games each a seed; bar: pooled, "
+        "95% interval; ticks: seeds)"
     )
     ax.set_title(f"one change off at a time: {args.size}x{args.size}, {args.minutes:g} min each")
     fig.tight_layout()
@@ -250,8 +297,13 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=7)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--simulations", type=int, default=32)
-    parser.add_argument("--opponent", default="gnugo:0")
-    parser.add_argument("--games", type=int, default=100)
+    parser.add_argument(
+        "--opponents",
+        "--opponent",
+        default="mcts:400,pachi:500",
+        help="comma-separated fixed opponents (the panel)",
+    )
+    parser.add_argument("--games", type=int, default=50, help="games per opponent and seed")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--only", default="", help="comma-separated variant names")
     parser.add_argument("--seeds", default="0", help="comma-separated train.seed values")
@@ -271,7 +323,7 @@ def main() -> int:
     console = Console()
     for seed in seeds:
         for name, overrides in chosen.items():
-            if run_variant(name, overrides, seed, args, console) is not None:
+            if run_variant(name, overrides, seed, args, console):
                 report(stored_rows(args), args, console)
     return 0
 

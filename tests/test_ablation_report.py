@@ -1,5 +1,6 @@
-"""The ablation's table: seeds of one variant are pooled for the interval and shown one by
-one for the spread, and the table grows over separate invocations."""
+"""The ablation's table: seeds and panel opponents of one variant are pooled for the
+interval and shown one by one for the spread, and the table grows over separate
+invocations."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from benchmarks.ablation import report, run_name, stored_rows, summarise
+from benchmarks.ablation import report, run_name, run_variant, stored_rows, summarise
 
 
-def row(variant: str, score: float, seed: int | None = None, minutes: float = 10.0) -> dict:
+def row(
+    variant: str,
+    score: float,
+    seed: int | None = None,
+    minutes: float = 10.0,
+    opponent: str = "gnugo:0",
+) -> dict:
     out = {
         "variant": variant,
+        "opponent": opponent,
         "score": score,
         "games": 100,
         "step": 300,
@@ -54,10 +62,49 @@ def test_run_names_keep_seed_zero_plain() -> None:
 def test_the_table_holds_every_stored_seed_of_this_budget(tmp_path: Path) -> None:
     rows = [row("all", 0.6), row("all", 0.5, seed=1), row("all", 0.9, seed=2, minutes=20.0)]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    args = argparse.Namespace(out=tmp_path, minutes=10.0, size=7, opponent="gnugo:0", games=100)
+    args = argparse.Namespace(out=tmp_path, minutes=10.0, size=7, opponents="gnugo:0", games=100)
     stored = stored_rows(args)
     assert [(r["variant"], r.get("seed", 0)) for r in stored] == [("all", 0), ("all", 1)]
     report(stored, args, Console(file=io.StringIO()))
     table = (tmp_path / "ablation.md").read_text()
-    assert "| all | 0,1 | 300,300 | 900,900 | 60%, 50% | 55.0% |" in table
+    assert "| all | 0,1 | 300,300 | 900,900 | 55% | 60%, 50% | 55.0% |" in table
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_variant_is_scored_over_the_panel_and_each_opponent_is_shown(tmp_path: Path) -> None:
+    """A panel brackets the agent (one opponent it nearly always beats, one it nearly
+    never does): the score pools both, each opponent's shows on its own, and rows against
+    an opponent outside the panel (an earlier choice) are left out."""
+    rows = [
+        row("all", 0.96, opponent="mcts:400"),
+        row("all", 0.14, opponent="pachi:500"),
+        row("all", 0.0, opponent="gnugo:0"),
+        row("old", 0.50, opponent="mcts:400"),
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = argparse.Namespace(
+        out=tmp_path, minutes=10.0, size=7, opponents="mcts:400,pachi:500", games=100
+    )
+    stored = stored_rows(args)
+    assert sorted(r["opponent"] for r in stored) == ["mcts:400", "mcts:400", "pachi:500"]
+    summaries = {s.variant: s for s in summarise(stored)}
+    assert summaries["all"].score == pytest.approx(0.55) and summaries["all"].games == 200
+    assert summaries["all"].by_opponent == {"mcts:400": 0.96, "pachi:500": 0.14}
+    report(stored, args, Console(file=io.StringIO()))
+    table = (tmp_path / "ablation.md").read_text().splitlines()
+    assert "| vs mcts:400 | vs pachi:500 |" in table[0]
+    assert "| all | 0 | 300 | 900 | 96% | 14% | 55% | 55.0% |" in table[2]
+    assert "| old | 0 | 300 | 900 | 50% | - | 50% | 50.0% |" in table[3]  # not yet played
+
+
+def test_a_variant_that_played_the_whole_panel_is_neither_trained_nor_played_again(
+    tmp_path: Path,
+) -> None:
+    rows = [row("all", 0.9, opponent="mcts:400"), row("all", 0.1, opponent="pachi:500")]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = argparse.Namespace(
+        out=tmp_path, minutes=10.0, size=7, opponents="mcts:400,pachi:500", games=100
+    )
+    got = run_variant("all", {}, 0, args, Console(file=io.StringIO()))
+    assert sorted(r["score"] for r in got) == [0.1, 0.9]
+    assert not (tmp_path / "all").exists()  # no run folder: nothing was trained
