@@ -13,7 +13,8 @@ the score.
 
 The panel (--opponents, default mcts:400,pachi:500) brackets a 10-minute 7x7 agent: with
 every change on it scored 0% against GnuGo level 0 (100 games), 96% against mcts:400 and
-13% against pachi:500, so no single fixed opponent leaves room both to fall and to rise.
+4 of 80 against pachi:500, so no single fixed opponent leaves room both to fall and to
+rise (the panel mostly sees a variant fall; pachi:500 is there to see one rise).
 A variant's score is pooled over the panel (the same number of games against each), and
 each opponent's score is shown beside it.
 
