@@ -87,7 +87,7 @@ def train(run_dir: RunDir, marks: list[float]) -> None:
     with run_dir.lock():
         run = TrainingRun(run_dir)
         reason = run.run(on_progress=on_progress)
-    print(f"stopped after {run.stats.wall / 60:.1f} min in all: {reason}", flush=True)
+    print(f"stopped after {run.stats.wall / 60:.1f} min in total: {reason}", flush=True)
     if pending and "time budget" in reason:  # the last mark is the end of the run
         latest = run_dir.latest_checkpoint_path()
         assert latest is not None
