@@ -165,12 +165,16 @@ class VariantScore:
 
     @property
     def score(self) -> float:
-        return self.points / self.games if self.games else 0.5
+        return _ratio(self.points, self.games)
 
     def interval(self) -> tuple[float, float]:
         """Wilson 95% over the pooled games: the evaluation's noise only; the spread
         between seeds (`scores`) is the training's."""
         return wilson_interval(self.points, self.games)
+
+
+def _ratio(points: float, games: int) -> float:
+    return points / games if games else 0.5
 
 
 def _pooled(rows: list[dict[str, Any]]) -> tuple[float, int]:
@@ -204,10 +208,6 @@ def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
             )
         )
     return out
-
-
-def _ratio(points: float, games: int) -> float:
-    return points / games if games else 0.5
 
 
 def stored_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
