@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 from tiny_run import TINY_CROWD, TINY_RUN
-from web_visitor import resign_after_the_agents_opening, wait_while_training
+from training_thread import training_in_background, wait_while_training
+from web_visitor import resign_after_the_agents_opening
 
 from crowdzero.analysis.ratings import ratings_main
 from crowdzero.go.coords import BLACK, WHITE
@@ -292,9 +293,7 @@ def test_a_persons_web_game_enters_a_run_made_with_workers(cluster: object, tmp_
     one_worker = WorkerSettings(1, games_per_order=2, seconds_per_order=1.0, start_timeout=900)
     run = TrainingRun(run_dir, workers=one_worker)
     assert isinstance(run.games, RayGames)
-    trainer = threading.Thread(target=run.run, daemon=True)
-    trainer.start()
-    try:
+    with training_in_background(run, stop_within=300) as trainer:
         web_id, web_game = resign_after_the_agents_opening(run_dir, "bo", seconds=120)
         assert web_game.white == "human:bo" and web_game.agent_colour == BLACK
         assert any(m.policy is not None for m in web_game.moves)
@@ -313,10 +312,6 @@ def test_a_persons_web_game_enters_a_run_made_with_workers(cluster: object, tmp_
             deadline,
             "no worker game reached the replay window",
         )
-    finally:
-        run.request_stop("test over")
-        trainer.join(300)
-    assert not trainer.is_alive()
     with GameStore(run_dir.games_path) as store:
         assert store.integrity_check(replay=True) == []
         assert store.count_games() >= 3

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tiny_run import TINY_RUN
+from training_thread import training_in_background
 
 from crowdzero.go.coords import BLACK, WHITE
 from crowdzero.net.checkpoint import CheckpointError
@@ -223,37 +224,31 @@ def test_training_survives_sigkill_and_resumes_with_every_game(tmp_path: Path) -
 @pytest.mark.gnugo
 @pytest.mark.timeout(300)
 def test_crowd_run_goes_on_after_gnugo_is_killed_mid_game(tmp_path: Path, gnugo_path: str) -> None:
-    import threading
-
     from crowdzero.players.engine_pool import gnugo_player
 
     gnugo = gnugo_player(0, pool_size=1)
     cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
     run = TrainingRun(RunDir.create(tmp_path / "run", cfg), draw_member=lambda rng: gnugo)
-    trainer = threading.Thread(target=run.run, daemon=True)
-    trainer.start()
     try:
-        deadline = time.monotonic() + 120
-        victim = None
-        while victim is None:  # wait until GnuGo is in a game, then kill -9 it
-            assert time.monotonic() < deadline, "GnuGo never started"
+        with training_in_background(run, stop_within=60) as trainer:
+            deadline = time.monotonic() + 120
+            victim = None
+            while victim is None:  # wait until GnuGo is in a game, then kill -9 it
+                assert time.monotonic() < deadline, "GnuGo never started"
+                (status,) = gnugo.pool.status()
+                if status.pid is not None and run.runner.moves_played >= 6:
+                    victim = status.pid
+                    os.kill(victim, signal.SIGKILL)
+                time.sleep(0.05)
+            games_at_kill = run.store.count_games()
+            while run.store.count_games() < games_at_kill + 3:
+                assert trainer.is_alive(), "the run died with its engine"
+                assert time.monotonic() < deadline, "no games finished after the kill"
+                time.sleep(0.2)
             (status,) = gnugo.pool.status()
-            if status.pid is not None and run.runner.moves_played >= 6:
-                victim = status.pid
-                os.kill(victim, signal.SIGKILL)
-            time.sleep(0.05)
-        games_at_kill = run.store.count_games()
-        while run.store.count_games() < games_at_kill + 3:
-            assert trainer.is_alive(), "the run died with its engine"
-            assert time.monotonic() < deadline, "no games finished after the kill"
-            time.sleep(0.2)
-        (status,) = gnugo.pool.status()
-        assert status.pid != victim  # a new GnuGo took over
+            assert status.pid != victim  # a new GnuGo took over
     finally:
-        run.request_stop("test over")
-        trainer.join(60)
         gnugo.close()  # the run does not own a member it was handed
-    assert not trainer.is_alive()
     with GameStore(run.run_dir.games_path) as store:
         assert store.integrity_check(replay=True) == []
         assert all("gnugo:0" in (g.black, g.white) for _, g in store.iter_games())

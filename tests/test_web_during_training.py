@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 from tiny_run import TINY_RUN
-from web_visitor import resign_after_the_agents_opening, wait_while_training
+from training_thread import training_in_background, wait_while_training
+from web_visitor import resign_after_the_agents_opening
 
 from crowdzero.go.coords import BLACK
 from crowdzero.players.random import RandomNoEyePlayer
@@ -28,9 +28,7 @@ def test_human_game_during_crowd_training_enters_the_replay_window(tmp_path: Pat
     run_dir = RunDir.create(tmp_path / "run", apply_overrides(RunConfig(), TINY))
     member = RandomNoEyePlayer(seed=1)
     training = TrainingRun(run_dir, draw_member=lambda rng: member)
-    trainer = threading.Thread(target=training.run, daemon=True)
-    trainer.start()
-    try:
+    with training_in_background(training, stop_within=60) as trainer:
         web_id, web_game = resign_after_the_agents_opening(run_dir, "ann", seconds=60)
         assert web_game.white == "human:ann" and web_game.agent_colour == BLACK
         assert any(m.policy is not None for m in web_game.moves)
@@ -43,7 +41,3 @@ def test_human_game_during_crowd_training_enters_the_replay_window(tmp_path: Pat
         )
         # The crowd games of the run were being played all along.
         assert training.runner.moves_played > 0
-    finally:
-        training.request_stop("test over")
-        trainer.join(60)
-    assert not trainer.is_alive()

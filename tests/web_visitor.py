@@ -3,9 +3,7 @@ check such a game reaches the run (with and without Ray workers)."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
@@ -36,14 +34,3 @@ def resign_after_the_agents_opening(
     with GameStore(run_dir.games_path) as store:
         ((web_id, web_game),) = list(store.iter_games(source="web"))
     return web_id, web_game
-
-
-def wait_while_training(
-    done: Callable[[], bool], trainer: threading.Thread, deadline: float, what: str
-) -> None:
-    """Poll `done` until it holds; fail if the training thread stops or `deadline`
-    (a `time.monotonic()` value) passes first, saying `what` never happened."""
-    while not done():
-        assert trainer.is_alive(), "training stopped"
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
