@@ -16,7 +16,8 @@ every change on it scored 0% against GnuGo level 0 (100 games), 96% against mcts
 4 of 80 against pachi:500, so no single fixed opponent leaves room both to fall and to
 rise (the panel mostly sees a variant fall; pachi:500 is there to see one rise).
 A variant's score is pooled over the panel (the same number of games against each), and
-each opponent's score is shown beside it.
+each opponent's score is shown beside it, with a p-value against `all` (stratified by
+opponent, Holm-adjusted over the variants: `against_reference`).
 
 One run per variant says nothing about how far two runs of the *same* variant land apart;
 `--seeds` trains a variant again from other seeds (``train.seed``; runs VARIANT@seedS, seed
@@ -43,7 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.learn import evaluate, train
-from crowdzero.analysis.inference import wilson_interval
+from crowdzero.analysis.inference import cochran_mantel_haenszel, holm, wilson_interval
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
 
@@ -210,6 +211,39 @@ def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
     return out
 
 
+REFERENCE = "all"
+
+
+def against_reference(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each variant against `all`: the Cochran-Mantel-Haenszel p-value over the panel's
+    opponents (each opponent a stratum, seeds pooled, so an opponent every variant beats,
+    or none does, carries no weight) and its Holm-adjusted value over the variants, so a
+    reader can tell which differences are evidence; nan where nothing varied.
+
+    The games are the units, so the p-values hold the evaluation's noise only; the spread
+    between seeds of `all` is the check on training noise."""
+    cells: dict[str, dict[str, list[float]]] = {}  # variant -> opponent -> [wins, losses]
+    for row in rows:
+        wins = row["score"] * row["games"]
+        cell = cells.setdefault(row["variant"], {}).setdefault(row.get("opponent", "?"), [0, 0])
+        cell[0] += wins
+        cell[1] += row["games"] - wins
+    reference = cells.get(REFERENCE)
+    if reference is None:
+        return {}
+    tested = [v for v in cells if v != REFERENCE]
+    p_values = []
+    for variant in tested:
+        shared = [o for o in cells[variant] if o in reference]
+        tables = [[cells[variant][o], reference[o]] for o in shared]
+        p_values.append(cochran_mantel_haenszel(tables).p_value if tables else float("nan"))
+    return dict(zip(tested, zip(p_values, holm(p_values), strict=True), strict=True))
+
+
+def _p(value: float) -> str:
+    return "-" if value != value else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
 def stored_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every evaluated variant, seed and panel opponent of this budget in
     --out/results.jsonl (newest row of each), so the table grows over separate invocations
@@ -242,7 +276,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
         "score by seed",
         "score",
         "95% interval",
+        f"p vs {REFERENCE} (Holm)",
     )
+    tests = against_reference(rows)
     for column in columns:
         table.add_column(column, justify="right")
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
@@ -260,6 +296,11 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
             ", ".join(f"{s:.0%}" for s in summary.scores),
             f"{summary.score:.1%}",
             f"{low:.1%} - {high:.1%}",
+            (
+                f"{_p(tests[summary.variant][0])} ({_p(tests[summary.variant][1])})"
+                if summary.variant in tests
+                else "-"
+            ),
         )
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from benchmarks.ablation import report, run_name, run_variant, stored_rows, summarise
+from benchmarks.ablation import (
+    against_reference,
+    report,
+    run_name,
+    run_variant,
+    stored_rows,
+    summarise,
+)
 
 
 def row(
@@ -108,3 +115,43 @@ def test_a_variant_that_played_the_whole_panel_is_neither_trained_nor_played_aga
     got = run_variant("all", {}, 0, args, Console(file=io.StringIO()))
     assert sorted(r["score"] for r in got) == [0.1, 0.9]
     assert not (tmp_path / "all").exists()  # no run folder: nothing was trained
+
+
+def test_each_variant_is_tested_against_all_within_each_opponent(tmp_path: Path) -> None:
+    """A variant that falls against the opponent where there is room to fall is evidence
+    (small p, still small after Holm); one that scores as `all` does is not; an opponent
+    every variant loses to adds nothing; seeds of `all` pool into its cells."""
+    rows = [
+        row("all", 0.95, seed=0, opponent="mcts:400"),
+        row("all", 0.97, seed=1, opponent="mcts:400"),
+        row("all", 0.0, seed=0, opponent="pachi:500"),
+        row("all", 0.0, seed=1, opponent="pachi:500"),
+        row("-worse", 0.60, opponent="mcts:400"),
+        row("-worse", 0.0, opponent="pachi:500"),
+        row("-same", 0.96, opponent="mcts:400"),
+        row("-same", 0.0, opponent="pachi:500"),
+    ]
+    tests = against_reference(rows)
+    assert set(tests) == {"-worse", "-same"}
+    p_worse, holm_worse = tests["-worse"]
+    p_same, holm_same = tests["-same"]
+    assert p_worse < 1e-6 and p_worse <= holm_worse <= 2 * p_worse
+    assert p_same > 0.5 and holm_same == pytest.approx(1.0)
+    # The pachi:500 stratum (0% for everyone) carries no weight: the test is the same
+    # without it.
+    alone = against_reference([r for r in rows if r["opponent"] == "mcts:400"])
+    assert alone["-worse"][0] == pytest.approx(p_worse)
+
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = argparse.Namespace(
+        out=tmp_path, minutes=10.0, size=7, opponents="mcts:400,pachi:500", games=100
+    )
+    report(stored_rows(args), args, Console(file=io.StringIO()))
+    table = (tmp_path / "ablation.md").read_text().splitlines()
+    assert table[0].endswith("| p vs all (Holm) |")
+    assert table[2].endswith("| - |")  # all itself
+    assert table[3].endswith("| < 0.001 (< 0.001) |")
+
+
+def test_without_all_nothing_is_tested() -> None:
+    assert against_reference([row("-refresh", 0.5), row("old", 0.4)]) == {}
