@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,11 +163,16 @@ class VariantScore:
     train_games: tuple[int, ...]
     points: float
     games: int
-    by_opponent: dict[str, float]  # each opponent's score, pooled over the seeds
+    per_opponent: dict[str, tuple[float, int]]  # each opponent's (points, games), seeds pooled
 
     @property
     def score(self) -> float:
         return _ratio(self.points, self.games)
+
+    @property
+    def by_opponent(self) -> dict[str, float]:
+        """Each opponent's score, pooled over the seeds."""
+        return {name: _ratio(*cell) for name, cell in self.per_opponent.items()}
 
     def interval(self) -> tuple[float, float]:
         """Wilson 95% over the pooled games: the evaluation's noise only; the spread
@@ -205,7 +211,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
                 tuple(by_seed[s][0]["train_games"] for s in seeds),
                 points,
                 games,
-                {name: _ratio(*_pooled(rs)) for name, rs in by_opponent.items()},
+                {name: _pooled(rs) for name, rs in by_opponent.items()},
             )
         )
     return out
@@ -214,7 +220,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[VariantScore]:
 REFERENCE = "all"
 
 
-def against_reference(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+def against_reference(summaries: list[VariantScore]) -> dict[str, tuple[float, float]]:
     """Each variant against `all`: the Cochran-Mantel-Haenszel p-value over the panel's
     opponents (each opponent a stratum, seeds pooled, so an opponent every variant beats,
     or none does, carries no weight) and its Holm-adjusted value over the variants, so a
@@ -222,26 +228,30 @@ def against_reference(rows: list[dict[str, Any]]) -> dict[str, tuple[float, floa
 
     The games are the units, so the p-values hold the evaluation's noise only; the spread
     between seeds of `all` is the check on training noise."""
-    cells: dict[str, dict[str, list[float]]] = {}  # variant -> opponent -> [wins, losses]
-    for row in rows:
-        wins = row["score"] * row["games"]
-        cell = cells.setdefault(row["variant"], {}).setdefault(row.get("opponent", "?"), [0, 0])
-        cell[0] += wins
-        cell[1] += row["games"] - wins
-    reference = cells.get(REFERENCE)
+    by_name = {summary.variant: summary for summary in summaries}
+    reference = by_name.get(REFERENCE)
     if reference is None:
         return {}
-    tested = [v for v in cells if v != REFERENCE]
+
+    def wins_losses(cell: tuple[float, int]) -> list[float]:
+        points, games = cell
+        return [points, games - points]
+
+    tested = [name for name in by_name if name != REFERENCE]
     p_values = []
-    for variant in tested:
-        shared = [o for o in cells[variant] if o in reference]
-        tables = [[cells[variant][o], reference[o]] for o in shared]
-        p_values.append(cochran_mantel_haenszel(tables).p_value if tables else float("nan"))
+    for name in tested:
+        cells = by_name[name].per_opponent
+        tables = [
+            [wins_losses(cell), wins_losses(reference.per_opponent[opponent])]
+            for opponent, cell in cells.items()
+            if opponent in reference.per_opponent
+        ]
+        p_values.append(cochran_mantel_haenszel(tables).p_value if tables else math.nan)
     return dict(zip(tested, zip(p_values, holm(p_values), strict=True), strict=True))
 
 
 def _p(value: float) -> str:
-    return "-" if value != value else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+    return "-" if math.isnan(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
 
 def stored_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -278,7 +288,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, console: Consol
         "95% interval",
         f"p vs {REFERENCE} (Holm)",
     )
-    tests = against_reference(rows)
+    tests = against_reference(summaries)
     for column in columns:
         table.add_column(column, justify="right")
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]

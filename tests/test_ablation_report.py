@@ -131,7 +131,7 @@ def test_each_variant_is_tested_against_all_within_each_opponent(tmp_path: Path)
         row("-same", 0.96, opponent="mcts:400"),
         row("-same", 0.0, opponent="pachi:500"),
     ]
-    tests = against_reference(rows)
+    tests = against_reference(summarise(rows))
     assert set(tests) == {"-worse", "-same"}
     p_worse, holm_worse = tests["-worse"]
     p_same, holm_same = tests["-same"]
@@ -139,7 +139,7 @@ def test_each_variant_is_tested_against_all_within_each_opponent(tmp_path: Path)
     assert p_same > 0.5 and holm_same == pytest.approx(1.0)
     # The pachi:500 stratum (0% for everyone) carries no weight: the test is the same
     # without it.
-    alone = against_reference([r for r in rows if r["opponent"] == "mcts:400"])
+    alone = against_reference(summarise([r for r in rows if r["opponent"] == "mcts:400"]))
     assert alone["-worse"][0] == pytest.approx(p_worse)
 
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -154,4 +154,4 @@ def test_each_variant_is_tested_against_all_within_each_opponent(tmp_path: Path)
 
 
 def test_without_all_nothing_is_tested() -> None:
-    assert against_reference([row("-refresh", 0.5), row("old", 0.4)]) == {}
+    assert against_reference(summarise([row("-refresh", 0.5), row("old", 0.4)])) == {}
