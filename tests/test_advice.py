@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from crowdzero.go.advice import ADVICE_SOURCES, Advice
-from crowdzero.go.coords import BLACK, gtp_to_point
+from crowdzero.go.coords import BLACK, RESIGN, gtp_to_point
 from crowdzero.go.features import ADVICE_PLANES, FeatureSpec, batch_features, position_features
 from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -18,7 +18,7 @@ from crowdzero.net.model import NetConfig, PolicyValueNet
 from crowdzero.net.symmetry import SYMMETRIES, augment_batch, transform_planes, transform_policy
 from crowdzero.play.advice import AdvicePlan, AdviceRequest, ScheduledAdviser, draw_plan
 from crowdzero.play.match_runner import MatchRunner, Pairing
-from crowdzero.play.player import MoveRequest
+from crowdzero.play.player import MoveChoice, MoveRequest, Player
 from crowdzero.players.advisers import (
     EngineAdviser,
     OpponentAdviser,
@@ -250,6 +250,17 @@ def test_a_helpful_engine_never_advises_the_losing_move() -> None:
     finally:
         adviser.close()
     assert advice in (pt("B2"), pt("E4"))
+
+
+def test_an_engine_that_would_resign_in_the_agents_seat_gives_no_advice() -> None:
+    class Resigner(Player):
+        name = "resigner"
+
+        def select_move(self, request: MoveRequest) -> MoveChoice:
+            return MoveChoice(RESIGN)
+
+    adviser = EngineAdviser(Resigner())
+    assert adviser.advise(AdviceRequest("g", play(5, TRAP), RandomNoEyePlayer())) is None
 
 
 def test_random_advice_is_a_plausible_move_and_covers_them() -> None:

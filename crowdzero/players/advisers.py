@@ -26,6 +26,7 @@ import threading
 
 import numpy as np
 
+from crowdzero.go.coords import RESIGN
 from crowdzero.go.features import batch_features
 from crowdzero.go.playout import random_playouts
 from crowdzero.go.position import Position
@@ -104,8 +105,14 @@ class EngineAdviser(Adviser):
         return f"{game_id}#advice"
 
     def advise(self, request: AdviceRequest) -> int | None:
+        """The engine's move, or no advice when it would resign in the agent's seat.
+
+        GnuGo resigns hopeless positions whatever the request says, and early in a run
+        most of the agent's positions are hopeless; "resign" is not a move the agent can
+        play, so it is silence rather than advice the runner must reject as illegal.
+        """
         choice = self.player.select_move(MoveRequest(self._game(request.game_id), request.position))
-        return int(choice.point)
+        return None if choice.point == RESIGN else int(choice.point)
 
     def end_game(self, game_id: str) -> None:
         self.player.end_game(self._game(game_id))
