@@ -6,11 +6,16 @@ needs into a results folder, small enough to commit; `unpack` rebuilds the run d
 
     python scripts/pack_run.py pack runs/crowd-9x9-v2 docs/results/crowd-9x9-v2
     python scripts/pack_run.py unpack docs/results/crowd-9x9-v2 runs/crowd-9x9-v2
+    python scripts/pack_run.py pack runs/advice-7x7/advice docs/results/advice-7x7/advice \
+        --all-checkpoints
 
 Packed (in OUT/resume/): config.toml, metrics.csv, learn_results.jsonl if any, the newest
 checkpoint with its optimizer state, and games.sqlite as a consistent SQLite backup,
 xz-compressed. The mark checkpoints (RUN/marks/*.pt) go to OUT/marks/ without their
 optimizer state (a third of the size; they are only played, never trained on).
+With --all-checkpoints, every older checkpoint goes to OUT/checkpoints/ the same way, and
+`unpack` puts them back into RUN/checkpoints/: what a measurement "over training
+checkpoints" (`crowdzero study --advice`, `study-curves`) needs to be recomputed.
 
 A finished run whose store nothing reads may be committed without it (self-9x9-v2: the
 study reads only the crowd run's store); `unpack` then rebuilds the run without games,
@@ -32,9 +37,20 @@ from crowdzero.train.run_dir import RunDir
 
 RESUME = "resume"
 STORE = "games.sqlite.xz"
+CHECKPOINTS = "checkpoints"
 
 
-def pack(run: Path, out: Path) -> None:
+def _save_without_optimizer(path: Path, target: Path) -> None:
+    ckpt = load_checkpoint(path)
+    save_checkpoint(
+        target,
+        ckpt.build_model(),
+        step=ckpt.step,
+        metadata={**ckpt.metadata, "optimizer": "dropped by pack_run.py"},
+    )
+
+
+def pack(run: Path, out: Path, all_checkpoints: bool = False) -> None:
     run_dir = RunDir.open(run)
     resume = out / RESUME
     resume.mkdir(parents=True, exist_ok=True)
@@ -60,13 +76,12 @@ def pack(run: Path, out: Path) -> None:
     if marks.is_dir():
         (out / "marks").mkdir(parents=True, exist_ok=True)
         for path in sorted(marks.glob("*.pt")):
-            ckpt = load_checkpoint(path)
-            save_checkpoint(
-                out / "marks" / path.name,
-                ckpt.build_model(),
-                step=ckpt.step,
-                metadata={**ckpt.metadata, "optimizer": "dropped by pack_run.py"},
-            )
+            _save_without_optimizer(path, out / "marks" / path.name)
+    if all_checkpoints:
+        older = [path for path in run_dir.checkpoint_paths() if path != latest]
+        (out / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        for path in older:
+            _save_without_optimizer(path, out / CHECKPOINTS / path.name)
     print(f"packed {run} into {out}/{RESUME} (newest checkpoint: {latest and latest.name})")
 
 
@@ -78,7 +93,7 @@ def unpack(out: Path, run: Path) -> None:
     for name in ("config.toml", "metrics.csv", "learn_results.jsonl"):
         if (resume / name).exists():
             shutil.copyfile(resume / name, run / name)
-    for ckpt in resume.glob("ckpt-*.pt"):
+    for ckpt in [*resume.glob("ckpt-*.pt"), *(out / CHECKPOINTS).glob("ckpt-*.pt")]:
         shutil.copyfile(ckpt, run / "checkpoints" / ckpt.name)
     if (resume / STORE).is_file():
         with lzma.open(resume / STORE, "rb") as f, (run / "games.sqlite").open("wb") as g:
@@ -96,8 +111,16 @@ def main() -> int:
     parser.add_argument("action", choices=("pack", "unpack"))
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
+    parser.add_argument(
+        "--all-checkpoints",
+        action="store_true",
+        help="pack: every checkpoint too, without optimizer state (OUT/checkpoints/)",
+    )
     args = parser.parse_args()
-    (pack if args.action == "pack" else unpack)(args.source, args.target)
+    if args.action == "pack":
+        pack(args.source, args.target, all_checkpoints=args.all_checkpoints)
+    else:
+        unpack(args.source, args.target)
     return 0
 
 

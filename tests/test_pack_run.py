@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tiny_run import TINY_RUN, stored_run
 
+from crowdzero.net.checkpoint import load_checkpoint, save_checkpoint
 from crowdzero.train.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,3 +46,27 @@ def test_a_run_packs_and_unpacks_with_its_games_and_without_them(tmp_path: Path)
     opened = RunDir.open(tmp_path / "bare")
     assert opened.latest_checkpoint_path() is not None
     assert not (tmp_path / "bare" / "games.sqlite").exists()
+
+
+def test_all_checkpoints_come_back_for_a_measurement_over_training(tmp_path: Path) -> None:
+    run = stored_run(tmp_path / "run", {**TINY_RUN, "train.mode": "self"}, [], games=1, step=9)
+    model = load_checkpoint(run.checkpoint_path(9)).build_model()
+    for step in (3, 6):
+        save_checkpoint(run.checkpoint_path(step), model, step=step)
+    out = tmp_path / "results"
+    packed = pack_run("pack", str(run.path), str(out), "--all-checkpoints")
+    assert packed.returncode == 0, packed.stderr
+    assert sorted(p.name for p in (out / "checkpoints").glob("*.pt")) == [
+        "ckpt-00000003.pt",
+        "ckpt-00000006.pt",
+    ]  # the newest is in resume/, with its optimizer state
+    assert load_checkpoint(out / "checkpoints" / "ckpt-00000003.pt").step == 3
+
+    back = pack_run("unpack", str(out), str(tmp_path / "back"))
+    assert back.returncode == 0, back.stderr
+    again = RunDir.open(tmp_path / "back")
+    assert sorted(p.name for p in again.checkpoint_paths()) == [
+        "ckpt-00000003.pt",
+        "ckpt-00000006.pt",
+        "ckpt-00000009.pt",
+    ]
