@@ -151,6 +151,7 @@ def test_study_advice_measures_a_run_and_its_twin(played: list, tmp_path: Path) 
     data = json.loads((out / "advice.json").read_text())
     assert data["twin"]["run"] == "blank"
     assert "### Advice: blank" in (out / "advice.md").read_text()
+    assert (out / "advice.png").stat().st_size > 10_000  # the figure over checkpoints
     page = markdown_table_html(advice_table(results))
     assert "<h3>Advice: advice</h3>" in page and "<td>ckpt-00000001.pt</td>" in page
 

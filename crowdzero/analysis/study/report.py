@@ -27,6 +27,7 @@ from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study.advice import AdviceResults, advice_table
 from crowdzero.analysis.study.metrics import Estimate
 from crowdzero.analysis.study.results import StudyResults, plain_json, results_json
+from crowdzero.go.advice import ADVICE_SOURCES
 
 FIGURES = ("imitation.png", "win_rates.png", "flaws.png", "calibration.png", "out_of_box.png")
 _COLOURS = {
@@ -533,14 +534,93 @@ def markdown_table_html(lines: Sequence[str]) -> str:
 
 
 def write_advice(results: AdviceResults, out_dir: Path) -> tuple[Path, Path]:
-    """OUT/advice.md (the tables) and OUT/advice.json (every number) for
-    `crowdzero study --advice`; returns their paths."""
+    """OUT/advice.md (the tables), OUT/advice.json (every number) and, when checkpoints
+    were measured, OUT/advice.png for `crowdzero study --advice`; returns the first two."""
     out_dir.mkdir(parents=True, exist_ok=True)
     text = out_dir / "advice.md"
     data = out_dir / "advice.json"
     text.write_text("\n".join(advice_table(results)) + "\n", encoding="utf-8")
     data.write_text(plain_json(results) + "\n", encoding="utf-8")
+    if results.checkpoints:
+        figure = advice_figure(results)
+        figure.savefig(out_dir / "advice.png", dpi=100, bbox_inches="tight")
+        plt.close(figure)
     return text, data
+
+
+def advice_figure(results: AdviceResults) -> plt.Figure:
+    """Over training, per source: how often the agent plays the advice (top; its deaf
+    twin dashed: the base rate) and the causal effect, follow minus blank, with 95%
+    intervals (bottom), for the raw network and with search. The effect is the
+    question; the follow rates show what it is measured against."""
+    choosers = ["raw net"] + (["search"] if results.simulations > 0 else [])
+    fig, axes = plt.subplots(
+        2, len(choosers), figsize=(5.5 * len(choosers), 7), sharex=True, squeeze=False
+    )
+    tab10 = matplotlib.colormaps["tab10"]
+    colours = {source: tab10(k) for k, source in enumerate(ADVICE_SOURCES)}
+
+    def series(run: AdviceResults, column: int, source: str, kind: str) -> list[tuple]:
+        points = []
+        for checkpoint in run.checkpoints:
+            rows = checkpoint.raw if column == 0 else checkpoint.search
+            for rates in rows:
+                estimate = getattr(rates, kind)
+                if rates.source == source and not estimate.empty:
+                    points.append((checkpoint.step, estimate))
+        return points
+
+    for column, chooser in enumerate(choosers):
+        top, bottom = axes[0][column], axes[1][column]
+        for source in ADVICE_SOURCES:
+            colour = colours[source]
+            follow = series(results, column, source, "follow")
+            if not follow:
+                continue
+            top.plot(
+                *zip(*[(x, e.value) for x, e in follow], strict=True),
+                "o-",
+                color=colour,
+                label=source,
+            )
+            if results.twin is not None:
+                deaf = series(results.twin, column, source, "follow")
+                if deaf:
+                    top.plot(
+                        *zip(*[(x, e.value) for x, e in deaf], strict=True),
+                        "s--",
+                        color=colour,
+                        alpha=0.6,
+                        label=f"{source}, deaf twin",
+                    )
+            effect = series(results, column, source, "effect")
+            xs = np.array([x for x, _ in effect], dtype=float)
+            values = np.array([e.value for _, e in effect])
+            errors = np.array(
+                [[e.value - e.low for _, e in effect], [e.high - e.value for _, e in effect]]
+            )
+            bottom.errorbar(
+                xs,
+                values,
+                yerr=np.nan_to_num(errors),
+                fmt="o-",
+                color=colour,
+                capsize=3,
+                label=source,
+            )
+        top.set_title(f"{chooser}: plays the advised move")
+        top.set_ylabel("share of advised positions")
+        top.set_ylim(0, 1)
+        top.legend(fontsize="small")
+        bottom.axhline(0, color="grey", linewidth=0.8)
+        bottom.set_title(f"{chooser}: effect of hearing it (follow - blank)")
+        bottom.set_ylabel("effect, 95% interval")
+        bottom.set_xlabel("training step")
+    fig.suptitle(
+        f"Advice: {results.run} ({results.positions} positions from {results.games} games)"
+    )
+    fig.tight_layout()
+    return fig
 
 
 # -- terminal --------------------------------------------------------------------------
