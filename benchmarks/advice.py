@@ -12,6 +12,7 @@ follows versus not.
 
     python -m benchmarks.advice --minutes 240 --size 9          # hours: not for the tests
     python -m benchmarks.advice --minutes 240 --only measure    # measure finished runs
+    python -m benchmarks.advice --only redraw --out docs/results/advice-7x7  # from advice.json
 
 Runs live in --out (default runs/advice-9x9/{advice,blank}); a run already trained for the
 budget is not trained again (a cut-short one resumes), so the command can be repeated.
@@ -21,12 +22,13 @@ The report: --out/study/advice.md and advice.json (see docs/study.md, "Advice").
 from __future__ import annotations
 
 import argparse
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from benchmarks.learn import train
-from crowdzero.analysis.study.advice import advice_table, study_advice
+from crowdzero.analysis.study.advice import advice_results_from_json, advice_table, study_advice
 from crowdzero.analysis.study.report import write_advice
 from crowdzero.train.config import RunConfig, apply_overrides
 from crowdzero.train.run_dir import RunDir
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simulations", type=int, default=32, help="search in training")
     parser.add_argument("--concurrent-games", type=int, default=64, help="games at once")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--only", choices=("train", "measure"), default=None)
+    parser.add_argument("--only", choices=("train", "measure", "redraw"), default=None)
     parser.add_argument("--checkpoints", type=int, default=6, help="measured per run")
     parser.add_argument("--positions", type=int, default=300, help="per source")
     parser.add_argument(
@@ -89,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     out: Path = args.out or Path(f"runs/advice-{args.size}x{args.size}")
+    if args.only == "redraw":  # the tables and figure again, from the shipped numbers
+        data = json.loads((out / "study" / "advice.json").read_text(encoding="utf-8"))
+        text, _ = write_advice(advice_results_from_json(data), out / "study")
+        print(f"wrote {text} and {text.with_suffix('.png')}")
+        return 0
     crowd = advice_crowd(out)
     runs = {}
     for name, planes in (("advice", True), ("blank", False)):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from crowdzero.analysis.study.advice import (
+    advice_results_from_json,
     advice_table,
     advised_moves,
     measure_advice,
@@ -152,6 +153,7 @@ def test_study_advice_measures_a_run_and_its_twin(played: list, tmp_path: Path) 
     assert data["twin"]["run"] == "blank"
     assert "### Advice: blank" in (out / "advice.md").read_text()
     assert (out / "advice.png").stat().st_size > 10_000  # the figure over checkpoints
+    assert advice_results_from_json(data) == results  # redrawn from the numbers alone
     page = markdown_table_html(advice_table(results))
     assert "<h3>Advice: advice</h3>" in page and "<td>ckpt-00000001.pt</td>" in page
 

@@ -31,9 +31,10 @@ the causal effect above is measured separately.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -152,6 +153,58 @@ class AdviceResults:
     simulations: int
     twin: AdviceResults | None = None
     notes: tuple[str, ...] = field(default=())
+
+
+def advice_results_from_json(data: Mapping[str, Any]) -> AdviceResults:
+    """AdviceResults back from advice.json (`report.write_advice`), so its tables and
+    figure can be redrawn from a results folder without the runs or hours of search."""
+
+    def estimate(item: Mapping[str, Any]) -> Estimate:
+        value = item["value"]
+        return Estimate(
+            math.nan if value is None else float(value),
+            float(item["low"]),
+            float(item["high"]),
+            int(item["n"]),
+            int(item["games"]),
+        )
+
+    def rates(item: Mapping[str, Any]) -> FollowRates:
+        return FollowRates(
+            item["source"],
+            estimate(item["follow"]),
+            estimate(item["blank"]),
+            estimate(item["effect"]),
+        )
+
+    twin = data.get("twin")
+    return AdviceResults(
+        run=data["run"],
+        checkpoints=tuple(
+            CheckpointAdvice(
+                c["label"],
+                int(c["step"]),
+                bool(c["reads_advice"]),
+                tuple(rates(r) for r in c["raw"]),
+                tuple(rates(r) for r in c["search"]),
+            )
+            for c in data["checkpoints"]
+        ),
+        played=tuple(
+            PlayedAdvice(
+                p["source"],
+                estimate(p["follow"]),
+                estimate(p["score_followed"]),
+                estimate(p["score_not_followed"]),
+            )
+            for p in data["played"]
+        ),
+        positions=int(data["positions"]),
+        games=int(data["games"]),
+        simulations=int(data["simulations"]),
+        twin=None if twin is None else advice_results_from_json(twin),
+        notes=tuple(data.get("notes", ())),
+    )
 
 
 def _by_game(moves: Sequence[AdvisedMove], values: np.ndarray) -> list[np.ndarray]:
