@@ -5,12 +5,17 @@ whose network has no advice planes."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crowdzero.analysis.study.advice import (
+    AdviceResults,
+    CheckpointAdvice,
+    FollowRates,
+    PlayedAdvice,
     advice_results_from_json,
     advice_table,
     advised_moves,
@@ -20,7 +25,9 @@ from crowdzero.analysis.study.advice import (
     spread_checkpoints,
     study_advice,
 )
+from crowdzero.analysis.study.metrics import Estimate
 from crowdzero.analysis.study.report import markdown_table_html, write_advice
+from crowdzero.analysis.study.results import plain_json
 from crowdzero.go.coords import BLACK
 from crowdzero.go.position import Rules
 from crowdzero.net.checkpoint import save_checkpoint
@@ -168,6 +175,24 @@ def test_study_advice_measures_a_run_and_its_twin(played: list, tmp_path: Path) 
     assert (cli_out / "advice.json").is_file()
     bad = CliRunner().invoke(app, [*args, "--advice-twin", str(tmp_path)])
     assert bad.exit_code == 2 and "not a crowdzero run" in bad.output
+
+
+def test_advice_json_with_no_interval_loads_back() -> None:
+    # plain_json writes every non-finite float as null, the interval's ends included.
+    hole = Estimate(math.nan, math.nan, math.nan, 0, 0)
+    rates = FollowRates("human", hole, hole, hole)
+    results = AdviceResults(
+        run="r",
+        checkpoints=(CheckpointAdvice("ckpt-00000001.pt", 1, True, (rates,), ()),),
+        played=(PlayedAdvice("human", hole, hole, hole),),
+        positions=0,
+        games=0,
+        simulations=0,
+    )
+    back = advice_results_from_json(json.loads(plain_json(results)))
+    (loaded,) = back.checkpoints[0].raw
+    assert loaded.follow.empty and math.isnan(loaded.follow.low)
+    assert math.isnan(back.played[0].score_followed.high)
 
 
 def test_spread_checkpoints_keeps_the_first_and_the_newest() -> None:

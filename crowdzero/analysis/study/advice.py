@@ -159,12 +159,14 @@ def advice_results_from_json(data: Mapping[str, Any]) -> AdviceResults:
     """AdviceResults back from advice.json (`report.write_advice`), so its tables and
     figure can be redrawn from a results folder without the runs or hours of search."""
 
+    def number(value: float | None) -> float:
+        return math.nan if value is None else float(value)  # plain_json writes nan as null
+
     def estimate(item: Mapping[str, Any]) -> Estimate:
-        value = item["value"]
         return Estimate(
-            math.nan if value is None else float(value),
-            float(item["low"]),
-            float(item["high"]),
+            number(item["value"]),
+            number(item["low"]),
+            number(item["high"]),
             int(item["n"]),
             int(item["games"]),
         )
