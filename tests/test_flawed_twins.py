@@ -18,12 +18,14 @@ import numpy as np
 import pytest
 from test_flaws import game_of
 
+import crowdzero.players
 from crowdzero.analysis.arena import play_match
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
 from crowdzero.play.player import MoveRequest
 from crowdzero.play.record import Game
 from crowdzero.play.sgf import sgf_to_game
+from crowdzero.players.crowd import Crowd
 from crowdzero.players.flawed import (
     FLAWS,
     ExploitingPlayer,
@@ -50,8 +52,8 @@ LADDER_FLAWED = "flawed:ladder-runner:gnugo:0"
 LADDER_EXPLOITER = "exploit:ladder-runner:gnugo:0"
 
 
-def recorded(kind: str, size: int, held_out: bool = False) -> list[Game]:
-    suffix = "_heldout" if held_out else ""
+def recorded(kind: str, size: int, held_out: bool = False, suffix: str = "") -> list[Game]:
+    suffix = "_heldout" if held_out else suffix
     path = Path(__file__).parent / "data" / f"twin_games_{size}x{size}{suffix}.jsonl.gz"
     with gzip.open(path, "rt") as handle:
         rows = [json.loads(line) for line in handle]
@@ -235,6 +237,28 @@ def test_the_pass_back_exploit_is_absent_from_member_games_but_for_weak_mcts(siz
     assert set(seen) <= {"mcts:100"}
     exploit_games = recorded("exploit", size)
     assert any(early_passes(g, WHITE) for g in exploit_games if g.white.startswith("exploit"))
+
+
+def test_mcts_at_400_playouts_passes_early_on_its_own_so_the_twin_crowd_has_none() -> None:
+    """Plain MCTS passes when it is sure of the result, which is the pass-back exploit's
+    pattern; a crowd with an MCTS member could not show the exploit as play none of its
+    members makes (claim 3 of docs/study.md)."""
+    seen: Counter[str] = Counter()
+    for game in recorded("members", 9, suffix="_mcts400"):
+        for colour in (BLACK, WHITE):
+            if early_passes(game, colour):
+                seen[game.player(colour)] += 1
+    assert set(seen) == {"mcts:400"}
+    crowd = Crowd.load(
+        Path(crowdzero.players.__file__).parent / "twin_crowd.toml",
+        build_players=False,
+        board_size=9,
+    )
+    for member in crowd.members:
+        spec: str | None = member.spec
+        while spec is not None and flaw_of(spec) is not None:
+            spec = twin_of(spec)
+        assert spec is not None and not spec.startswith("mcts"), member.spec
 
 
 def ladder_exploit_games(size: int, held_out: bool, member: str) -> list[tuple[Game, int]]:
