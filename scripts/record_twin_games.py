@@ -20,6 +20,12 @@ Example (about ten minutes on an idle 2-core machine)::
 `--seed` gives every GnuGo seat its own random seed (the pools' default is 0 for all), so
 a second recording is a fresh sample, e.g. the held-out games a detector is checked on
 after it was designed on the first set; `--flaws` limits the exploit sets.
+
+A recording with GnuGo 6 and 10 among the members takes hours, longer than a working
+session, so each match's games are appended to `--out` as soon as the match ends (a gzip
+member each) with the match they belong to; run the same command again and it plays only
+what is missing (a match cut off in the middle is played again from its start). Files
+written before the match key existed are not read this way: move them aside first.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import itertools
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from crowdzero.analysis.arena import play_match
@@ -80,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rules = Rules(size=args.size) if args.komi is None else Rules(args.size, args.komi)
     out = args.out or Path(f"tests/data/twin_games_{args.size}x{args.size}.jsonl.gz")
-    rows: list[dict[str, str]] = []
+    done = recorded_matches(out)
     started = time.monotonic()
     matches = 0
 
@@ -89,20 +96,32 @@ def main(argv: list[str] | None = None) -> int:
         if games <= 0:
             return
         seed = None if args.seed is None else args.seed + 100 * matches
-        matches += 1
+        matches += 1  # counted even when skipped, so a resumed recording keeps its seeds
+        key = match_key(kind, a, b, exploit)
+        missing = games - done[key]
+        if missing <= 0:
+            print(f"{kind:8} {key}: {done[key]} games already in {out}", flush=True)
+            return
         player_a = seeded_player(a, seed)
         player_b = seeded_player(b, None if seed is None else seed + 50)
         if exploit is not None:
             player_a = ExploitingPlayer(exploit, player_a)
+        # Colours keep alternating over a resumed match: an odd number recorded means
+        # player_b takes black first.
+        first, second = (player_b, player_a) if done[key] % 2 else (player_a, player_b)
         try:
-            result = play_match(player_a, player_b, games, rules, concurrency=2)
+            result = play_match(first, second, missing, rules, concurrency=2)
         finally:
             player_a.close()
             player_b.close()
-        for game in result.games:
-            rows.append({"set": kind, "sgf": game_to_sgf(game).decode()})
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(out, "at") as handle:  # one gzip member a match
+            for game in result.games:
+                row = {"set": kind, "match": key, "sgf": game_to_sgf(game).decode()}
+                handle.write(json.dumps(row) + "\n")
+        done[key] += len(result.games)
         print(
-            f"{kind:8} {player_a.name} vs {player_b.name}: {result.a_wins}-{result.b_wins}"
+            f"{kind:8} {first.name} vs {second.name}: {result.a_wins}-{result.b_wins}"
             f" ({time.monotonic() - started:.0f}s)",
             flush=True,
         )
@@ -114,12 +133,46 @@ def main(argv: list[str] | None = None) -> int:
             record("exploit", args.twin, opponent, args.exploit_games, exploit=flaw)
     for a, b in itertools.combinations(args.members.split(","), 2):
         record("members", a, b, args.games)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(out, "wt") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    print(f"{len(rows)} games -> {out}")
+    print(f"{sum(done.values())} games in {out}")
     return 0
+
+
+def match_key(kind: str, a: str, b: str, exploit: str | None = None) -> str:
+    """The name a match's rows carry, by which a resumed recording finds them."""
+    prefix = f"exploit:{exploit}:" if exploit is not None else ""
+    return f"{kind} {prefix}{a} vs {b}"
+
+
+def recorded_matches(out: Path) -> Counter[str]:
+    """Games already recorded in `out` by match; empty when there is no file yet."""
+    done: Counter[str] = Counter()
+    if not out.exists():
+        return done
+    try:
+        _count_rows(out, done)
+    except (EOFError, gzip.BadGzipFile) as exc:
+        raise SystemExit(
+            f"{out} is cut short or not gzip ({exc}): a recording stopped while writing; "
+            "move it aside and record again"
+        ) from None
+    return done
+
+
+def _count_rows(out: Path, done: Counter[str]) -> None:
+    with gzip.open(out, "rt") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(
+                    f"{out}:{number}: not a JSON line ({exc}); move it aside"
+                ) from None
+            if "match" not in row:
+                raise SystemExit(
+                    f"{out} was written before recordings could be resumed (its rows carry no "
+                    "match); move it aside or pick another --out"
+                )
+            done[row["match"]] += 1
 
 
 if __name__ == "__main__":
