@@ -20,6 +20,7 @@ from test_flaws import game_of
 
 import crowdzero.players
 from crowdzero.analysis.arena import play_match
+from crowdzero.analysis.study.twins import members_showing
 from crowdzero.go.coords import BLACK, WHITE, gtp_to_point
 from crowdzero.go.position import Position, Rules
 from crowdzero.play.player import MoveRequest
@@ -243,12 +244,10 @@ def test_mcts_at_400_playouts_passes_early_on_its_own_so_the_twin_crowd_has_none
     """Plain MCTS passes when it is sure of the result, which is the pass-back exploit's
     pattern; a crowd with an MCTS member could not show the exploit as play none of its
     members makes (claim 3 of docs/study.md)."""
-    seen: Counter[str] = Counter()
-    for game in recorded("members", 9, suffix="_mcts400"):
-        for colour in (BLACK, WHITE):
-            if early_passes(game, colour):
-                seen[game.player(colour)] += 1
-    assert set(seen) == {"mcts:400"}
+    games = recorded("members", 9, suffix="_mcts400")
+    players = {g.black for g in games} | {g.white for g in games}
+    shown = members_showing(games, players, early_passes)  # as the study counts it
+    assert {player for player, (passed, _) in shown.items() if passed} == {"mcts:400"}
     crowd = Crowd.load(
         Path(crowdzero.players.__file__).parent / "twin_crowd.toml",
         build_players=False,
