@@ -149,30 +149,26 @@ def recorded_matches(out: Path) -> Counter[str]:
     if not out.exists():
         return done
     try:
-        _count_rows(out, done)
+        with gzip.open(out, "rt") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SystemExit(
+                        f"{out}:{number}: not a JSON line ({exc}); move it aside"
+                    ) from None
+                if "match" not in row:
+                    raise SystemExit(
+                        f"{out} was written before recordings could be resumed (its rows "
+                        "carry no match); move it aside or pick another --out"
+                    )
+                done[row["match"]] += 1
     except (EOFError, gzip.BadGzipFile) as exc:
         raise SystemExit(
             f"{out} is cut short or not gzip ({exc}): a recording stopped while writing; "
             "move it aside and record again"
         ) from None
     return done
-
-
-def _count_rows(out: Path, done: Counter[str]) -> None:
-    with gzip.open(out, "rt") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SystemExit(
-                    f"{out}:{number}: not a JSON line ({exc}); move it aside"
-                ) from None
-            if "match" not in row:
-                raise SystemExit(
-                    f"{out} was written before recordings could be resumed (its rows carry no "
-                    "match); move it aside or pick another --out"
-                )
-            done[row["match"]] += 1
 
 
 if __name__ == "__main__":
