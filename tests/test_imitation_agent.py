@@ -14,6 +14,7 @@ from crowdzero.analysis.study.imitation_agent import (
     FitPlan,
     ImitationError,
     build_member_window,
+    crowd_compute,
     is_evaluation_game,
     member_targets,
     train_imitation,
@@ -149,3 +150,16 @@ def test_a_run_without_member_moves_cannot_train_an_imitation_agent(tmp_path: Pa
     save_checkpoint(run.checkpoint_path(3), PolicyValueNet(cfg.net), step=3)
     with pytest.raises(ImitationError, match="no crowd-member moves"):
         train_imitation(run, tmp_path / "out", FitPlan(threads=1))
+
+
+def test_the_crowd_runs_wall_time_counts_every_session_of_a_resumed_run(tmp_path: Path) -> None:
+    """A run trained over two sessions: elapsed_s restarted at the resume, wall_s did not."""
+    cfg = apply_overrides(RunConfig(), {**TINY, "train.mode": "crowd"})
+    run = RunDir.create(tmp_path / "resumed", cfg)
+    save_checkpoint(run.checkpoint_path(7), PolicyValueNet(cfg.net), step=7)
+    run.append_metrics({"elapsed_s": 5400.0, "wall_s": 5400.0, "step": 4})
+    run.append_metrics({"elapsed_s": 600.0, "wall_s": 6000.0, "step": 7})
+    assert crowd_compute(run) == (7, 6000.0)
+    old = RunDir.create(tmp_path / "old", cfg)  # written before wall_s existed
+    old.append_metrics({"elapsed_s": 900.0, "step": 1})
+    assert crowd_compute(old) == (0, 900.0)
