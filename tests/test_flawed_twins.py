@@ -224,16 +224,20 @@ def test_pass_back_detector_fires_in_every_game_the_flaw_decides(size: int) -> N
         assert detect_pass_back(game, colour).triggered
 
 
+def early_passers(games: list[Game]) -> set[str]:
+    """The players that pass early in any of `games`, counted as the study counts them."""
+    players = {g.black for g in games} | {g.white for g in games}
+    shown = members_showing(games, players, early_passes)
+    return {player for player, (passed, _) in shown.items() if passed}
+
+
 @SIZES
 def test_the_pass_back_exploit_is_absent_from_member_games_but_for_weak_mcts(size: int) -> None:
     """An early pass (the exploit) never comes from GnuGo, the heuristics or the random
     movers; plain MCTS at 100 play-outs makes one in some games (measured: 7 of 56 on
     7x7, 2 of 39 on 9x9), so a crowd that means to show the exploit as new play keeps it
     out (see docs/study.md)."""
-    games = recorded("members", size)
-    players = {g.black for g in games} | {g.white for g in games}
-    shown = members_showing(games, players, early_passes)  # as the study counts it
-    assert {player for player, (passed, _) in shown.items() if passed} <= {"mcts:100"}
+    assert early_passers(recorded("members", size)) <= {"mcts:100"}
     exploit_games = recorded("exploit", size)
     assert any(early_passes(g, WHITE) for g in exploit_games if g.white.startswith("exploit"))
 
@@ -242,10 +246,7 @@ def test_mcts_at_400_playouts_passes_early_on_its_own_so_the_twin_crowd_has_none
     """Plain MCTS passes when it is sure of the result, which is the pass-back exploit's
     pattern; a crowd with an MCTS member could not show the exploit as play none of its
     members makes (claim 3 of docs/study.md)."""
-    games = recorded("members", 9, suffix="_mcts400")
-    players = {g.black for g in games} | {g.white for g in games}
-    shown = members_showing(games, players, early_passes)  # as the study counts it
-    assert {player for player, (passed, _) in shown.items() if passed} == {"mcts:400"}
+    assert early_passers(recorded("members", 9, suffix="_mcts400")) == {"mcts:400"}
     crowd = Crowd.load(
         Path(crowdzero.players.__file__).parent / "twin_crowd.toml",
         build_players=False,

@@ -223,20 +223,12 @@ def fit_to_window(
 def crowd_compute(run: RunDir) -> tuple[int, float | None]:
     """The crowd run's gradient steps (its newest checkpoint) and wall time in seconds.
 
-    Wall time is the last ``wall_s`` in metrics.csv, the training time over every session
-    of a resumed run (``elapsed_s`` restarts with each process, so a run trained across
-    working sessions would be undercounted); rows from before that column give their
-    ``elapsed_s``. None if neither is there.
+    Wall time is `RunDir.trained_seconds`, over every session of a resumed run; None
+    before the run's first metrics row.
     """
     latest = run.latest_checkpoint_path()
     steps = RunDir.checkpoint_step(latest) if latest is not None else 0
-    for row in reversed(run.read_metrics()):
-        for column in ("wall_s", "elapsed_s"):
-            try:
-                return steps, float(row.get(column, ""))
-            except ValueError:
-                continue
-    return steps, None
+    return steps, run.trained_seconds() or None
 
 
 def existing_imitation(out_dir: Path, board_size: int) -> Path | None:
