@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -234,6 +235,34 @@ def test_train_with_workers_plays_its_games_on_ray_and_stores_them_here(tmp_path
     assert games, "the worker stored no game in the minute"
     agent_steps = {m.weights_step for g in games for m in g.moves if m.policy is not None}
     assert agent_steps and None not in agent_steps
+
+
+@pytest.mark.timeout(600)
+def test_workers_without_an_address_start_their_own_ray_beside_a_running_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No `--ray-address` means this machine only: a Ray cluster already running here
+    (named by RAY_ADDRESS, as `ray start` users set it) is neither joined nor a reason to
+    fail, where a bare `ray.init(num_cpus=...)` joins it and refuses the CPU count."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from crowdzero.train.ray_workers import WorkerSettings, _connect
+
+    assert not ray.is_initialized()
+    other = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
+    try:
+        monkeypatch.setenv("RAY_ADDRESS", other.address)
+        assert _connect(WorkerSettings(workers=3)) is True
+        try:
+            assert ray.get_runtime_context().gcs_address != other.address
+            assert ray.cluster_resources()["CPU"] == max(os.cpu_count() or 1, 3)
+        finally:
+            ray.shutdown()
+    finally:
+        other.shutdown()
 
 
 def test_workers_arguments_that_cannot_work_are_refused_in_one_line(tmp_path: Path) -> None:

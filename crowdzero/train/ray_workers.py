@@ -444,7 +444,8 @@ class RayGames:
 
 
 def _connect(settings: WorkerSettings) -> bool:
-    """Join the cluster (or start a private one); True when this run started Ray."""
+    """Join the cluster named by `--ray-address`, or start a private one on this machine
+    when none is named; True when this run started Ray."""
     if ray.is_initialized():  # a caller (a test, a notebook) brought its own
         return False
     options: dict[str, object] = {
@@ -453,8 +454,11 @@ def _connect(settings: WorkerSettings) -> bool:
         "logging_level": logging.WARNING,
     }
     if settings.address is None:
+        # "local", not None: with None Ray joins any cluster it finds (RAY_ADDRESS, or the
+        # last `ray start` on this machine) and then refuses num_cpus; no address means
+        # this machine only, as the CLI says.
         cpus = max(os.cpu_count() or 1, math.ceil(settings.workers * settings.cpus_per_worker))
-        ray.init(num_cpus=cpus, **options)  # type: ignore[arg-type]
+        ray.init(address="local", num_cpus=cpus, **options)  # type: ignore[arg-type]
     else:
         ray.init(address=settings.address, **options)  # type: ignore[arg-type]
     return True
