@@ -6,15 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from tiny_run import TINY_RUN, stored_run
 
+from crowdzero.analysis.study import imitation_agent
 from crowdzero.analysis.study.collect import load_study_agent, raw_outputs
 from crowdzero.analysis.study.imitation_agent import (
     IMITATION_MODE,
+    IMITATION_PROGRESS,
+    PROGRESS_MODE,
+    SNAPSHOTS,
     FitPlan,
     ImitationError,
     build_member_window,
     crowd_compute,
+    existing_imitation,
     is_evaluation_game,
     member_targets,
     train_imitation,
@@ -163,3 +169,52 @@ def test_the_crowd_runs_wall_time_counts_every_session_of_a_resumed_run(tmp_path
     old = RunDir.create(tmp_path / "old", cfg)  # written before wall_s existed
     old.append_metrics({"elapsed_s": 900.0, "step": 1})
     assert crowd_compute(old) == (0, 900.0)
+
+
+class _Stopped(Exception):
+    """The study stopped mid-fit (the session ended, Ctrl-C)."""
+
+
+def _weights(path: str | Path) -> dict[str, torch.Tensor]:
+    return dict(load_checkpoint(path, board_size=5).model_state)
+
+
+def test_a_stopped_imitation_training_continues_where_it_stopped(
+    tmp_path: Path, crowd_run: RunDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study stopped mid-fit continues the imitation agent from its unfinished state:
+    the same batches, the same final weights as a fit never stopped, its time counted
+    over both sessions; an unreadable unfinished state is set aside, not trusted."""
+    monkeypatch.setattr(imitation_agent, "PROGRESS_SECONDS", 0.0)
+    plan = FitPlan(steps=12, threads=1, holdout_every=4, snapshot_every=4)
+    whole = train_imitation(crowd_run, tmp_path / "whole", plan)
+
+    def stop_at_7(step: int, loss: object) -> None:
+        if step == 7:
+            raise _Stopped
+
+    cut = tmp_path / "cut"
+    with pytest.raises(_Stopped):
+        train_imitation(crowd_run, cut, plan, stop_at_7)
+    unfinished = load_checkpoint(cut / IMITATION_PROGRESS, board_size=5)
+    assert unfinished.step == 7 and unfinished.metadata["mode"] == PROGRESS_MODE
+    assert existing_imitation(cut, 5) is None  # never taken for the agent
+    first_session = unfinished.metadata["cpu_seconds"]
+
+    resumed = train_imitation(crowd_run, cut, plan)
+    assert resumed.steps == 12 and not resumed.reused
+    assert not (cut / IMITATION_PROGRESS).exists()
+    mine, reference = _weights(resumed.checkpoint), _weights(whole.checkpoint)
+    assert mine.keys() == reference.keys()
+    assert all(torch.equal(mine[k], reference[k]) for k in mine)
+    assert load_checkpoint(resumed.checkpoint).metadata["cpu_seconds"] > first_session
+    assert sorted(p.name for p in (cut / SNAPSHOTS).iterdir()) == [
+        "ckpt-00000004.pt",
+        "ckpt-00000008.pt",
+    ]
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / IMITATION_PROGRESS).write_bytes(b"not a checkpoint")
+    fresh = train_imitation(crowd_run, broken, plan)
+    assert all(torch.equal(_weights(fresh.checkpoint)[k], reference[k]) for k in reference)

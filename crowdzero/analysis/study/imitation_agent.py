@@ -36,6 +36,7 @@ import torch
 from crowdzero.go.coords import BLACK, RESIGN, WHITE
 from crowdzero.go.features import FeatureSpec
 from crowdzero.net.checkpoint import (
+    CheckpointError,
     load_checkpoint,
     newest_loadable_checkpoint,
     save_checkpoint,
@@ -58,6 +59,13 @@ IMITATION_MODE = "imitation"
 #: in OUT/imitation/snapshots/ (`FitPlan.snapshot_every`); never taken for the agent.
 SNAPSHOT_MODE = "imitation-snapshot"
 SNAPSHOTS = "snapshots"
+#: Metadata "mode" of a fit's unfinished state (`fit_to_window`'s `progress` file).
+PROGRESS_MODE = "fit-progress"
+#: The imitation agent's unfinished state in OUT/imitation/.
+IMITATION_PROGRESS = "unfinished.pt"
+#: Wall seconds between two writes of a fit's unfinished state: a study stopped mid-fit
+#: (a working session ends, the machine is lost) loses at most this much training.
+PROGRESS_SECONDS = 120.0
 
 
 class ImitationError(RuntimeError):
@@ -170,14 +178,79 @@ class FitPlan:
         return None if self.minutes is None else self.minutes * 60.0
 
 
+class FitClock:
+    """Wall and CPU seconds of one fit over every session of a resumed one."""
+
+    def __init__(self, seconds_before: float = 0.0, cpu_before: float = 0.0) -> None:
+        self.seconds_before = seconds_before
+        self.cpu_before = cpu_before
+        self._wall0 = time.monotonic()
+        self._cpu0 = time.process_time()
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.monotonic() - self._wall0
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_before + time.process_time() - self._cpu0
+
+
 @dataclass(frozen=True)
 class Fit:
-    """What `fit_to_window` trained: the learner (model and optimiser), its wall time and
-    the last batch's losses (None when no step was taken)."""
+    """What `fit_to_window` trained: the learner (model and optimiser), its wall and CPU
+    seconds (over every session when resumed), the last batch's losses (None when no
+    step was taken) and the step it continued from (None: it started afresh)."""
 
     learner: Learner
     seconds: float
     final_loss: dict[str, float] | None
+    cpu_seconds: float = 0.0
+    resumed_at: int | None = None
+
+
+def _loss_record(loss: LossReport) -> dict[str, float]:
+    return {
+        "total": loss.total,
+        "policy": loss.policy,
+        "value": loss.value,
+        "ownership": loss.ownership,
+        "policy_entropy": loss.policy_entropy,
+    }
+
+
+def _window_key(window: ReplayWindow, plan: FitPlan) -> dict[str, int]:
+    """What a fit's unfinished state must share with the fit that continues it."""
+    return {"positions": len(window), "games": window.games_added, "seed": plan.seed}
+
+
+def _resume(
+    progress: Path, window: ReplayWindow, net: NetConfig, plan: FitPlan
+) -> tuple[PolicyValueNet, dict, int, dict] | None:
+    """The weights, optimiser state, step and metadata of `progress` when it continues
+    this very fit (same net, same window, same seed); None, with the reason logged, when
+    it cannot, and the fit starts afresh."""
+    if not progress.is_file():
+        return None
+    try:
+        checkpoint = load_checkpoint(progress, net.board_size)
+    except CheckpointError as exc:
+        log.warning("unfinished fit not continued, starting afresh: %s", exc)
+        return None
+    meta = checkpoint.metadata
+    key = _window_key(window, plan)
+    why = None
+    if meta.get("mode") != PROGRESS_MODE:
+        why = f"its mode is {meta.get('mode')!r}"
+    elif checkpoint.config != net:
+        why = "it is a different net"
+    elif {k: meta.get(k) for k in key} != key:
+        why = f"it was fitted to {[meta.get(k) for k in key]}, this fit to {list(key.values())}"
+    elif checkpoint.optimizer_state is None or not isinstance(meta.get("rng"), dict):
+        why = "it has no optimiser or sampler state"
+    state = checkpoint.optimizer_state
+    if why is not None or state is None:
+        log.warning("%s is not continued (%s); starting afresh", progress, why)
+        return None
+    return checkpoint.build_model(), dict(state), checkpoint.step, dict(meta)
 
 
 def fit_to_window(
@@ -186,38 +259,70 @@ def fit_to_window(
     train: TrainConfig,
     plan: FitPlan,
     on_step: Callable[[int, LossReport], None] | None = None,
-    on_learner: Callable[[Learner], None] | None = None,
+    on_learner: Callable[[Learner, FitClock], None] | None = None,
+    progress: Path | None = None,
 ) -> Fit:
     """Supervised learning on `window` with a fresh `PolicyValueNet(net)` and `train`'s
     optimiser, learning rate, batch size, loss weights and symmetry augmentation, until
     `plan.steps` gradient steps or `plan.minutes` of wall time, whichever is first.
-    `on_learner` is handed the learner before the first step (to save snapshots)."""
+    `on_learner` is handed the learner and its clock before the first step (to save
+    snapshots).
+
+    With `progress`, the fit writes its unfinished state there every `PROGRESS_SECONDS`
+    (weights, optimiser, step, sampler state, time so far) and, when the file is there
+    for this same fit, continues from it: a resumed fit takes the very batches and
+    reaches the very weights an uninterrupted one does. The caller removes the file once
+    it has kept the result.
+    """
     if plan.steps is None:
         raise ValueError("fit_to_window needs a step count: FitPlan(steps=N)")
     set_torch_threads(plan.threads)
     torch.manual_seed(plan.seed)
     rng = np.random.default_rng(plan.seed)
-    learner = Learner.from_config(PolicyValueNet(net), train)
+    found = None if progress is None else _resume(progress, window, net, plan)
+    last_loss: dict[str, float] | None = None
+    if found is None:
+        learner = Learner.from_config(PolicyValueNet(net), train)
+        clock = FitClock()
+    else:
+        model, optimizer_state, step, meta = found
+        learner = Learner.from_config(model, train, optimizer_state=optimizer_state, step=step)
+        rng.bit_generator.state = meta["rng"]
+        clock = FitClock(float(meta.get("seconds", 0.0)), float(meta.get("cpu_seconds", 0.0)))
+        last_loss = meta.get("last_loss")
+        log.info("continuing the fit in %s at step %d", progress, step)
     if on_learner is not None:
-        on_learner(learner)
-    started = time.monotonic()
-    deadline = None if plan.seconds is None else started + plan.seconds
-    last: LossReport | None = None
-    while learner.step < plan.steps and (deadline is None or time.monotonic() < deadline):
+        on_learner(learner, clock)
+    saved_at = time.monotonic()
+    while learner.step < plan.steps and (plan.seconds is None or clock.seconds() < plan.seconds):
         batch = window.sample(train.batch_size, rng, augment=train.symmetry_augmentation)
-        last = learner.train_step(batch)
+        loss = learner.train_step(batch)
+        last_loss = _loss_record(loss)
+        if progress is not None and time.monotonic() - saved_at >= PROGRESS_SECONDS:
+            save_checkpoint(
+                progress,
+                learner.model,
+                step=learner.step,
+                optimizer=learner.optimizer,
+                metadata={
+                    "mode": PROGRESS_MODE,
+                    **_window_key(window, plan),
+                    "rng": rng.bit_generator.state,
+                    "seconds": clock.seconds(),
+                    "cpu_seconds": clock.cpu_seconds(),
+                    "last_loss": last_loss,
+                },
+            )
+            saved_at = time.monotonic()
         if on_step is not None:
-            on_step(learner.step, last)
-    final_loss = None
-    if last is not None:
-        final_loss = {
-            "total": last.total,
-            "policy": last.policy,
-            "value": last.value,
-            "ownership": last.ownership,
-            "policy_entropy": last.policy_entropy,
-        }
-    return Fit(learner, time.monotonic() - started, final_loss)
+            on_step(learner.step, loss)
+    return Fit(
+        learner,
+        clock.seconds(),
+        last_loss,
+        cpu_seconds=clock.cpu_seconds(),
+        resumed_at=None if found is None else found[2],
+    )
 
 
 def crowd_compute(run: RunDir) -> tuple[int, float | None]:
@@ -297,8 +402,8 @@ def train_imitation(
             "(is it a crowd-mode run with finished games?)"
         )
 
-    cpu_before = time.process_time()
-    started = [time.monotonic()]
+    clocks: list[FitClock] = []
+    fitting: list[Learner] = []
 
     def step_done(step: int, loss: LossReport) -> None:
         if on_step is not None:
@@ -312,18 +417,18 @@ def train_imitation(
                     "run": "imitation",
                     "mode": SNAPSHOT_MODE,
                     "source_run": str(crowd_run.path),
-                    "seconds": time.monotonic() - started[0],
-                    "cpu_seconds": time.process_time() - cpu_before,
+                    "seconds": clocks[0].seconds(),
+                    "cpu_seconds": clocks[0].cpu_seconds(),
                 },
             )
 
-    fitting: list[Learner] = []
-
-    def learner_ready(learner: Learner) -> None:
-        # Snapshots count wall time from here, as `fit_to_window` does for the final one.
+    def learner_ready(learner: Learner, clock: FitClock) -> None:
         fitting.append(learner)
-        started[0] = time.monotonic()
+        clocks.append(clock)
 
+    progress = out_dir / IMITATION_PROGRESS
+    if plan.retrain:
+        progress.unlink(missing_ok=True)
     fit = fit_to_window(
         window,
         cfg.net,
@@ -331,9 +436,10 @@ def train_imitation(
         replace(plan, steps=target_steps),
         step_done,
         on_learner=learner_ready,
+        progress=progress,
     )
-    cpu_seconds = time.process_time() - cpu_before
     learner, seconds, final_loss = fit.learner, fit.seconds, fit.final_loss
+    cpu_seconds = fit.cpu_seconds
     path = out_dir / f"ckpt-{learner.step:08d}.pt"
     save_checkpoint(
         path,
@@ -355,6 +461,7 @@ def train_imitation(
             "final_loss": final_loss,
         },
     )
+    progress.unlink(missing_ok=True)
     log.info("imitation agent: %d steps in %.0f s -> %s", learner.step, seconds, path)
     return ImitationResult(
         checkpoint=str(path),
