@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,7 @@ def test_a_stopped_imitation_training_continues_where_it_stopped(
     with pytest.raises(_Stopped):
         train_imitation(crowd_run, cut, plan, stop_at_7)
     unfinished = load_checkpoint(cut / IMITATION_PROGRESS, board_size=5)
-    assert unfinished.step == 7 and unfinished.metadata["mode"] == PROGRESS_MODE
+    assert unfinished.step == 6 and unfinished.metadata["mode"] == PROGRESS_MODE
     assert existing_imitation(cut, 5) is None  # never taken for the agent
     first_session = unfinished.metadata["cpu_seconds"]
 
@@ -212,6 +213,12 @@ def test_a_stopped_imitation_training_continues_where_it_stopped(
         "ckpt-00000004.pt",
         "ckpt-00000008.pt",
     ]
+
+    shorter = tmp_path / "shorter"  # an unfinished fit past the step count asked for now
+    with pytest.raises(_Stopped):
+        train_imitation(crowd_run, shorter, plan, stop_at_7)
+    short = train_imitation(crowd_run, shorter, replace(plan, steps=5))
+    assert short.steps == 5 and load_checkpoint(short.checkpoint).step == 5
 
     broken = tmp_path / "broken"
     broken.mkdir()

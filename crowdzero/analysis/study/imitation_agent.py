@@ -217,17 +217,25 @@ def _loss_record(loss: LossReport) -> dict[str, float]:
     }
 
 
-def _window_key(window: ReplayWindow, plan: FitPlan) -> dict[str, int]:
-    """What a fit's unfinished state must share with the fit that continues it."""
-    return {"positions": len(window), "games": window.games_added, "seed": plan.seed}
+def _fit_key(window: ReplayWindow, train: TrainConfig, plan: FitPlan) -> dict[str, object]:
+    """What a fit's unfinished state must share with the fit that continues it: the
+    window, the training settings (as text: batch size, optimiser, rates, augmentation)
+    and the seed."""
+    return {
+        "positions": len(window),
+        "games": window.games_added,
+        "holdout_every": plan.holdout_every,
+        "train": repr(train),
+        "seed": plan.seed,
+    }
 
 
 def _resume(
-    progress: Path, window: ReplayWindow, net: NetConfig, plan: FitPlan
+    progress: Path, window: ReplayWindow, net: NetConfig, train: TrainConfig, plan: FitPlan
 ) -> tuple[PolicyValueNet, dict, int, dict] | None:
     """The weights, optimiser state, step and metadata of `progress` when it continues
-    this very fit (same net, same window, same seed); None, with the reason logged, when
-    it cannot, and the fit starts afresh."""
+    this very fit (same net, window, settings and seed, not past its step count); None,
+    with the reason logged, when it cannot, and the fit starts afresh."""
     if not progress.is_file():
         return None
     try:
@@ -236,14 +244,16 @@ def _resume(
         log.warning("unfinished fit not continued, starting afresh: %s", exc)
         return None
     meta = checkpoint.metadata
-    key = _window_key(window, plan)
+    key = _fit_key(window, train, plan)
     why = None
     if meta.get("mode") != PROGRESS_MODE:
         why = f"its mode is {meta.get('mode')!r}"
     elif checkpoint.config != net:
         why = "it is a different net"
-    elif {k: meta.get(k) for k in key} != key:
-        why = f"it was fitted to {[meta.get(k) for k in key]}, this fit to {list(key.values())}"
+    elif differ := [k for k in key if meta.get(k) != key[k]]:
+        why = f"its {', '.join(differ)} differ from this fit's"
+    elif plan.steps is not None and checkpoint.step > plan.steps:
+        why = f"it is at step {checkpoint.step}, past this fit's {plan.steps}"
     elif checkpoint.optimizer_state is None or not isinstance(meta.get("rng"), dict):
         why = "it has no optimiser or sampler state"
     state = checkpoint.optimizer_state
@@ -279,7 +289,7 @@ def fit_to_window(
     set_torch_threads(plan.threads)
     torch.manual_seed(plan.seed)
     rng = np.random.default_rng(plan.seed)
-    found = None if progress is None else _resume(progress, window, net, plan)
+    found = None if progress is None else _resume(progress, window, net, train, plan)
     last_loss: dict[str, float] | None = None
     if found is None:
         learner = Learner.from_config(PolicyValueNet(net), train)
@@ -298,6 +308,9 @@ def fit_to_window(
         batch = window.sample(train.batch_size, rng, augment=train.symmetry_augmentation)
         loss = learner.train_step(batch)
         last_loss = _loss_record(loss)
+        # The step's own work (a snapshot) first: state saved after it never skips it.
+        if on_step is not None:
+            on_step(learner.step, loss)
         if progress is not None and time.monotonic() - saved_at >= PROGRESS_SECONDS:
             save_checkpoint(
                 progress,
@@ -306,7 +319,7 @@ def fit_to_window(
                 optimizer=learner.optimizer,
                 metadata={
                     "mode": PROGRESS_MODE,
-                    **_window_key(window, plan),
+                    **_fit_key(window, train, plan),
                     "rng": rng.bit_generator.state,
                     "seconds": clock.seconds(),
                     "cpu_seconds": clock.cpu_seconds(),
@@ -314,8 +327,6 @@ def fit_to_window(
                 },
             )
             saved_at = time.monotonic()
-        if on_step is not None:
-            on_step(learner.step, loss)
     return Fit(
         learner,
         clock.seconds(),
