@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ray_cluster import PATIENT_RAY, start_cluster
 from typer.testing import CliRunner
 
 from crowdzero.cli import app
@@ -245,14 +246,13 @@ def test_workers_without_an_address_start_their_own_ray_beside_a_running_cluster
     (named by RAY_ADDRESS, as `ray start` users set it) is neither joined nor a reason to
     fail, where a bare `ray.init(num_cpus=...)` joins it and refuses the CPU count."""
     import ray
-    from ray.cluster_utils import Cluster
 
     from crowdzero.train.ray_workers import WorkerSettings, _connect
 
     assert not ray.is_initialized()
-    other = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
-    )
+    for key, value in PATIENT_RAY.items():
+        monkeypatch.setenv(key, os.environ.get(key, value))
+    other = start_cluster(nodes=1)
     try:
         monkeypatch.setenv("RAY_ADDRESS", other.address)
         assert _connect(WorkerSettings(workers=3)) is True

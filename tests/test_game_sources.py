@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from ray_cluster import PATIENT_RAY, start_cluster
 from rich.console import Console
 from tiny_run import TINY_CROWD, TINY_RUN
 from training_thread import training_in_background, wait_while_training
@@ -146,59 +146,13 @@ def test_the_generator_a_worker_runs_waits_for_engines_as_the_run_says() -> None
         generator.close()
 
 
-#: Ray's health checks and start-up limits, widened for a machine busy with other work
-#: (these tests may get only its idle CPU): a node that answers late is not dead.
-PATIENT_RAY = {
-    "RAY_health_check_period_ms": "10000",
-    "RAY_health_check_timeout_ms": "60000",
-    "RAY_health_check_failure_threshold": "30",
-    "RAY_worker_register_timeout_seconds": "900",
-    "RAY_gcs_server_request_timeout_seconds": "300",
-    "RAY_agent_register_timeout_ms": "900000",  # a node's raylet waits for its agents
-}
-
-
-def _agent_ports() -> dict[str, int]:
-    """Fixed ports for a node's agents: a raylet given none waits 30 s for the agents to
-    write theirs to files, and dies when they start slower than that."""
-    import socket
-
-    ports = {}
-    for key in ("metrics_agent_port", "dashboard_agent_listen_port", "runtime_env_agent_port"):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports[key] = s.getsockname()[1]
-    return ports
-
-
-def _start_cluster(attempts: int = 4) -> Any:
-    """Two nodes; Ray gives a node 30 s to register, which a loaded machine can miss."""
-    from ray.cluster_utils import Cluster
-
-    for attempt in range(attempts):
-        cluster = None
-        try:
-            cluster = Cluster(
-                initialize_head=True,
-                head_node_args={"num_cpus": 1, "include_dashboard": False, **_agent_ports()},
-            )
-            cluster.add_node(num_cpus=1, **_agent_ports())
-            return cluster
-        except Exception:
-            if cluster is not None:
-                cluster.shutdown()
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[object]:
     """Two Ray nodes on this machine, one CPU each, with this process as the driver."""
     import ray
 
     os.environ.update({k: v for k, v in PATIENT_RAY.items() if k not in os.environ})
-    cluster = _start_cluster()
+    cluster = start_cluster(nodes=2)
     ray.init(address=cluster.address, log_to_driver=False)
     try:
         yield cluster
