@@ -18,10 +18,10 @@ PATIENT_RAY = {
 }
 
 
-def agent_ports() -> dict[str, int]:
+def agent_ports() -> dict[str, Any]:
     """Fixed ports for a node's agents: a raylet given none waits 30 s for the agents to
     write theirs to files, and dies when they start slower than that."""
-    ports = {}
+    ports: dict[str, Any] = {}
     for key in ("metrics_agent_port", "dashboard_agent_listen_port", "runtime_env_agent_port"):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
