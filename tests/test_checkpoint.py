@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -128,6 +129,20 @@ def test_save_replaces_atomically_and_leaves_no_temp_files(saved) -> None:
     save_checkpoint(path, net, step=200)
     assert load_checkpoint(path).step == 200
     assert sorted(p.name for p in path.parent.iterdir()) == ["step-100.pt"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_a_checkpoint_is_as_readable_as_the_umask_allows(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    """Like any file the run writes: a colleague or a worker machine's account reads the
+    checkpoints unless the umask says otherwise (a temp file's 0600 would forbid it)."""
+    before = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "c.pt", PolicyValueNet(TINY), step=1)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
 def test_unsavable_metadata_leaves_existing_checkpoint_untouched(saved) -> None:

@@ -34,7 +34,7 @@ import logging
 import os
 import pickle
 import re
-import tempfile
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +144,10 @@ def save_checkpoint(
     _check_plain(payload, "checkpoint")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Not mkstemp: its file is 0600 whatever the umask, so a run's checkpoints could not
+    # be read by another user (a worker machine's account, a colleague, a web server).
+    tmp_name = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
