@@ -197,14 +197,13 @@ class FitClock:
 @dataclass(frozen=True)
 class Fit:
     """What `fit_to_window` trained: the learner (model and optimiser), its wall and CPU
-    seconds (over every session when resumed), the last batch's losses (None when no
-    step was taken) and the step it continued from (None: it started afresh)."""
+    seconds (over every session when resumed) and the last batch's losses (None when no
+    step was taken)."""
 
     learner: Learner
     seconds: float
     final_loss: dict[str, float] | None
     cpu_seconds: float = 0.0
-    resumed_at: int | None = None
 
 
 def _loss_record(loss: LossReport) -> dict[str, float]:
@@ -245,6 +244,7 @@ def _resume(
         return None
     meta = checkpoint.metadata
     key = _fit_key(window, train, plan)
+    state = checkpoint.optimizer_state
     why = None
     if meta.get("mode") != PROGRESS_MODE:
         why = f"its mode is {meta.get('mode')!r}"
@@ -254,9 +254,8 @@ def _resume(
         why = f"its {', '.join(differ)} differ from this fit's"
     elif plan.steps is not None and checkpoint.step > plan.steps:
         why = f"it is at step {checkpoint.step}, past this fit's {plan.steps}"
-    elif checkpoint.optimizer_state is None or not isinstance(meta.get("rng"), dict):
+    elif state is None or not isinstance(meta.get("rng"), dict):
         why = "it has no optimiser or sampler state"
-    state = checkpoint.optimizer_state
     if why is not None or state is None:
         log.warning("%s is not continued (%s); starting afresh", progress, why)
         return None
@@ -327,13 +326,7 @@ def fit_to_window(
                 },
             )
             saved_at = time.monotonic()
-    return Fit(
-        learner,
-        clock.seconds(),
-        last_loss,
-        cpu_seconds=clock.cpu_seconds(),
-        resumed_at=None if found is None else found[2],
-    )
+    return Fit(learner, clock.seconds(), last_loss, cpu_seconds=clock.cpu_seconds())
 
 
 def crowd_compute(run: RunDir) -> tuple[int, float | None]:
