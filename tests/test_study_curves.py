@@ -17,9 +17,11 @@ from crowdzero.analysis.study.curves import (
     STORE_NAME,
     CurvePoint,
     CurveSettings,
+    check_curves,
     curves_main,
     every_kth,
     imitation_points,
+    nearest_points,
     run_points,
 )
 from crowdzero.analysis.study.imitation_agent import FitPlan, train_imitation
@@ -74,6 +76,19 @@ def test_every_kth_point_counts_back_from_the_newest() -> None:
     assert [p.step for p in every_kth(points, 9)] == [5]
 
 
+def test_the_imitation_agent_is_drawn_at_the_snapshots_nearest_the_marks() -> None:
+    snapshots = [
+        CurvePoint("imitation", Path(f"{k}.pt"), k, None, None) for k in range(200, 8200, 200)
+    ]
+    final = CurvePoint("imitation", Path("final.pt"), 8168, None, None)
+    marks = [1082, 2451, 3698, 4572, 5433, 6312, 7244, 8163]  # crowd-9x9-twins' mark steps
+    chosen = nearest_points([*snapshots, final], marks)
+    assert [p.step for p in chosen] == [1000, 2400, 3600, 4600, 5400, 6400, 7200, 8168]
+    # A tie goes to the later snapshot; the newest is always kept; nothing twice.
+    assert [p.step for p in nearest_points(snapshots[:3], [300, 300, 100])] == [200, 400, 600]
+    assert nearest_points([], marks) == []
+
+
 def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: str) -> None:
     crowd, self_play = _runs(tmp_path)
     points = run_points(crowd, "crowd")
@@ -104,6 +119,14 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     with GameStore(member_games) as store:
         for game in result.games:
             store.add_game(game, source="arena")
+
+    # With only the marks, the imitation agent is drawn at the snapshot nearest the crowd
+    # run's one mark (step 3: the tie goes to step 4, also its newest point).
+    marks_only = CurveSettings((crowd.path,), imitation=imitation, points="marks")
+    assert [(p.label, p.step) for p in check_curves(marks_only).points] == [
+        ("crowd", 3),
+        ("imitation", 4),
+    ]
 
     out = tmp_path / "curves"
     settings = CurveSettings(

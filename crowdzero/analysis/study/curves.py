@@ -14,7 +14,9 @@ What is a point of a curve (`curve_points`):
   the run's CPU-seconds there (``cpu_s`` of metrics.csv);
 * the imitation agent's snapshots (``OUT/imitation/snapshots/``, kept with
   ``StudySettings(imitation_snapshot_every=N)``) and its final checkpoint; x from their
-  own training wall time and CPU (metadata ``seconds`` and ``cpu_seconds``);
+  own training wall time and CPU (metadata ``seconds`` and ``cpu_seconds``); with
+  ``points="marks"``, only the snapshots nearest the crowd run's marks by step, and the
+  final checkpoint (`nearest_points`);
 * ``every=K`` keeps every K-th point of each agent counting back from the newest, so the
   newest is always measured.
 
@@ -231,6 +233,24 @@ def imitation_points(folder: Path) -> list[CurvePoint]:
     return [points[s] for s in sorted(points)]
 
 
+def nearest_points(points: Sequence[CurvePoint], steps: Sequence[int]) -> list[CurvePoint]:
+    """For each of `steps`, the point of the nearest step (the later one on a tie), and the
+    newest point; each once, oldest first.
+
+    With ``points="marks"`` the imitation agent is drawn at the crowd run's marks by
+    gradient step (its budget is the crowd agent's steps), not at its every snapshot: a
+    study keeps a snapshot every 200 steps, 40 on 9x9, which would cost five times the
+    games of a run's eight marks.
+    """
+    if not points:
+        return []
+    chosen = {points[-1].step: points[-1]}
+    for step in steps:
+        best = min(points, key=lambda p: (abs(p.step - step), -p.step))
+        chosen[best.step] = best
+    return [chosen[s] for s in sorted(chosen)]
+
+
 def every_kth(points: Sequence[CurvePoint], every: int) -> list[CurvePoint]:
     """Every `every`-th point counting back from the newest (always kept), oldest first."""
     return list(points)[::-1][::every][::-1]
@@ -321,6 +341,9 @@ def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, Search
             if not source:
                 raise CurveError("the imitation agent names no crowd run; name it too")
             base = RunDir.open(source)
+        if settings.points == "marks" and crowd_runs:
+            marks = run_points(crowd_runs[0], "crowd", "marks")
+            found = nearest_points(found, [p.step for p in marks])
         points += every_kth(found, settings.every)
         # The imitation agent searches as the crowd run does (the study's rule).
         searches["imitation"] = base.config.search
@@ -746,6 +769,7 @@ __all__ = [
     "every_kth",
     "imitation_points",
     "measure_curves",
+    "nearest_points",
     "run_points",
     "trigger_rates",
     "write_curves",
