@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from tiny_run import TINY_RUN
 
 from crowdzero.analysis.study.agreement import (
@@ -30,6 +31,7 @@ from crowdzero.analysis.study.twin_report import read_games
 from crowdzero.go.position import Position, Rules
 from crowdzero.net.checkpoint import save_checkpoint
 from crowdzero.net.model import PolicyValueNet
+from crowdzero.play.player import MoveRequest
 from crowdzero.play.record import Game
 from crowdzero.train.config import RunConfig, apply_overrides
 
@@ -116,3 +118,30 @@ def test_search_agreement_uses_the_agents_own_search_in_batches(
     assert result.by_group[HEURISTICS].n + result.by_group[ENGINES].n == 40
     assert result.by_group[ALL].games == len({p.game_id for p in positions})
     assert set(result.by_group) >= {p.member for p in positions}
+
+
+def test_search_choices_do_not_depend_on_the_games_played_before(
+    recorded: list[Game], tmp_path: Path
+) -> None:
+    """The study measures agreement after its games; a recomputation from the shipped
+    games (scripts/reproduce_study.py) plays none. Both must search alike."""
+    cfg = apply_overrides(RunConfig(), {**TINY_RUN, "board.size": 7})
+    path = tmp_path / "ckpt-00000003.pt"
+    torch.manual_seed(3)
+    save_checkpoint(path, PolicyValueNet(cfg.net), step=3)
+    positions = [
+        p.position
+        for p in sample_member_game_positions(member_vs_member(recorded, MEMBERS), 40, seed=2)
+    ]
+    fresh = load_study_agent("crowd", path, cfg.search, threads=1, seed=5)
+    played = load_study_agent("crowd", path, cfg.search, threads=1, seed=5)
+    try:
+        first = search_choices(fresh, positions, batch=16)
+        for k in range(3):  # moves of other games: the random state moves on
+            requests = [MoveRequest(f"game-{k}-{i}", p) for i, p in enumerate(positions[:8])]
+            played.player.select_moves(requests)
+        assert search_choices(played, positions, batch=16) == first
+        assert search_choices(fresh, positions, batch=16) == first  # and when asked twice
+    finally:
+        fresh.close()
+        played.close()

@@ -157,6 +157,7 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
 
     data = json.loads((out / "curves.json").read_text())
     assert len(data["rows"]) == 5 and data["rows"][1]["point"]["minutes"] == 1.5
+    assert CurveSettings(**data["settings"]) == settings  # asked again as it was
     text = (out / "curves.md").read_text()
     assert f"{TWIN} (twin of {FLAWED})" in text and "gnugo:0 (held out)" in text
     assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")

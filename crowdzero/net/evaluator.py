@@ -113,6 +113,11 @@ class TorchEvaluator:
         self._forward: Callable[[torch.Tensor], NetOutput] = torch.compile(net) if compile else net
         self._shape = (model.config.input_planes, self.board_size, self.board_size)
 
+    def reseed(self, seed: int | None) -> None:
+        """Draw the random symmetries from `seed` again, as if just built: a measurement
+        made after games were played then sees the same symmetries as one made first."""
+        self._rng = np.random.default_rng(seed)
+
     def _to_tensor(self, features: np.ndarray) -> torch.Tensor:
         if features.ndim != 4 or features.shape[1:] != self._shape:
             c, n, _ = self._shape

@@ -123,6 +123,15 @@ class AgentPlayer(Player):
     def close(self) -> None:
         self.searcher.close()
 
+    def reseed(self, seed: int | None) -> None:
+        """Start the search's random state (noise, sampling, cheap-search draws) and the
+        evaluator's symmetries again from `seed`, so a measurement does not depend on
+        how many games the agent played before it."""
+        self.searcher.rng = np.random.default_rng(seed)
+        reseed = getattr(self.evaluator, "reseed", None)  # TorchEvaluator's symmetries
+        if reseed is not None:
+            reseed(seed)
+
     def update_evaluator(self, evaluator: Evaluator) -> None:
         """Use new weights from now on; kept trees hold the old network's values, so
         they are dropped."""

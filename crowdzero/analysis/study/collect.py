@@ -73,6 +73,8 @@ class StudyAgent:
     search: SearchConfig
     player: AgentPlayer
     evaluator: TorchEvaluator
+    #: The seed its random state started from (`search_choices` starts it again).
+    seed: int = 0
 
     def close(self) -> None:
         self.player.close()
@@ -104,7 +106,7 @@ def load_study_agent(
         opponent_models=opponent_models,
     )
     raw = TorchEvaluator(model, threads=threads, symmetry="none")
-    return StudyAgent(label, name, checkpoint, loaded.step, search, player, raw)
+    return StudyAgent(label, name, checkpoint, loaded.step, search, player, raw, seed)
 
 
 def raw_outputs(
@@ -129,7 +131,12 @@ def search_choices(
     agent: StudyAgent, positions: Sequence[Position], *, batch: int = 32
 ) -> list[int]:
     """The move the agent's (noise-free) search picks in each position, searched afresh,
-    `batch` positions per batched search (one network call per simulation round)."""
+    `batch` positions per batched search (one network call per simulation round).
+
+    The agent's random state starts again from its seed first: otherwise the choices
+    would depend on how many games it had played before (the study measures after
+    playing, a recomputation from the shipped games plays none)."""
+    agent.player.reseed(agent.seed)
     out: list[int] = []
     for start in range(0, len(positions), batch):
         chunk = positions[start : start + batch]

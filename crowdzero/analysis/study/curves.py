@@ -289,6 +289,8 @@ class Curves:
     games_reused: int
     positions: int
     notes: tuple[str, ...] = ()
+    #: What was asked (curves.json records it, so `scripts/reproduce_study.py` can ask again).
+    settings: CurveSettings | None = None
 
 
 def trigger_rates(
@@ -514,6 +516,7 @@ def measure_curves(
         games_reused=reused,
         positions=len(positions),
         notes=tuple(notes),
+        settings=settings,
     )
 
 
