@@ -11,7 +11,9 @@ noise off (it can run while training goes on; it then shares the cores).
 `eval` prints a table and appends its rows (JSON lines) to RUN/learn_results.jsonl;
 `report` turns those rows into evaluation.md and evaluation.png (--out FOLDER);
 `compare` puts several runs' rows side by side, from their run or results folders (the
-before/after of issue #10 from the committed files alone):
+before/after of issue #10 from the committed files alone), with each mark's Elo rating
+from those evaluation games (Bradley-Terry, GnuGo 10 = 1800, the engines placed by the
+shipped calibration table of the runs' board size):
 
     python benchmarks/learn.py compare docs/results/crowd-9x9-v2 docs/results/self-9x9-v2 \
         --out docs/results/crowd-vs-self-9x9-v2
@@ -32,12 +34,15 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdzero.analysis.arena import play_match
+from crowdzero.analysis.calibration import CalibrationError, load_calibration
+from crowdzero.analysis.ratings import PlayerRating, RatingError, fit_ratings
 from crowdzero.analysis.training_games import markdown_table, scores_by_stretch, stretches
 from crowdzero.net.checkpoint import load_checkpoint
 from crowdzero.net.evaluator import TorchEvaluator
 from crowdzero.players.agent import AgentPlayer
 from crowdzero.players.registry import make_player
-from crowdzero.train.config import RunConfig, apply_overrides
+from crowdzero.store.game_store import PairResult
+from crowdzero.train.config import RunConfig, apply_overrides, load_config
 from crowdzero.train.run_dir import RunDir
 from crowdzero.train.training_run import TrainingRun
 
@@ -244,9 +249,67 @@ def load_runs(folders: list[Path]) -> dict[str, Results]:
     return runs
 
 
-def write_comparison(runs: dict[str, Results], out: Path) -> str:
-    """comparison.md (one column per run: score, 95% interval, games) and comparison.png
-    (one panel per opponent, one line per run)."""
+def board_size(folder: Path) -> int | None:
+    """The board size of a run or packed results folder, from its config.toml."""
+    for candidate in (folder / "config.toml", folder / "resume" / "config.toml"):
+        if candidate.is_file():
+            return load_config(candidate).board.size
+    return None
+
+
+Ratings = dict[str, dict[float, PlayerRating]]
+"""Each run's marks on the Elo scale, by training minutes."""
+
+
+def mark_ratings(runs: dict[str, Results], size: int) -> Ratings:
+    """Every run's every mark rated from its evaluation games, one Bradley-Terry fit for
+    all, so the runs share one scale (GnuGo 10 = 1800). The engines' own strengths come
+    from the shipped calibration games of `size`; without them two opponents would only
+    be placed by the marks' scores against both. The rows keep a score, not results by
+    colour, and the evaluations alternate colours, so no first-move advantage is fitted;
+    a draw is rounded into the wins (a half-point komi leaves almost none).
+    """
+    results = list(load_calibration(size))
+    for name, rows in runs.items():
+        for (minutes, opponent), row in rows.items():
+            wins = round(row["score"] * row["games"])
+            results.append(
+                PairResult(f"{name}@{minutes:g}", opponent, wins, row["games"] - wins, 0)
+            )
+    table = fit_ratings(results, first_move_advantage=False)
+    return {
+        name: {minutes: table[f"{name}@{minutes:g}"] for minutes, _ in rows}
+        for name, rows in runs.items()
+    }
+
+
+def ratings_lines(ratings: Ratings, size: int) -> list[str]:
+    names = list(ratings)
+    lines = [
+        "",
+        f"## Elo by mark (GnuGo 10 = 1800; these evaluation games and the {size}x{size} "
+        "calibration table)",
+        "",
+        "| training minutes | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
+    for minutes in sorted({m for marks in ratings.values() for m in marks}):
+        cells = []
+        for marks in ratings.values():
+            r = marks.get(minutes)
+            cells.append(
+                "-"
+                if r is None or r.rating is None or r.low is None or r.high is None
+                else f"{r.rating:.0f} [{r.low:.0f}, {r.high:.0f}]"
+            )
+        lines.append(f"| {minutes:g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_comparison(runs: dict[str, Results], out: Path, size: int | None = None) -> str:
+    """comparison.md (one column per run: score, 95% interval, games; then each mark's
+    Elo) and comparison.png (one panel per opponent, one line per run; then the Elo
+    panel). No Elo without a board size or its calibration table."""
     opponents = sorted({o for rows in runs.values() for _, o in rows})
     lines = [
         "# " + " vs ".join(runs) + ": score with search noise off",
@@ -268,6 +331,14 @@ def write_comparison(runs: dict[str, Results], out: Path) -> str:
                     else f"{row['score']:.1%} [{row['low']:.1%}, {row['high']:.1%}] ({row['games']})"
                 )
             lines.append(f"| {opponent} | {minutes:g} | " + " | ".join(cells) + " |")
+    ratings: Ratings = {}
+    if size is not None:
+        try:
+            ratings = mark_ratings(runs, size)
+        except (CalibrationError, RatingError) as error:  # a table, not a stop
+            lines += ["", f"No Elo by mark: {error}"]
+        else:
+            lines += ratings_lines(ratings, size)
     text = "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
@@ -276,10 +347,9 @@ def write_comparison(runs: dict[str, Results], out: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(
-        1, len(opponents), figsize=(4.5 * len(opponents), 3.5), squeeze=False, sharey=True
-    )
-    for ax, opponent in zip(axes[0], opponents, strict=True):
+    panels = len(opponents) + (1 if ratings else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.5), squeeze=False)
+    for ax, opponent in zip(axes[0][: len(opponents)], opponents, strict=True):
         for name, rows in runs.items():
             points = sorted((m, r) for (m, o), r in rows.items() if o == opponent)
             if points:
@@ -290,6 +360,29 @@ def write_comparison(runs: dict[str, Results], out: Path) -> str:
         ax.set_xlabel("training minutes (wall clock, 2 cores)")
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("agent score (95% interval)")
+    if ratings:
+        ax = axes[0][-1]
+        for name, by_mark in ratings.items():
+            rated = [
+                (m, r.rating, r.low, r.high)
+                for m, r in sorted(by_mark.items())
+                if r.rating is not None and r.low is not None and r.high is not None
+            ]
+            ax.errorbar(
+                [m for m, *_ in rated],
+                [elo for _, elo, _, _ in rated],
+                yerr=[
+                    [elo - low for _, elo, low, _ in rated],
+                    [high - elo for _, elo, _, high in rated],
+                ],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+        ax.axhline(1800, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_title("Elo (GnuGo 10 = 1800)")
+        ax.set_xlabel("training minutes (wall clock, 2 cores)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "comparison.png", dpi=120)
     plt.close(fig)
@@ -375,7 +468,9 @@ def main() -> int:
             runs = load_runs(args.folders)
         except (FileNotFoundError, ValueError) as error:
             parser.error(str(error))
-        print(write_comparison(runs, Path(args.out)))
+        sizes = {board_size(folder) for folder in args.folders} - {None}
+        size = sizes.pop() if len(sizes) == 1 else None
+        print(write_comparison(runs, Path(args.out), size))
         return 0
     if args.folders:
         parser.error(f"{args.action} takes no folders (did you mean --run?)")

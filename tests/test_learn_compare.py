@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crowdzero.train.config import RunConfig, dump_config
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,3 +74,30 @@ def test_compare_refuses_a_folder_without_evaluations(tmp_path: Path) -> None:
     assert "holds no learn_results.jsonl" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_rates_every_mark_on_one_elo_scale_when_the_board_is_known(
+    tmp_path: Path,
+) -> None:
+    a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "out"
+    write_rows(a / "learn_results.jsonl", [row(30, "gnugo:0", 0.1), row(60, "gnugo:0", 0.5)])
+    write_rows(
+        b / "resume" / "learn_results.jsonl",
+        [row(30, "gnugo:0", 0.5), row(30, "gnugo:10", 0.5, games=100), row(60, "gnugo:10", 0.9)],
+    )
+    assert compare(str(a), str(b), "--out", str(out)).returncode == 0
+    assert "Elo by mark" not in (out / "comparison.md").read_text()  # no board size known
+    for config in (a / "config.toml", b / "resume" / "config.toml"):
+        config.write_text(dump_config(RunConfig()))  # 9x9: the shipped calibration table
+    result = compare(str(a), str(b), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    elo = {}
+    for line in (out / "comparison.md").read_text().split("## Elo by mark")[1].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            elo[int(cells[0])] = [float(c.split()[0]) for c in cells[1:]]
+    # b's mark 30 scored 50% against GnuGo 0 (weaker than GnuGo 10 in the calibration
+    # games) and 50% against GnuGo 10 (1800): it lands between the two. a's mark 60
+    # scored 50% against GnuGo 0 only: below b's 30. Winning more rates higher.
+    assert 1650 < elo[30][1] < 1800
+    assert elo[30][0] < elo[60][0] < elo[30][1] < elo[60][1]
