@@ -309,18 +309,32 @@ def play_fixtures(
     Colours alternate per fixture (the agent is black in its 1st, 3rd, ... game), each
     study agent's seat is a learner seat (its root values are recorded), and all games
     share one runner, so each agent's searches are batched across its opponents.
+
+    The fixtures' games are dealt round-robin (each fixture's next game in turn), not
+    fixture after fixture: an engine member lends only its pool's few engines (two
+    GnuGo processes), so 32 games in flight against one GnuGo level would wait on two
+    engines while the agent searched two positions a batch; spread over the opponents,
+    every pool works at once and the agent's batches fill.
     """
-    schedule: list[Pairing] = []
+    missing: list[list[Pairing]] = []
     report = PlayLog()
     for fixture in fixtures:
         have = len(store.games_between(fixture.a.name, fixture.b.name, source=STUDY_SOURCE))
         report.reused += min(have, fixture.games)
+        games: list[Pairing] = []
         for k in range(have, fixture.games):
             black, white = (fixture.a, fixture.b) if k % 2 == 0 else (fixture.b, fixture.a)
             learners = {BLACK if black is fixture.a else WHITE}
             if fixture.b_is_agent:
                 learners = {BLACK, WHITE}
-            schedule.append(Pairing(black, white, frozenset(learners)))
+            games.append(Pairing(black, white, frozenset(learners)))
+        missing.append(games)
+    schedule = [
+        games[k]
+        for k in range(max(map(len, missing), default=0))
+        for games in missing
+        if k < len(games)
+    ]
     if not schedule:
         return report
     queue = iter(schedule)
