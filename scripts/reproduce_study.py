@@ -11,8 +11,8 @@ to commit, and one command measures everything again from those files alone:
 `ship STUDY RESULTS` copies the study's outputs (results.json, index.html, the figures,
 twins.json of `twin_report`) and its inputs: the study's games (games.sqlite.xz), the
 imitation agent (its final checkpoint, and the snapshots the curves drew), the
-member-vs-member games, the curves (curves.json/.md/.png and their games,
-curves/curves.sqlite.xz), and the crowd run as a `pack_run.py` pack (RESULTS/crowd-run,
+member-vs-member games, the curves when drawn into STUDY/curves as docs/study.md does
+(curves.json/.md/.png and their games, curves/curves.sqlite.xz), and the crowd run as a `pack_run.py` pack (RESULTS/crowd-run,
 or an existing pack named by --crowd-pack). The self-play run is shipped on its own
 (`pack_run.py pack`); --self-pack names it. `reproduce.json` records where each input
 came from and where it is now.
