@@ -351,7 +351,7 @@ def write_comparison(runs: dict[str, Results], out: Path, size: int | None = Non
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.5), squeeze=False)
     for ax, opponent in zip(axes[0][: len(opponents)], opponents, strict=True):
         for name, rows in runs.items():
-            points = sorted((m, r) for (m, o), r in rows.items() if o == opponent)
+            points = _score_points(rows, opponent)
             if points:
                 _error_line(ax, points, name)
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
@@ -368,17 +368,7 @@ def write_comparison(runs: dict[str, Results], out: Path, size: int | None = Non
                 for m, r in sorted(by_mark.items())
                 if r.rating is not None and r.low is not None and r.high is not None
             ]
-            ax.errorbar(
-                [m for m, *_ in rated],
-                [elo for _, elo, _, _ in rated],
-                yerr=[
-                    [elo - low for _, elo, low, _ in rated],
-                    [high - elo for _, elo, _, high in rated],
-                ],
-                marker="o",
-                capsize=3,
-                label=name,
-            )
+            _error_line(ax, rated, name)
         ax.axhline(1800, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title("Elo (GnuGo 10 = 1800)")
         ax.set_xlabel("training minutes (wall clock, 2 cores)")
@@ -389,15 +379,23 @@ def write_comparison(runs: dict[str, Results], out: Path, size: int | None = Non
     return text
 
 
-def _error_line(ax: Any, points: list[tuple[float, dict]], label: str) -> None:
+def _score_points(rows: Results, opponent: str) -> list[tuple[float, float, float, float]]:
+    """(minutes, score, low, high) of every mark evaluated against `opponent`."""
+    return sorted(
+        (m, r["score"], r["low"], r["high"]) for (m, o), r in rows.items() if o == opponent
+    )
+
+
+def _error_line(ax: Any, points: list[tuple[float, float, float, float]], label: str) -> None:
+    """One line with 95% error bars through (x, value, low, high) points."""
     # Rows written before the one Wilson interval can hold a low end of 1.7e-18 above a
     # score of 0: clamped, since matplotlib refuses a negative error bar.
     ax.errorbar(
-        [m for m, _ in points],
-        [r["score"] for _, r in points],
+        [x for x, *_ in points],
+        [value for _, value, _, _ in points],
         yerr=[
-            [max(0.0, r["score"] - r["low"]) for _, r in points],
-            [max(0.0, r["high"] - r["score"]) for _, r in points],
+            [max(0.0, value - low) for _, value, low, _ in points],
+            [max(0.0, high - value) for _, value, _, high in points],
         ],
         marker="o",
         capsize=3,
@@ -434,7 +432,7 @@ def write_report(run_dir: RunDir, out: Path) -> str:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for opponent in sorted({o for _, o in rows}):
-        _error_line(ax, sorted((m, r) for (m, o), r in rows.items() if o == opponent), opponent)
+        _error_line(ax, _score_points(rows, opponent), opponent)
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("training minutes (wall clock, 2 cores)")

@@ -50,6 +50,27 @@ def _save_without_optimizer(path: Path, target: Path) -> None:
     )
 
 
+def xz_store(store: Path, target: Path) -> None:
+    """An xz-compressed, consistent copy of a SQLite store, even a live one in WAL mode."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / store.name
+        source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        backup = sqlite3.connect(copy)
+        source.backup(backup)  # consistent even with a WAL beside it
+        source.close()
+        backup.execute("PRAGMA journal_mode = DELETE")
+        backup.close()
+        with copy.open("rb") as f, lzma.open(target, "wb", preset=9) as g:
+            shutil.copyfileobj(f, g, length=1 << 20)
+
+
+def unxz(source: Path, target: Path) -> None:
+    """Decompress an xz file (a store `xz_store` wrote) to `target`, folders made."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(source, "rb") as f, target.open("wb") as g:
+        shutil.copyfileobj(f, g, length=1 << 20)
+
+
 def pack(run: Path, out: Path, all_checkpoints: bool = False) -> None:
     run_dir = RunDir.open(run)
     resume = out / RESUME
@@ -62,16 +83,7 @@ def pack(run: Path, out: Path, all_checkpoints: bool = False) -> None:
         old.unlink()
     if latest is not None:
         shutil.copyfile(latest, resume / latest.name)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "games.sqlite"
-        source = sqlite3.connect(f"file:{run / 'games.sqlite'}?mode=ro", uri=True)
-        target = sqlite3.connect(copy)
-        source.backup(target)  # consistent even with a WAL beside it
-        source.close()
-        target.execute("PRAGMA journal_mode = DELETE")
-        target.close()
-        with copy.open("rb") as f, lzma.open(resume / STORE, "wb", preset=9) as g:
-            shutil.copyfileobj(f, g, length=1 << 20)
+    xz_store(run / "games.sqlite", resume / STORE)
     marks = run / "marks"
     if marks.is_dir():
         (out / "marks").mkdir(parents=True, exist_ok=True)
@@ -96,8 +108,7 @@ def unpack(out: Path, run: Path) -> None:
     for ckpt in [*resume.glob("ckpt-*.pt"), *(out / CHECKPOINTS).glob("ckpt-*.pt")]:
         shutil.copyfile(ckpt, run / "checkpoints" / ckpt.name)
     if (resume / STORE).is_file():
-        with lzma.open(resume / STORE, "rb") as f, (run / "games.sqlite").open("wb") as g:
-            shutil.copyfileobj(f, g, length=1 << 20)
+        unxz(resume / STORE, run / "games.sqlite")
     else:
         print(f"{resume} ships no {STORE}: {run} has its checkpoints but no games")
     if (out / "marks").is_dir():

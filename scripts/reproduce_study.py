@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import lzma
 import math
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -43,7 +41,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from pack_run import pack, unpack
+from pack_run import pack, unpack, unxz, xz_store
 from rich.console import Console
 
 from crowdzero.analysis.study import twin_report
@@ -79,26 +77,6 @@ class CheckError(RuntimeError):
 # -- ship ------------------------------------------------------------------------------
 
 
-def _xz_copy_of_store(store: Path, target: Path) -> None:
-    """A consistent copy of a (possibly live, WAL-mode) SQLite store, xz-compressed."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / store.name
-        source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-        backup = sqlite3.connect(copy)
-        source.backup(backup)
-        source.close()
-        backup.execute("PRAGMA journal_mode = DELETE")
-        backup.close()
-        with copy.open("rb") as f, lzma.open(target, "wb", preset=9) as g:
-            shutil.copyfileobj(f, g, length=1 << 20)
-
-
-def _unxz(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with lzma.open(source, "rb") as f, target.open("wb") as g:
-        shutil.copyfileobj(f, g, length=1 << 20)
-
-
 def _relative(path: Path, start: Path) -> str:
     """`path` relative to `start` (with .. where needed), as the manifest stores it."""
     return os.path.relpath(path.resolve(), start.resolve())
@@ -123,7 +101,7 @@ def ship(
             shutil.copyfile(study / name, results / name)
     for figure in study.glob("*.png"):
         shutil.copyfile(figure, results / figure.name)
-    _xz_copy_of_store(study / GAMES, results / f"{GAMES}.xz")
+    xz_store(study / GAMES, results / f"{GAMES}.xz")
 
     imitation = study / "imitation"
     finals = checkpoint_files(imitation)
@@ -139,7 +117,7 @@ def ship(
         for name in CURVE_OUTPUTS:
             if (curves / name).is_file():
                 shutil.copyfile(curves / name, results / CURVES / name)
-        _xz_copy_of_store(curves / CURVE_STORE, results / CURVES / f"{CURVE_STORE}.xz")
+        xz_store(curves / CURVE_STORE, results / CURVES / f"{CURVE_STORE}.xz")
         drawn = json.loads((curves / "curves.json").read_text())
         snapshots = results / "imitation" / "snapshots"
         for row in drawn["rows"]:
@@ -253,7 +231,7 @@ def check(
         paths[str(target)] = original
     study = work / "study"
     paths[str(study)] = recorded["out_dir"]
-    _unxz(results / f"{GAMES}.xz", study / GAMES)
+    unxz(results / f"{GAMES}.xz", study / GAMES)
     shutil.copytree(results / "imitation", study / "imitation")
     member_games = None
     if "member_games" in manifest:
@@ -299,7 +277,7 @@ def check(
         drawn = json.loads((results / folder / "curves.json").read_text())
         out = work / "curves"
         paths[str(out)] = manifest["curves"]["out_dir"]
-        _unxz(results / folder / f"{CURVE_STORE}.xz", out / CURVE_STORE)
+        unxz(results / folder / f"{CURVE_STORE}.xz", out / CURVE_STORE)
         asked = drawn["settings"]
         curve_settings = _settings(
             CurveSettings,

@@ -325,8 +325,10 @@ def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, Search
     labelled = [(mode if modes.count(mode) == 1 else run.name, run) for mode, run in runs]
     points: list[CurvePoint] = []
     searches: dict[str, SearchConfig] = {}
+    steps: dict[Path, list[int]] = {}  # each run's points, by the run's folder
     for label, run in labelled:
         found = run_points(run, label, settings.points)
+        steps[run.path] = [p.step for p in found]
         if not found:
             kind = {"all": "checkpoints or marks", "marks": "marks"}.get(settings.points)
             raise CurveError(f"{run.path} has no {kind or 'checkpoints'} yet")
@@ -343,9 +345,8 @@ def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, Search
             if not source:
                 raise CurveError("the imitation agent names no crowd run; name it too")
             base = RunDir.open(source)
-        if settings.points == "marks" and crowd_runs:
-            marks = run_points(crowd_runs[0], "crowd", "marks")
-            found = nearest_points(found, [p.step for p in marks])
+        if settings.points == "marks" and crowd_runs:  # the crowd run's marks, found above
+            found = nearest_points(found, steps[crowd_runs[0].path])
         points += every_kth(found, settings.every)
         # The imitation agent searches as the crowd run does (the study's rule).
         searches["imitation"] = base.config.search
