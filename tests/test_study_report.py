@@ -13,6 +13,7 @@ from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
 
 from crowdzero.analysis.arena import play_match
+from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study import stages
 from crowdzero.analysis.study.cli_study import study_main
 from crowdzero.analysis.study.imitation_agent import ImitationResult
@@ -21,12 +22,15 @@ from crowdzero.analysis.study.report import FIGURES, print_summary, write_report
 from crowdzero.analysis.study.results import (
     AgentInfo,
     OutOfBox,
+    PrimaryResults,
     StudyMeta,
     StudyResults,
     ValueCheck,
 )
 from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.analysis.study.stages import StudyError
+from crowdzero.analysis.study.twin_report import TwinEvidence
+from crowdzero.analysis.study.twins import PrimaryClaim
 from crowdzero.go.position import Rules
 from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
@@ -56,6 +60,50 @@ def _values() -> ValueCheck:
     )
 
 
+FLAWED, TWIN = "flawed:pass-back:gnugo:3", "gnugo:3"
+
+
+def _primary() -> PrimaryResults:
+    """Claims 1-5 as `twin_claims` and `_measure_primary` would leave them (not judged)."""
+    rows = [
+        {
+            "flawed": FLAWED,
+            "twin": TWIN,
+            "agent": "crowd-agent@10",
+            "control": control,
+            "did": 0.3,
+            "low": 0.1,
+            "high": 0.5,
+            "p": 0.003,
+            "games": 100,
+            "agent_trigger_rate": 0.4,
+            "control_trigger_rate": 0.1,
+        }
+        for control in ("self-agent@10", "imitation-agent@10")
+    ]
+    claims = (
+        PrimaryClaim("claim 1", "crowd exploits the flaws more than self", 0.3, 0.003, 100),
+        PrimaryClaim("claim 2", "crowd exploits the flaws more than imitation", 0.3, 0.003, 100),
+        PrimaryClaim("claim 3", "crowd makes the pass-back exploit more often", 0.2, 0.2, 100),
+        PrimaryClaim("claim 4", "crowd scores better, stratified", 0.1, 0.04, 100),
+        PrimaryClaim("claim 5", "crowd's value head is less consistent", 0.05, 0.5, 100),
+    )
+    evidence = TwinEvidence(
+        agents={label: f"{label}-agent@10" for label in ("crowd", "self", "imitation")},
+        exploitation=rows,
+        early_passes={"crowd": (30, 100), "self": (10, 100), "imitation": (12, 100)},
+        members_early_passes={FLAWED: (0, 80), "random": (0, 80)},
+        claims=list(claims[:4]),
+    )
+    gap = ClusteredEstimate(0.1, 0.01, 0.08, 0.12, 500, 100)
+    return PrimaryResults(
+        twins=evidence,
+        value_consistency={"crowd": gap, "self": gap},
+        brier_by_opponent={"crowd": {"random": Estimate(0.2, 0.15, 0.25, 40, 8)}},
+        claims=claims,
+    )
+
+
 def _results() -> StudyResults:
     agents = {
         label: AgentInfo(
@@ -79,9 +127,9 @@ def _results() -> StudyResults:
         "imitation": {"all": HIGH, "random": HIGH},
     }
     exploitation = {
-        "crowd": {"all": HIGH, "random": HIGH},
-        "self": {"all": LOW, "random": LOW},
-        "imitation": {"all": LOW, "random": LOW},
+        "crowd": {"all": HIGH, "random": HIGH, FLAWED: HIGH},
+        "self": {"all": LOW, "random": LOW, FLAWED: LOW},
+        "imitation": {"all": LOW, "random": LOW, FLAWED: LOW},
     }
     measured = StudyResults(
         meta=StudyMeta(
@@ -100,19 +148,24 @@ def _results() -> StudyResults:
         imitation_training=ImitationResult(
             "/x/imitation.pt", 10, 5.0, 10, None, 10, 60.0, 100, 8, 256, False
         ),
-        members=("random",),
-        held_out=("gnugo:1",),
+        members=("random", FLAWED),
+        held_out=("gnugo:1", TWIN),
         imitation_top1=top1,
         imitation_search_top1={},
         imitation_log_likelihood={"crowd": {"random": Estimate(-3.2, -3.4, -3.0, 50, 10)}},
         exploitation=exploitation,
-        transfer={"crowd": {"gnugo:1": no_data()}},
+        transfer={
+            "crowd": {"gnugo:1": no_data(), TWIN: LOW},
+            "self": {TWIN: LOW},
+            "imitation": {TWIN: LOW},
+        },
         out_of_box={"crowd": box},
         flaws={
             "crowd": {"heuristic:greedy": wilson(2, 5)},
             "self": {"heuristic:greedy": wilson(0, 5)},
         },
         values={"crowd": _values()},
+        primary=_primary(),
     )
     return stages.compare(measured)
 
@@ -142,6 +195,11 @@ def test_report_writes_a_self_contained_page_strict_json_and_every_figure(tmp_pa
     text = page.read_text()
     assert "<script" not in text and not re.search(r'src="https?:', text)  # no CDN
     assert text.count('src="data:image/png;base64,') == len(FIGURES)
+    # The report opens with the primary claims and the headline figure; the full claims
+    # table comes after.
+    primary, headline = text.index("<h2>Primary claims</h2>"), text.index('alt="exploitation')
+    assert primary < headline < text.index("<h2>Claims</h2>")
+    assert re.search(r"claim 1: crowd exploits .*?<b>supported</b>", text)
     pooled = "the crowd (all members pooled)"
     claim = f"the crowd agent copies {pooled} less often than the imitation agent (top-1)"
     assert re.search(re.escape(claim) + r"</td><td[^>]*><b>supported</b>", text)

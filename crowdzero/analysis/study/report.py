@@ -25,11 +25,18 @@ from rich.table import Table
 
 from crowdzero.analysis.inference import Estimate as ClusteredEstimate
 from crowdzero.analysis.study.advice import AdviceResults, advice_table
-from crowdzero.analysis.study.metrics import Estimate
+from crowdzero.analysis.study.metrics import Estimate, wilson
 from crowdzero.analysis.study.results import StudyResults, plain_json, results_json
 from crowdzero.go.advice import ADVICE_SOURCES
 
-FIGURES = ("imitation.png", "win_rates.png", "flaws.png", "calibration.png", "out_of_box.png")
+FIGURES = (
+    "headline.png",
+    "imitation.png",
+    "win_rates.png",
+    "flaws.png",
+    "calibration.png",
+    "out_of_box.png",
+)
 _COLOURS = {
     "crowd": "#1f77b4",
     "self": "#ff7f0e",
@@ -49,6 +56,7 @@ def write_report(results: StudyResults, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(results_json(results), encoding="utf-8")
     figures = {
+        "headline.png": _headline_figure(results),
         "imitation.png": _imitation_figure(results),
         "win_rates.png": _win_rate_figure(results),
         "flaws.png": _flaw_figure(results),
@@ -102,6 +110,98 @@ def _keys(table: Mapping[str, Mapping[str, Estimate]]) -> list[str]:
     for row in table.values():
         keys += [k for k in row if k not in keys]
     return keys
+
+
+def _twin_names(results: StudyResults) -> list[tuple[str, str]]:
+    """The (flawed member, twin) pairs the primary claims compared, in their order."""
+    pairs: list[tuple[str, str]] = []
+    if results.primary is not None:
+        for row in results.primary.twins.exploitation:
+            pair = (str(row["flawed"]), str(row["twin"]))
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
+def _headline_figure(results: StudyResults) -> plt.Figure:
+    """The study's question in one picture, next to the primary claims: does each agent
+    score more against a flawed member than against its flaw-free twin (claims 1-2), and
+    who makes the pass-back exploit that no member makes (claim 3)?"""
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(14, 4.8), gridspec_kw={"width_ratios": [2.2, 1]}
+    )
+    pairs = _twin_names(results)
+    if not pairs:
+        left.text(0.5, 0.5, "no flawed member with a held-out twin was played", ha="center")
+        left.set_axis_off()
+    labels = [label for label in results.exploitation if label != "opponent-model"]
+    step = 0.8 / max(1, len(labels))
+    for row, (flawed, twin) in enumerate(pairs):
+        for k, label in enumerate(labels):
+            y = row + (k - (len(labels) - 1) / 2) * step
+            against = results.exploitation.get(label, {}).get(flawed)
+            held = results.transfer.get(label, {}).get(twin)
+            points = [
+                (e, fill) for e, fill in ((against, True), (held, False)) if e and not e.empty
+            ]
+            if len(points) == 2:
+                xs = [e.value for e, _ in points]
+                left.plot(xs, [y, y], color=_COLOURS.get(label), lw=1)
+            for estimate, filled in points:
+                left.errorbar(
+                    estimate.value,
+                    y,
+                    xerr=[[estimate.value - estimate.low], [estimate.high - estimate.value]],
+                    fmt="o",
+                    color=_COLOURS.get(label),
+                    markerfacecolor=_COLOURS.get(label) if filled else "white",
+                    capsize=2,
+                    label=label if row == 0 and filled else None,
+                )
+    if pairs:
+        left.set_yticks(
+            range(len(pairs)), [f"{flawed}\nvs twin {twin}" for flawed, twin in pairs], fontsize=8
+        )
+        left.invert_yaxis()
+        left.set_xlim(-0.02, 1.02)
+        left.set_xlabel("score (filled: against the flawed member; hollow: against its twin)")
+        left.legend(loc="lower left", fontsize=8)
+        left.set_title("Claims 1-2: exploitation is the gap between filled and hollow")
+    _early_pass_panel(right, results)
+    fig.tight_layout()
+    return fig
+
+
+def _early_pass_panel(ax: plt.Axes, results: StudyResults) -> None:
+    """Claim 3: share of games against the pass-back member where the player passed early,
+    for each agent and for the members in their own games."""
+    twins = None if results.primary is None else results.primary.twins
+    bars: list[tuple[str, int, int, str | None]] = []
+    if twins is not None:
+        for label, (shown, total) in twins.early_passes.items():
+            bars.append((label, shown, total, _COLOURS.get(label)))
+        if twins.members_early_passes:
+            shown = sum(s for s, _ in twins.members_early_passes.values())
+            total = sum(n for _, n in twins.members_early_passes.values())
+            bars.append(("members\n(their games)", shown, total, "grey"))
+    bars = [bar for bar in bars if bar[2] > 0]
+    if not bars:
+        ax.text(0.5, 0.5, "no games against a pass-back member", ha="center")
+        ax.set_axis_off()
+        return
+    estimates = [wilson(shown, total) for _, shown, total, _ in bars]
+    ax.bar(
+        [name for name, *_ in bars],
+        [e.value for e in estimates],
+        yerr=[[e.value - e.low for e in estimates], [e.high - e.value for e in estimates]],
+        capsize=3,
+        color=[colour for *_, colour in bars],
+    )
+    for x, (_, shown, total, _) in enumerate(bars):
+        ax.text(x, 0.02, f"{shown}/{total}", ha="center", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of games with an early pass")
+    ax.set_title("Claim 3: the pass-back exploit")
 
 
 def _imitation_figure(results: StudyResults) -> plt.Figure:
@@ -255,7 +355,7 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
         f"{meta.games_dropped} dropped. Intervals are 95% (Wilson for proportions, "
         "bootstrap over games for means).</p>",
     ]
-    parts += _primary_section(results)
+    parts += _primary_section(results, out_dir)
     parts.append(
         "<h2>Agents</h2><table><tr><th>label</th><th>name</th><th>network</th>"
         "<th>search</th><th>step</th><th>checkpoint</th></tr>"
@@ -431,8 +531,9 @@ def _clustered(estimate: ClusteredEstimate | None, percent: bool = True) -> str:
     )
 
 
-def _primary_section(results: StudyResults) -> list[str]:
-    """The pre-registered primary claims of docs/study.md, judged together (Holm)."""
+def _primary_section(results: StudyResults, out_dir: Path) -> list[str]:
+    """The pre-registered primary claims of docs/study.md, judged together (Holm), and
+    the headline figure."""
     primary = results.primary
     if primary is None or not primary.decisions:
         return []
@@ -459,6 +560,8 @@ def _primary_section(results: StudyResults) -> list[str]:
             row = _clustered(estimate, percent=False)
             parts.append(f"<tr><th>{html.escape(label)}</th>{row}</tr>")
         parts.append("</table>")
+    if _twin_names(results):
+        parts.append(_image(out_dir, "headline.png", "exploitation of the planted flaws"))
     parts.append(
         _table(
             "Brier score per opponent (exploratory, beside claim 5)",
