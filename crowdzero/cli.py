@@ -533,6 +533,28 @@ def _study_advice(
     console.print(f"wrote {text} and {data}")
 
 
+@app.command("study-report")
+def study_report(
+    out: Annotated[Path, typer.Argument(help="A study's folder (holds results.json).")],
+) -> None:
+    """Draw a study's index.html and figures again from its results.json alone: no games,
+    searches or networks (for a report whose drawing code changed after the run)."""
+    from crowdzero.analysis.study.report import print_summary, write_report
+    from crowdzero.analysis.study.results import ResultsFormatError, results_from_json
+
+    path = out / "results.json"
+    if not path.is_file():
+        raise _fail(f"{path} does not exist: run `crowdzero study --out {out}` first")
+    with _one_line_errors(also=(ResultsFormatError,)):
+        try:
+            results = results_from_json(path.read_text(encoding="utf-8"))
+        except ResultsFormatError as error:
+            raise ResultsFormatError(f"{path}: {error}") from None
+        page = write_report(results, out)
+    print_summary(results, console)
+    console.print(f"report: [bold]{page}[/]")
+
+
 @app.command("study-curves")
 def study_curves(
     runs: Annotated[

@@ -52,6 +52,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (ws / "file.txt").write_text("not a run")
     (ws / "notes").mkdir()
     (ws / "notes" / "todo.txt").write_text("buy milk")
+    for folder, text in (("garbled-study", "{not json"), ("wrong-study", '{"meta": 1}')):
+        (ws / folder).mkdir()
+        (ws / folder / "results.json").write_text(text)
 
     crowd_run = {**TINY_RUN, "train.crowd": str(crowd)}
     stored_run(ws / "run", crowd_run, [RandomPlayer(seed=1)], games=4, step=10)
@@ -251,6 +254,13 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
         (["run", "--points", "marks"], ["run has no marks yet"]),
         (["run", "--out", "file.txt"], ["--out file.txt is a file"]),
         ([], ["name at least one run, or --imitation"]),
+    ],
+    "study-report": [
+        (["missing"], ["missing/results.json does not exist"]),
+        (["notes"], ["notes/results.json does not exist", "crowdzero study --out notes"]),
+        (["garbled-study"], ["garbled-study/results.json", "not JSON"]),
+        (["wrong-study"], ["wrong-study/results.json", "results.meta: expected an object"]),
+        ([], ["Missing argument 'out'"]),
     ],
     "config": [
         (["missing"], ["there is no run at missing"]),

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from tiny_run import TINY_CROWD as CROWD
 from tiny_run import TINY_RUN, stored_run
+from typer.testing import CliRunner
 
 from crowdzero.analysis.arena import play_match
 from crowdzero.analysis.inference import Estimate as ClusteredEstimate
@@ -26,11 +27,14 @@ from crowdzero.analysis.study.results import (
     StudyMeta,
     StudyResults,
     ValueCheck,
+    results_from_json,
+    results_json,
 )
 from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.analysis.study.stages import StudyError
 from crowdzero.analysis.study.twin_report import TwinEvidence
 from crowdzero.analysis.study.twins import PrimaryClaim
+from crowdzero.cli import app
 from crowdzero.go.position import Rules
 from crowdzero.play.record import Game
 from crowdzero.players.registry import make_player
@@ -221,6 +225,20 @@ def test_report_writes_a_self_contained_page_strict_json_and_every_figure(tmp_pa
     }
 
 
+def test_results_json_reads_back_and_redraws_the_report_alone(tmp_path: Path) -> None:
+    results = _results()
+    text = results_json(results)
+    assert results_json(results_from_json(text)) == text  # NaN comes back as NaN
+    write_report(results, tmp_path)
+    for name in [*FIGURES, "index.html"]:
+        (tmp_path / name).unlink()
+    outcome = CliRunner().invoke(app, ["study-report", str(tmp_path)])
+    assert outcome.exit_code == 0, outcome.output
+    assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in FIGURES)
+    assert "<h2>Primary claims</h2>" in (tmp_path / "index.html").read_text()
+    assert (tmp_path / "results.json").read_text() == text
+
+
 def test_terminal_summary_names_every_agent() -> None:
     console = Console(record=True, width=120)
     print_summary(_results(), console)
@@ -319,6 +337,8 @@ def test_tiny_study_end_to_end_writes_the_report_and_reuses_its_work(tmp_path: P
     assert "Primary claims" in (out / "index.html").read_text()
     assert "primary claims (Holm over the five)" in console.export_text()
     assert results.claims
+    text = results_json(results)
+    assert results_json(results_from_json(text)) == text
     # Run again: nothing is trained or played twice.
     again = study_main(settings, console)
     assert again.meta.games_played == 0 and again.meta.games_reused == 30

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,3 +203,87 @@ def results_json(results: StudyResults) -> str:
 def plain_json(record: Any) -> str:
     """Strict JSON (no NaN) of any of the study's records."""
     return json.dumps(_plain(record), indent=2, allow_nan=False)
+
+
+class ResultsFormatError(ValueError):
+    """results.json does not hold a study's results."""
+
+
+def results_from_json(text: str) -> StudyResults:
+    """The `StudyResults` a results.json holds, so the report can be drawn again without
+    measuring anything (`crowdzero study-report`). The inverse of `results_json` up to
+    what JSON keeps: numbers that were NaN or infinite come back as NaN."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsFormatError(f"not JSON: {error}") from error
+    return typing.cast(StudyResults, _decode(StudyResults, data, "results"))
+
+
+def _decode(kind: Any, value: Any, where: str) -> Any:
+    """`value` (parsed JSON) as an instance of the type annotation `kind`."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return math.nan if float in args else None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _decode(options[0], value, where)
+        return value
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise ResultsFormatError(f"{where}: expected an object, got {type(value).__name__}")
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: f for f in dataclasses.fields(kind)}
+        unknown = set(value) - set(fields)
+        if unknown:
+            raise ResultsFormatError(f"{where}: unknown keys {sorted(unknown)}")
+        found = {
+            name: _decode(hints[name], value[name], f"{where}.{name}")
+            for name in fields
+            if name in value
+        }
+        try:
+            return kind(**found)
+        except TypeError as error:  # a required field is missing
+            raise ResultsFormatError(f"{where}: {error}") from error
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ResultsFormatError(f"{where}: expected an object, got {type(value).__name__}")
+        key_kind, value_kind = args or (Any, Any)
+        return {
+            _decode(key_kind, k, where): _decode(value_kind, v, f"{where}[{k!r}]")
+            for k, v in value.items()
+        }
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise ResultsFormatError(f"{where}: expected a list, got {type(value).__name__}")
+        if origin is list or (len(args) == 2 and args[1] is Ellipsis):
+            items = [
+                _decode(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)
+            ]
+        else:
+            if len(args) != len(value):
+                raise ResultsFormatError(f"{where}: expected {len(args)} items, got {len(value)}")
+            items = [
+                _decode(a, v, f"{where}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            ]
+        return items if origin is list else tuple(items)
+    if kind is float:
+        if value is None:
+            return math.nan
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ResultsFormatError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if kind is int and not (isinstance(value, int) and not isinstance(value, bool)):
+        if isinstance(value, str) and value.lstrip("-").isdigit():  # a dict key
+            return int(value)
+        raise ResultsFormatError(f"{where}: expected an integer, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ResultsFormatError(f"{where}: expected text, got {value!r}")
+    if kind is Path:
+        return Path(value)
+    return value
