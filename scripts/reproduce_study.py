@@ -267,6 +267,9 @@ def check(
         drawn = json.loads((results / "twins.json").read_text())
         if member_games is not None and drawn.get("members_early_passes") is not None:
             argv += ["--members", str(member_games)]
+        # ... and the crowd run's own store when it counted the exploit over training.
+        if drawn.get("training_exploit") is not None:
+            argv += ["--training", str(settings.crowd_run / "games.sqlite")]
         twin_report.main(argv)
         found += _compare(
             "twins.json", results / "twins.json", study / "twins.json", paths, tolerance

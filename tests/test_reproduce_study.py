@@ -113,8 +113,12 @@ def test_a_shipped_study_is_recomputed_from_its_files_alone(tmp_path: Path) -> N
             str(study / "twins.json"),
             "--members",
             str(member_games),
+            "--training",
+            str(runs["crowd"].path / "games.sqlite"),
         ]
     )
+    stretches = json.loads((study / "twins.json").read_text())["training_exploit"]
+    assert sum(row["games"] for row in stretches) == 10  # the crowd run's games
     curves_main(
         CurveSettings(
             (runs["crowd"].path, runs["self"].path),

@@ -7,7 +7,14 @@ from pathlib import Path
 from test_flaws import game_of
 
 from crowdzero.analysis.inference import Verdict
-from crowdzero.analysis.study.twin_report import build_report, main, newest_agents, read_games
+from crowdzero.analysis.study.twin_report import (
+    TRAINING_AGENT,
+    build_report,
+    exploit_in_training,
+    main,
+    newest_agents,
+    read_games,
+)
 from crowdzero.play.record import Game
 from crowdzero.store.game_store import GameStore
 
@@ -76,3 +83,24 @@ def test_member_games_are_read_from_the_recording_format() -> None:
     assert report.members_early_passes is None
     shown = build_report(study_games(), [FLAWED], [TWIN], member_games=games)
     assert shown.members_early_passes == {FLAWED: (0, 0)}
+
+
+def test_the_exploit_over_training_is_counted_stretch_by_stretch() -> None:
+    agent = TRAINING_AGENT
+    # First half: the agent exploits the flawed member twice (as White) and passes early
+    # once against the twin, which plays on (a pass that is no exploit); second half:
+    # it plays every game out.
+    gave_up = game_of(7, "D4 pass E5 C3 pass", komi=7.5, finish=False)
+    first = [seat(EXPLOITED, FLAWED, agent), seat(EXPLOITED, FLAWED, agent)]
+    first += [seat(gave_up, agent, TWIN), seat(PLAYED, agent, FLAWED)]
+    second = [seat(PLAYED, agent, FLAWED), seat(PLAYED, TWIN, agent)] * 2
+    both = seat(PLAYED, agent, agent)  # a self-play game: no member, not counted
+    rows = exploit_in_training([*first, both, *second], [FLAWED], stretches=2)
+    assert rows == [
+        {"first_game": 0, "games": 4, "early_pass": 3, "against_flawed": 3,
+         "against_flawed_early_pass": 2, "exploit_won": 2},
+        {"first_game": 4, "games": 4, "early_pass": 0, "against_flawed": 2,
+         "against_flawed_early_pass": 0, "exploit_won": 0},
+    ]  # fmt: skip
+    report = build_report(study_games(), [FLAWED], [TWIN], training_games=[*first, *second])
+    assert report.training_exploit is not None and len(report.training_exploit) == 4

@@ -14,6 +14,10 @@ numbers::
 ``--members`` holds member-vs-member games (a store, or the ``.jsonl.gz`` that
 `scripts/record_twin_games.py --members SPEC,SPEC,...` writes) in which the
 out-of-the-box pattern is counted; without it claim 3 is reported without its "absent from the crowd" half.
+``--training`` holds the crowd run's own store (``runs/NAME/games.sqlite``): the report
+then adds, exploratory, how often the training agent made the pass-back exploit in each
+stretch of its training games (`exploit_in_training`), which tells an exploit never
+found from one found and dropped.
 Claim 5 (value consistency) needs the networks, not only the games: the study's own
 `measure` stage computes it and judges all five together (``primary`` in results.json).
 """
@@ -48,7 +52,7 @@ from crowdzero.analysis.study.twins import (
 from crowdzero.play.record import Game
 from crowdzero.play.sgf import sgf_to_game
 from crowdzero.players.crowd import Crowd
-from crowdzero.players.flawed import early_passes
+from crowdzero.players.flawed import detect_pass_back, early_passes
 from crowdzero.store.game_store import GameStore
 
 AGENT_LABEL = re.compile(r"^(?P<label>[a-z-]+)-agent@(?P<step>\d+)$")
@@ -88,6 +92,47 @@ class TwinReport:
     early_passes: dict[str, tuple[int, int]]
     members_early_passes: dict[str, tuple[int, int]] | None
     decisions: list[Decision]
+    #: Exploratory: `exploit_in_training` over the crowd run's store (with --training).
+    training_exploit: list[dict[str, int]] | None = None
+
+
+#: The name a training run's store gives its agent (`GameStore`, crowd mode).
+TRAINING_AGENT = "agent"
+
+
+def exploit_in_training(
+    games: Sequence[Game], flawed: Sequence[str], stretches: int = 4, agent: str = TRAINING_AGENT
+) -> list[dict[str, int]]:
+    """The pass-back exploit in a crowd run's training games, stretch by stretch (the
+    agent's games in store order, cut into `stretches` equal parts): the agent's games
+    and those with an early pass (`early_passes`); its games against the `flawed`
+    pass-back members, those with an early pass, and those the member lost by its
+    pass-back (`detect_pass_back`, the exploit paying off).
+
+    The study's claim 3 counts the exploit in the final agent's games; this says whether
+    training ever found it, and whether it kept it. Self-play seats (both "agent") are
+    skipped: there is no member to exploit.
+    """
+    if stretches < 1:
+        raise ValueError(f"stretches must be at least 1, not {stretches}")
+    targets = set(flawed)
+    mine = [g for g in games if (g.black == agent) != (g.white == agent)]
+    rows: list[dict[str, int]] = []
+    for k in range(stretches):
+        part = mine[k * len(mine) // stretches : (k + 1) * len(mine) // stretches]
+        row = {"first_game": k * len(mine) // stretches, "games": len(part), "early_pass": 0}
+        row |= {"against_flawed": 0, "against_flawed_early_pass": 0, "exploit_won": 0}
+        for game in part:
+            colour = 1 if game.black == agent else -1
+            opponent = game.white if colour == 1 else game.black
+            passed = bool(early_passes(game, colour))
+            row["early_pass"] += passed
+            if opponent in targets:
+                row["against_flawed"] += 1
+                row["against_flawed_early_pass"] += passed
+                row["exploit_won"] += detect_pass_back(game, -colour).triggered
+        rows.append(row)
+    return rows
 
 
 def _row(result: Exploitation) -> dict[str, Any]:
@@ -112,16 +157,25 @@ def build_report(
     member_specs: Sequence[str],
     held_out: Sequence[str],
     member_games: Sequence[Game] | None = None,
+    training_games: Sequence[Game] | None = None,
 ) -> TwinReport:
     """Claims 1-4 of docs/study.md from the study's games (see the module doc), judged
-    together (Holm, then the verdict rule)."""
+    together (Holm, then the verdict rule); with `training_games` (the crowd run's
+    store) also the exploit over training (exploratory)."""
     found = twin_claims(games, member_specs, held_out, member_games)
+    training = None
+    if training_games is not None:
+        pass_back = [
+            p.flawed for p in twin_pairs(member_specs, held_out) if p.flaw.name == "pass-back"
+        ]
+        training = exploit_in_training(training_games, pass_back)
     return TwinReport(
         found.agents,
         found.exploitation,
         found.early_passes,
         found.members_early_passes,
         decide_primary(found.claims),
+        training,
     )
 
 
@@ -228,18 +282,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--members", type=Path, help="member-vs-member games (.sqlite or .jsonl.gz)"
     )
+    parser.add_argument(
+        "--training", type=Path, help="the crowd run's games.sqlite: the exploit over training"
+    )
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
     with Crowd.load(args.crowd, build_players=False) as crowd:
         specs = [m.spec for m in crowd.members]
         held = list(crowd.held_out)
     report = build_report(
-        read_games(args.store), specs, held, read_games(args.members) if args.members else None
+        read_games(args.store),
+        specs,
+        held,
+        read_games(args.members) if args.members else None,
+        read_games(args.training) if args.training else None,
     )
     for row in report.exploitation:
         print(
             f"{row['flawed']:40} {row['agent']} - {row['control']}: DiD {row['did']:+.3f} "
             f"[{row['low']:+.3f}, {row['high']:+.3f}] p={row['p']:.3g} ({row['games']} games)"
+        )
+    for row in report.training_exploit or ():
+        print(
+            f"training games {row['first_game']}+: early pass in {row['early_pass']} of "
+            f"{row['games']}; against pass-back {row['against_flawed_early_pass']} of "
+            f"{row['against_flawed']}, won by the exploit {row['exploit_won']}"
         )
     for decision in report.decisions:
         c = decision.claim
