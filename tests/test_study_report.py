@@ -32,7 +32,7 @@ from crowdzero.analysis.study.results import (
 )
 from crowdzero.analysis.study.settings import StudySettings
 from crowdzero.analysis.study.stages import StudyError
-from crowdzero.analysis.study.twin_report import TwinEvidence
+from crowdzero.analysis.study.twin_report import TwinEvidence, twin_claims
 from crowdzero.analysis.study.twins import PrimaryClaim
 from crowdzero.cli import app
 from crowdzero.go.position import Rules
@@ -473,3 +473,35 @@ def test_primary_claims_find_members_by_the_name_their_games_carry() -> None:
     assert claim4.name == "claim 4" and claim4.games == 4, claim4
     assert primary.claims[4].text == "no value measurements"
     assert not primary.decisions  # judged by `compare`, not here
+
+
+def test_primary_claims_count_each_stored_game_once() -> None:
+    """A head-to-head pairing sits in both agents' tables (counted once), and two games
+    with the same moves are two games (counted twice), as `twin_report` counts them."""
+    member = make_player("random:3")
+    games: dict[str, dict[str, tuple[Game, ...]]] = {}
+    agents = {}
+    for label, seed in (("crowd", 1), ("self", 2)):
+        agents[label] = make_player(f"random-noeye:{seed}")
+        agents[label].name = f"{label}-agent@4"
+        result = play_match(agents[label], member, 4, Rules(size=5, komi=0.5))
+        games[label] = {member.name: (*result.games, result.games[0])}  # a repeated game
+    rivals = play_match(agents["crowd"], agents["self"], 2, Rules(size=5, komi=0.5)).games
+    games["crowd"]["self-agent@4"] = rivals
+    games["self"]["crowd-agent@4"] = tuple(replace(g) for g in rivals)  # read again
+    evidence = stages.Evidence(
+        members=(member.name,),
+        held_out=(),
+        member_specs=("random:3",),
+        games=games,
+        played=12,
+        reused=0,
+        dropped=0,
+        notes=(),
+        wall={},
+    )
+    primary = stages._measure_primary(evidence, {}, None)
+    assert primary.claims[3].games == 5  # 4 games and the repeat, each agent
+    every = [g for table in games.values() for played in table.values() for g in played]
+    twins = twin_claims([*every[:5], *every[5:7], *every[7:12]], [member.name], [])
+    assert twins.claims[3].games == primary.claims[3].games

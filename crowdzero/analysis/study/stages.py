@@ -584,16 +584,21 @@ def _measure_primary(
     evidence: Evidence, values: Mapping[str, ValueCheck], member_games: Sequence[Game] | None
 ) -> PrimaryResults:
     """Primary claims 1-4 from the study's games (each game once; adjudicated results
-    where KataGo scored them) and claim 5 from the agents' value heads."""
-    seen: set[tuple[object, ...]] = set()
+    where KataGo scored them) and claim 5 from the agents' value heads.
+
+    Each stored game once, as `twin_report` reads the store: a head-to-head pairing's
+    games sit in both agents' tables, so each pairing is taken from one side only. Two
+    games with the same moves are two games (a deterministic agent meets a deterministic
+    engine the same way twice), so games are never merged by their content."""
+    pairings: set[frozenset[str]] = set()
     games: list[Game] = []
     for table in evidence.games.values():
         for played in table.values():
-            for game in played:
-                key = (game.black, game.white, game.date, tuple(m.point for m in game.moves))
-                if key not in seen:
-                    seen.add(key)
-                    games.append(game)
+            sides = {name for game in played for name in (game.black, game.white)}
+            if not played or frozenset(sides) in pairings:
+                continue
+            pairings.add(frozenset(sides))
+            games.extend(played)
     notes: list[str] = []
     # The members as their games name them (a flawed member's name is its spec, which
     # `twin_pairs` checks); a spec with a seed ("random:1") plays as "random".
