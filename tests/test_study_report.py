@@ -447,6 +447,22 @@ def test_study_refuses_a_self_play_run_as_the_crowd_run(tmp_path: Path) -> None:
     assert not settings.out_dir.exists()
 
 
+def _evidence(member: str, games: dict[str, dict[str, tuple[Game, ...]]]) -> stages.Evidence:
+    """What `collect` would hand `measure` for these games against one member."""
+    played = sum(len(g) for table in games.values() for g in table.values())
+    return stages.Evidence(
+        members=(member,),
+        held_out=(),
+        member_specs=("random:3",),
+        games=games,
+        played=played,
+        reused=0,
+        dropped=0,
+        notes=(),
+        wall={},
+    )
+
+
 def test_primary_claims_find_members_by_the_name_their_games_carry() -> None:
     """A member given with a seed ("random:3") plays as "random": claim 4 must still
     find its games, and claim 5 waits for both value heads."""
@@ -457,17 +473,7 @@ def test_primary_claims_find_members_by_the_name_their_games_carry() -> None:
         agent.name = f"{label}-agent@4"
         result = play_match(agent, member, 4, Rules(size=5, komi=0.5))
         games[label] = {member.name: result.games}
-    evidence = stages.Evidence(
-        members=(member.name,),
-        held_out=(),
-        member_specs=("random:3",),
-        games=games,
-        played=8,
-        reused=0,
-        dropped=0,
-        notes=(),
-        wall={},
-    )
+    evidence = _evidence(member.name, games)
     primary = stages._measure_primary(evidence, {}, None)
     claim4 = primary.claims[3]
     assert claim4.name == "claim 4" and claim4.games == 4, claim4
@@ -489,17 +495,7 @@ def test_primary_claims_count_each_stored_game_once() -> None:
     rivals = play_match(agents["crowd"], agents["self"], 2, Rules(size=5, komi=0.5)).games
     games["crowd"]["self-agent@4"] = rivals
     games["self"]["crowd-agent@4"] = tuple(replace(g) for g in rivals)  # read again
-    evidence = stages.Evidence(
-        members=(member.name,),
-        held_out=(),
-        member_specs=("random:3",),
-        games=games,
-        played=12,
-        reused=0,
-        dropped=0,
-        notes=(),
-        wall={},
-    )
+    evidence = _evidence(member.name, games)
     primary = stages._measure_primary(evidence, {}, None)
     assert primary.claims[3].games == 5  # 4 games and the repeat, each agent
     every = [g for table in games.values() for played in table.values() for g in played]
