@@ -141,8 +141,10 @@ def _headline_figure(results: StudyResults) -> plt.Figure:
             y = row + (k - (len(labels) - 1) / 2) * step
             against = results.exploitation.get(label, {}).get(flawed)
             held = results.transfer.get(label, {}).get(twin)
+            # The twin first, so that where both scores are equal the flawed member's
+            # filled marker shows: no gap, nothing exploited.
             points = [
-                (e, fill) for e, fill in ((against, True), (held, False)) if e and not e.empty
+                (e, fill) for e, fill in ((held, False), (against, True)) if e and not e.empty
             ]
             if len(points) == 2:
                 xs = [e.value for e, _ in points]
@@ -197,8 +199,8 @@ def _early_pass_panel(ax: plt.Axes, results: StudyResults) -> None:
         capsize=3,
         color=[colour for *_, colour in bars],
     )
-    for x, (_, shown, total, _) in enumerate(bars):
-        ax.text(x, 0.02, f"{shown}/{total}", ha="center", fontsize=8)
+    for x, ((_, shown, total, _), estimate) in enumerate(zip(bars, estimates, strict=True)):
+        ax.text(x, estimate.high + 0.02, f"{shown}/{total}", ha="center", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of games with an early pass")
     ax.set_title("Claim 3: the pass-back exploit")
