@@ -40,6 +40,7 @@ from crowdzero.analysis.study.twins import (
     Decision,
     Exploitation,
     PrimaryClaim,
+    TwinPair,
     decide_primary,
     exploitation,
     members_showing,
@@ -123,8 +124,8 @@ def exploit_in_training(
         row = {"first_game": k * len(mine) // stretches, "games": len(part), "early_pass": 0}
         row |= {"against_flawed": 0, "against_flawed_early_pass": 0, "exploit_won": 0}
         for game in part:
-            colour = 1 if game.black == agent else -1
-            opponent = game.white if colour == 1 else game.black
+            colour = game.colour_of(agent)
+            opponent = game.player(-colour)
             passed = bool(early_passes(game, colour))
             row["early_pass"] += passed
             if opponent in targets:
@@ -152,6 +153,11 @@ def _row(result: Exploitation) -> dict[str, Any]:
     }
 
 
+def _pass_back(pairs: Sequence[TwinPair]) -> list[str]:
+    """The flawed members whose flaw is pass-back (claim 3's and the training count's)."""
+    return [p.flawed for p in pairs if p.flaw.name == "pass-back"]
+
+
 def build_report(
     games: Sequence[Game],
     member_specs: Sequence[str],
@@ -165,10 +171,9 @@ def build_report(
     found = twin_claims(games, member_specs, held_out, member_games)
     training = None
     if training_games is not None:
-        pass_back = [
-            p.flawed for p in twin_pairs(member_specs, held_out) if p.flaw.name == "pass-back"
-        ]
-        training = exploit_in_training(training_games, pass_back)
+        training = exploit_in_training(
+            training_games, _pass_back(twin_pairs(member_specs, held_out))
+        )
     return TwinReport(
         found.agents,
         found.exploitation,
@@ -209,7 +214,7 @@ def twin_claims(
                 pooled.estimate.games,
             )
         )
-    pass_back = [p.flawed for p in pairs if p.flaw.name == "pass-back"]
+    pass_back = _pass_back(pairs)
     shown: dict[str, tuple[int, int]] = {}
     for label, name in agents.items():
         against = [g for g in games if {g.black, g.white} & set(pass_back)]
