@@ -644,8 +644,16 @@ def study_curves(
     console.print(
         f"{len(curves.rows)} checkpoints, {curves.games_played} games played, "
         f"{curves.games_reused} reused: {out / 'curves.md'}, {out / 'curves.png'}, "
-        f"{out / 'curves.json'}"
+        f"{out / 'curves.json'}",
+        markup=False,
     )
+    from crowdzero.analysis.study.report import CURVES_FOLDER
+
+    if (out.parent / "results.json").is_file() and out.name == CURVES_FOLDER:
+        console.print(
+            f"to add them to the study's report: crowdzero study-report {out.parent}",
+            markup=False,
+        )
 
 
 @app.command("config")

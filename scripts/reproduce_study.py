@@ -58,7 +58,13 @@ CURVE_STORE = "curves.sqlite"
 CROWD_PACK = "crowd-run"
 #: Study outputs copied as they are (the figures are every *.png beside them).
 OUTPUTS = ("results.json", "index.html", "twins.json")
-CURVE_OUTPUTS = ("curves.json", "curves.md", "curves.png", "agreement-cache.json")
+CURVE_OUTPUTS = (
+    "curves.json",
+    "curves.md",
+    "curves.png",
+    "exploitation.png",
+    "agreement-cache.json",
+)
 #: Keys whose values are bookkeeping of one execution, not measurements: when, where,
 #: how long, which commit, and how much was reused.
 BOOKKEEPING = frozenset(

@@ -19,8 +19,10 @@ from crowdzero.analysis.inference import (
     cochran_mantel_haenszel,
     difference,
     difference_in_differences,
+    difference_of_proportions,
     games_for_power,
     holm,
+    pooled_mean,
     power_two_proportions,
     verdict,
     wilson_interval,
@@ -138,6 +140,33 @@ def test_wilson_interval_matches_published_values() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     with pytest.raises(ValueError, match="0 <= successes <= n"):
         wilson_interval(11, 10)
+
+
+@pytest.mark.parametrize(
+    ("a", "n_a", "b", "n_b", "low", "high"),
+    [  # Newcombe (1998), Statistics in Medicine 17:873, Table II, method 10
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.0582, 0.8062),
+        (5, 56, 0, 29, -0.0381, 0.1926),
+    ],
+)
+def test_difference_of_proportions_matches_newcombes_published_intervals(
+    a: int, n_a: int, b: int, n_b: int, low: float, high: float
+) -> None:
+    found = difference_of_proportions(a, n_a, b, n_b)
+    assert found.value == pytest.approx(a / n_a - b / n_b)
+    assert (found.low, found.high) == (pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4))
+
+
+def test_a_difference_of_two_certain_samples_keeps_a_width_and_pools() -> None:
+    # 0 of 20 against 0 of 20: the normal interval is [0, 0]; Newcombe's is not.
+    none = difference_of_proportions(0, 20, 0, 20)
+    assert none.value == 0.0 and none.low == pytest.approx(-0.1611, abs=1e-4) and none.se > 0
+    assert math.isnan(difference_of_proportions(3, 10, 0, 0).value)
+    pooled = pooled_mean([none, none, difference_of_proportions(3, 10, 0, 0)])
+    assert pooled.value == 0.0 and pooled.estimate.se == pytest.approx(none.se / math.sqrt(2))
+    assert math.isnan(pooled_mean([]).value)
 
 
 @given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, 2 * n), st.just(n))))

@@ -8,12 +8,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from tiny_run import TINY_RUN, stored_run
 from typer.testing import CliRunner
 
 from crowdzero.analysis.arena import play_match
 from crowdzero.analysis.study.curves import (
     CACHE_NAME,
+    EXPLOITATION_FIGURE,
     STORE_NAME,
     CurvePoint,
     CurveSettings,
@@ -153,6 +155,9 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
         assert set(row.scores) == opponents and all(e.n == 2 for e in row.scores.values())
         assert set(row.triggers) == {FLAWED, TWIN}  # the flaw's detector, on both twins
         assert row.agreement["all"].n == 10 and row.agreement["heuristics"].n == 10
+        gap = row.scores[FLAWED].value - row.scores[TWIN].value
+        assert set(row.gaps) == {FLAWED} and row.gaps[FLAWED].value == pytest.approx(gap)
+        assert row.pooled_gap is not None and row.pooled_gap.value == row.gaps[FLAWED].value
     assert curves.games_played == 5 * 4 * 2 and curves.games_reused == 0
 
     data = json.loads((out / "curves.json").read_text())
@@ -161,6 +166,10 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     text = (out / "curves.md").read_text()
     assert f"{TWIN} (twin of {FLAWED})" in text and "gnugo:0 (held out)" in text
     assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / EXPLOITATION_FIGURE).read_bytes().startswith(b"\x89PNG")
+    gaps = text[text.index("Exploitation over training") :].splitlines()
+    assert f"| agent | step | minutes | CPU s | pooled | {FLAWED} |" in gaps
+    assert data["rows"][0]["gaps"][FLAWED]["value"] == data["rows"][0]["pooled_gap"]["value"]
     assert len(json.loads((out / CACHE_NAME).read_text())) == 5
 
     # Interrupted or extended: only the missing games are played, nothing is searched again.

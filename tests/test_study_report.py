@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -237,6 +238,17 @@ def test_results_json_reads_back_and_redraws_the_report_alone(tmp_path: Path) ->
     assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in FIGURES)
     assert "<h2>Primary claims</h2>" in (tmp_path / "index.html").read_text()
     assert (tmp_path / "results.json").read_text() == text
+
+    # Curves drawn later into OUT/curves join the page when it is redrawn.
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    for name in ("curves.png", "exploitation.png"):
+        shutil.copyfile(tmp_path / "headline.png", curves / name)
+    assert CliRunner().invoke(app, ["study-report", str(tmp_path)]).exit_code == 0
+    page = (tmp_path / "index.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(FIGURES) + 2
+    assert page.index("<h2>Primary claims</h2>") < page.index("<h2>Curves over training</h2>")
+    assert 'href="curves/curves.md"' in page
 
 
 def test_terminal_summary_names_every_agent() -> None:

@@ -12,6 +12,7 @@ from test_flaws import game_of
 
 import crowdzero.players
 from crowdzero.analysis.inference import Verdict
+from crowdzero.analysis.study.curves import flaw_gaps
 from crowdzero.analysis.study.twins import (
     PrimaryClaim,
     TwinError,
@@ -91,6 +92,25 @@ def test_exploitation_is_the_difference_in_differences_of_the_four_cells() -> No
     pooled = pooled_exploitation([found, found])
     assert pooled.value == pytest.approx(0.25)
     assert pooled.estimate.se == pytest.approx(found.contrast.estimate.se / math.sqrt(2))
+
+
+def test_a_curve_point_gap_is_the_score_against_the_flawed_member_minus_its_twin() -> None:
+    by_opponent = {FLAWED: match("crowd", FLAWED, 80, 100), TWIN: match("crowd", TWIN, 50, 100)}
+    gaps, pooled = flaw_gaps(by_opponent, "crowd", {FLAWED: TWIN})
+    assert gaps[FLAWED].value == pytest.approx(0.30)
+    assert gaps[FLAWED].low < 0.30 < gaps[FLAWED].high and gaps[FLAWED].n == 200
+    # One pair: the pooled gap is that pair's, its interval the normal one of that width.
+    assert pooled is not None and (pooled.value, pooled.se) == (gaps[FLAWED].value, gaps[FLAWED].se)
+    # All lost against both: no difference, and still an interval as wide as 20 games allow
+    # (a normal interval would be [0, 0]).
+    none, _ = flaw_gaps(
+        {FLAWED: match("crowd", FLAWED, 0, 20), TWIN: match("crowd", TWIN, 0, 20)},
+        "crowd",
+        {FLAWED: TWIN},
+    )
+    assert none[FLAWED].value == 0.0 and none[FLAWED].high == pytest.approx(0.161, abs=1e-3)
+    # A pair without games against both twins is left out, not counted as 0.
+    assert flaw_gaps({FLAWED: by_opponent[FLAWED]}, "crowd", {FLAWED: TWIN}) == ({}, None)
 
 
 def test_an_early_pass_is_a_pattern_members_do_not_show() -> None:

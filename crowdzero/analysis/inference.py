@@ -181,6 +181,48 @@ def difference_in_differences(
     )
 
 
+def difference_of_proportions(
+    successes_a: float, n_a: int, successes_b: float, n_b: int, z: float = Z95
+) -> Estimate:
+    """p_a - p_b for two independent samples, with Newcombe's hybrid score interval (his
+    method 10, built from the two Wilson intervals).
+
+    Where the normal interval collapses (0 of 20 against 0 of 20 gives [0, 0], the
+    zero-width interval issue #13 objects to), this one keeps the width the samples'
+    sizes allow. `se` is the half-width of the interval's longer side over z, so such
+    differences can be pooled (`pooled_mean`); nan with an empty sample.
+    """
+    if n_a == 0 or n_b == 0:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, n_a + n_b, min(n_a, n_b))
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    low_a, high_a = wilson_interval(successes_a, n_a, z)
+    low_b, high_b = wilson_interval(successes_b, n_b, z)
+    value = p_a - p_b
+    below = math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    above = math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return Estimate(
+        value, max(below, above) / z, value - below, value + above, n_a + n_b, min(n_a, n_b)
+    )
+
+
+def pooled_mean(estimates: Sequence[Estimate], confidence: float = 0.95) -> Contrast:
+    """The equal-weight mean of independent estimates (one per twin pair, say): its
+    standard error is the root of the summed variances over their count, its interval and
+    two-sided p normal. Estimates without a standard error (too few games) are left out;
+    with none left the result is nan."""
+    usable = [e for e in estimates if math.isfinite(e.se)]
+    if not usable:
+        return Contrast(Estimate(math.nan, math.nan, math.nan, math.nan, 0, 0), math.nan)
+    k = len(usable)
+    value = sum(e.value for e in usable) / k
+    se = math.sqrt(sum(e.se**2 for e in usable)) / k
+    games = min(e.games for e in usable)
+    n = sum(e.n for e in usable)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = float(2 * stats.norm.sf(abs(value) / se)) if se > 0 else (0.0 if value else 1.0)
+    return Contrast(Estimate(value, se, value - z * se, value + z * se, n, games), p)
+
+
 @dataclass(frozen=True)
 class StratifiedTest:
     """Cochran-Mantel-Haenszel test over 2x2 tables, one per stratum.
@@ -329,8 +371,10 @@ __all__ = [
     "cochran_mantel_haenszel",
     "difference",
     "difference_in_differences",
+    "difference_of_proportions",
     "games_for_power",
     "holm",
+    "pooled_mean",
     "power_two_proportions",
     "verdict",
     "win_loss_table",

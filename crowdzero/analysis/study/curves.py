@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Literal
 
 from crowdzero.analysis.inference import Estimate as ClusteredEstimate
+from crowdzero.analysis.inference import difference_of_proportions, pooled_mean
 from crowdzero.analysis.study import metrics as m
 from crowdzero.analysis.study.agreement import (
     member_vs_member,
@@ -66,6 +67,7 @@ from crowdzero.analysis.study.collect import (
 from crowdzero.analysis.study.imitation_agent import IMITATION_MODE, SNAPSHOT_MODE, SNAPSHOTS
 from crowdzero.analysis.study.results import plain_json
 from crowdzero.analysis.study.twin_report import read_games
+from crowdzero.analysis.study.twins import scores
 from crowdzero.net.checkpoint import CheckpointError, checkpoint_files, load_checkpoint
 from crowdzero.play.player import Player
 from crowdzero.play.record import Game
@@ -89,6 +91,8 @@ AXES: tuple[str, ...] = ("minutes", "steps", "cpu")
 MARK_RE = re.compile(r"mark-(?P<minutes>\d+(?:\.\d+)?)min\.pt")
 STORE_NAME = "curves.sqlite"
 CACHE_NAME = "agreement-cache.json"
+#: The exploitation figure: the flawed-minus-twin gap of every agent over training.
+EXPLOITATION_FIGURE = "exploitation.png"
 
 
 class CurveError(RuntimeError):
@@ -273,6 +277,13 @@ class CurveRow:
     #: Top-1 agreement of the search with the members (`agreement`), empty without
     #: member games.
     agreement: dict[str, ClusteredEstimate]
+    #: Per flawed member: the score against it minus the score against its twin (normal
+    #: 95% interval, the two sets of games independent), `flaw_gaps`. Exploitation is
+    #: one agent's gap above another's; the curves show where in training it appears.
+    gaps: dict[str, ClusteredEstimate] = dataclasses.field(default_factory=dict)
+    #: The gaps' equal-weight mean over the pairs (`inference.pooled_mean`), the curve's
+    #: counterpart of the study's claim 1; None without a twin pair.
+    pooled_gap: ClusteredEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +318,27 @@ def trigger_rates(
             continue
         out[opponent] = m.flaw_rate([flaw.detect(g, -g.colour_of(agent)) for g in games])
     return out
+
+
+def flaw_gaps(
+    games_by_opponent: Mapping[str, Sequence[Game]], agent: str, twins: Mapping[str, str]
+) -> tuple[dict[str, ClusteredEstimate], ClusteredEstimate | None]:
+    """For each flawed member (`twins`: flawed member -> twin) with games against both:
+    the agent's score against it minus against its twin, and their pooled mean.
+
+    A curve's point has few games a pairing (20 in the study), often all lost or all won:
+    the gap's interval is Newcombe's (`difference_of_proportions`), which keeps its width
+    there, where the normal interval of the study's 100-game cells would collapse."""
+    gaps: dict[str, ClusteredEstimate] = {}
+    for flawed, twin in twins.items():
+        against_flawed = scores(games_by_opponent.get(flawed, ()), agent, flawed)
+        against_twin = scores(games_by_opponent.get(twin, ()), agent, twin)
+        if against_flawed and against_twin:
+            gaps[flawed] = difference_of_proportions(
+                sum(against_flawed), len(against_flawed), sum(against_twin), len(against_twin)
+            )
+    pooled = pooled_mean(list(gaps.values())).estimate if gaps else None
+    return gaps, pooled
 
 
 def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, SearchConfig], RunConfig]:
@@ -449,6 +481,13 @@ def measure_curves(
                     notes.append(f"held-out opponent {spec} left out: {exc}")
             opponents = [*members, *held_players]
             names = [p.name for p in opponents]
+            twins = {
+                name: twin
+                for name in names
+                if (twin := twin_of(name)) is not None
+                and twin in names
+                and flaw_of(name) is not None
+            }
             positions = _positions(settings, {*names, *specs, *crowd.names})
             out.mkdir(parents=True, exist_ok=True)
             cache = _AgreementCache(out / CACHE_NAME)
@@ -486,6 +525,7 @@ def measure_curves(
                             agreement = cached
                     finally:
                         agent.close()
+                    gaps, pooled_gap = flaw_gaps(by_opponent, agent.name, twins)
                     rows.append(
                         CurveRow(
                             point,
@@ -493,6 +533,8 @@ def measure_curves(
                             {n: m.win_rate(g, agent.name) for n, g in by_opponent.items()},
                             trigger_rates(by_opponent, agent.name),
                             agreement,
+                            gaps,
+                            pooled_gap,
                         )
                     )
                     on_progress(
@@ -502,11 +544,6 @@ def measure_curves(
         finally:
             for player in held_players:
                 player.close()
-    twins = {
-        name: twin
-        for name in names
-        if (twin := twin_of(name)) is not None and twin in names and flaw_of(name) is not None
-    }
     return Curves(
         members=tuple(p.name for p in members),
         held_out=tuple(p.name for p in held_players),
@@ -584,25 +621,61 @@ def curves_markdown(curves: Curves) -> str:
                 f"{opponent}{role} | {score.n} | {_percent(score)} | "
                 f"{'' if trigger is None else _percent(trigger)} |"
             )
+    lines += _gap_table(curves)
     if any(row.agreement for row in curves.rows):
         groups = list(next(row.agreement for row in curves.rows if row.agreement))
-        lines += [
-            "",
+        lines += _point_table(
+            curves,
             f"Top-1 agreement of the search with the members on {curves.positions} "
             "member-vs-member positions (95% interval clustered by game):",
-            "",
-            "| agent | step | minutes | CPU s | " + " | ".join(groups) + " |",
-            "| --- | --- | --- | --- | " + " | ".join("---" for _ in groups) + " |",
-        ]
-        for row in curves.rows:
-            minutes, cpu = _x_text(row.point)
-            cells = " | ".join(
-                _percent(row.agreement[g]) if g in row.agreement else "" for g in groups
-            )
-            lines.append(f"| {row.point.label} | {row.point.step} | {minutes} | {cpu} | {cells} |")
+            groups,
+            lambda row, g: _percent(row.agreement[g]) if g in row.agreement else "",
+        )
     if curves.notes:
         lines += ["", "Notes:", "", *[f"- {note}" for note in curves.notes]]
     return "\n".join(lines) + "\n"
+
+
+def _signed(e: ClusteredEstimate | None) -> str:
+    if e is None or e.n == 0:
+        return ""
+    if math.isnan(e.low):
+        return f"{e.value:+.2f}"
+    return f"{e.value:+.2f} [{e.low:+.2f}, {e.high:+.2f}]"
+
+
+def _point_table(
+    curves: Curves, intro: str, columns: Sequence[str], cell: Callable[[CurveRow, str], str]
+) -> list[str]:
+    """A curves.md table with one row per point and one column per `columns` entry."""
+    lines = [
+        "",
+        intro,
+        "",
+        "| agent | step | minutes | CPU s | " + " | ".join(columns) + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for row in curves.rows:
+        minutes, cpu = _x_text(row.point)
+        cells = " | ".join(cell(row, column) for column in columns)
+        lines.append(f"| {row.point.label} | {row.point.step} | {minutes} | {cpu} | {cells} |")
+    return lines
+
+
+def _gap_table(curves: Curves) -> list[str]:
+    """The exploitation rows of curves.md: each point's gaps, pooled first."""
+    pairs = list(curves.twins)
+    if not pairs or not any(row.gaps for row in curves.rows):
+        return []
+    return _point_table(
+        curves,
+        "Exploitation over training: the score against each flawed member minus the score "
+        "against its twin (95% interval, Newcombe's); pooled, their mean over the pairs. "
+        "One agent exploits a flaw more than another where its gap is the higher (the "
+        "study's difference in differences).",
+        ["pooled", *pairs],
+        lambda row, name: _signed(row.pooled_gap if name == "pooled" else row.gaps.get(name)),
+    )
 
 
 def _colours(curves: Curves) -> dict[str, tuple[str, str]]:
@@ -712,7 +785,7 @@ def curves_figure(curves: Curves, path: Path) -> None:
         axes[-1][column].set_xlabel(_X_LABELS[axis])
     games = max((e.n for row in curves.rows for e in row.scores.values()), default=0)
     fig.suptitle(
-        f"Score per opponent, flaw trigger rate and search top-1 agreement over training "
+        "Score per opponent, flaw trigger rate and search top-1 agreement over training\n"
         f"(up to {games} games a point; shaded: 95% intervals)",
         fontsize=10,
     )
@@ -731,14 +804,95 @@ def curves_figure(curves: Curves, path: Path) -> None:
     plt.close(fig)
 
 
-def write_curves(curves: Curves, out_dir: Path) -> tuple[Path, Path, Path]:
-    """curves.json, curves.md and curves.png in `out_dir`."""
+def exploitation_figure(curves: Curves, path: Path) -> bool:
+    """exploitation.png: one panel for the pooled gap and one per twin pair; in each, one
+    line per agent (score against the flawed member minus against its twin) over
+    training, 95% intervals shaded. False (nothing written) without a twin pair."""
+    pairs = list(curves.twins)
+    if not pairs or not any(row.gaps for row in curves.rows):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crowdzero.analysis.study.report import AGENT_COLOURS
+
+    axis: Axis = "steps" if curves.x == "steps" else ("cpu" if curves.x == "cpu" else "minutes")
+    panels = ["pooled", *pairs]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.8 * len(panels), 3.4), squeeze=False, sharey=True
+    )
+    labels = list(dict.fromkeys(row.point.label for row in curves.rows))
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for label in labels:
+            found: list[tuple[float, ClusteredEstimate]] = []
+            for row in curves.rows:
+                e = row.pooled_gap if panel == "pooled" else row.gaps.get(panel)
+                x = row.point.x(axis)
+                if row.point.label == label and e is not None and e.n > 0 and x is not None:
+                    found.append((x, e))
+            if not found:
+                continue
+            found.sort(key=lambda p: p[0])
+            xs = [x for x, _ in found]
+            colour = AGENT_COLOURS.get(label)
+            ax.plot(xs, [e.value for _, e in found], "-o", ms=4, color=colour, label=label)
+            ax.fill_between(
+                xs,
+                [e.value if math.isnan(e.low) else e.low for _, e in found],
+                [e.value if math.isnan(e.high) else e.high for _, e in found],
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+        ax.axhline(0.0, color="grey", linewidth=0.7, linestyle=":")
+        ax.set_ylim(-1.02, 1.02)
+        ax.set_title(
+            f"pooled over {len(pairs)} pair{'s' if len(pairs) > 1 else ''}"
+            if panel == "pooled"
+            else f"{panel}\nminus {curves.twins[panel]}",
+            fontsize=9,
+        )
+    fig.supxlabel(_X_LABELS[axis], fontsize=9)
+    axes[0][0].set_ylabel("score vs flawed - score vs twin")
+    # An agent may miss from a panel (a pooled gap needs an interval per pair): gather the
+    # legend from all of them.
+    legend: dict[str, object] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    if legend:
+        axes[0][0].legend(
+            list(legend.values()), list(legend), fontsize=8, loc="upper left", title="agent"
+        )
+    fig.suptitle(
+        "Exploitation over training: how much more each agent scores against a flawed "
+        "member than against its flaw-free twin\n(shaded: 95% intervals, Newcombe's for each "
+        "pair)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_curves(curves: Curves, out_dir: Path) -> list[Path]:
+    """curves.json, curves.md, curves.png and (with a twin pair) exploitation.png in
+    `out_dir`; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data, text, figure = out_dir / "curves.json", out_dir / "curves.md", out_dir / "curves.png"
     data.write_text(plain_json(curves) + "\n")
     text.write_text(curves_markdown(curves))
     curves_figure(curves, figure)
-    return data, text, figure
+    written = [data, text, figure]
+    gaps = out_dir / EXPLOITATION_FIGURE
+    if exploitation_figure(curves, gaps):
+        written.append(gaps)
+    else:
+        gaps.unlink(missing_ok=True)  # an older run's figure would no longer match
+    return written
 
 
 def curves_main(
@@ -759,6 +913,7 @@ def curves_main(
 
 __all__ = [
     "AXES",
+    "EXPLOITATION_FIGURE",
     "WHICH",
     "CurveError",
     "CurvePlan",
@@ -771,6 +926,8 @@ __all__ = [
     "curves_main",
     "curves_markdown",
     "every_kth",
+    "exploitation_figure",
+    "flaw_gaps",
     "imitation_points",
     "measure_curves",
     "nearest_points",

@@ -29,6 +29,8 @@ from crowdzero.analysis.study.metrics import Estimate, wilson
 from crowdzero.analysis.study.results import StudyResults, plain_json, results_json
 from crowdzero.go.advice import ADVICE_SOURCES
 
+#: Where a study's curves over training are drawn, inside its folder (docs/study.md).
+CURVES_FOLDER = "curves"
 FIGURES = (
     "headline.png",
     "imitation.png",
@@ -37,7 +39,8 @@ FIGURES = (
     "calibration.png",
     "out_of_box.png",
 )
-_COLOURS = {
+#: One colour per agent label, the same in every figure of the study and its curves.
+AGENT_COLOURS = {
     "crowd": "#1f77b4",
     "self": "#ff7f0e",
     "imitation": "#2ca02c",
@@ -98,7 +101,7 @@ def _grouped_bars(
             yerr=[low, high],
             capsize=2,
             label=label,
-            color=_COLOURS.get(label),
+            color=AGENT_COLOURS.get(label),
         )
     ax.set_xticks(x, keys, rotation=40, ha="right")
     ax.set_ylim(0, 1.05)
@@ -148,15 +151,15 @@ def _headline_figure(results: StudyResults) -> plt.Figure:
             ]
             if len(points) == 2:
                 xs = [e.value for e, _ in points]
-                left.plot(xs, [y, y], color=_COLOURS.get(label), lw=1)
+                left.plot(xs, [y, y], color=AGENT_COLOURS.get(label), lw=1)
             for estimate, filled in points:
                 left.errorbar(
                     estimate.value,
                     y,
                     xerr=[[estimate.value - estimate.low], [estimate.high - estimate.value]],
                     fmt="o",
-                    color=_COLOURS.get(label),
-                    markerfacecolor=_COLOURS.get(label) if filled else "white",
+                    color=AGENT_COLOURS.get(label),
+                    markerfacecolor=AGENT_COLOURS.get(label) if filled else "white",
                     capsize=2,
                     label=label if row == 0 and filled else None,
                 )
@@ -181,7 +184,7 @@ def _early_pass_panel(ax: plt.Axes, results: StudyResults) -> None:
     bars: list[tuple[str, int, int, str | None]] = []
     if twins is not None:
         for label, (shown, total) in twins.early_passes.items():
-            bars.append((label, shown, total, _COLOURS.get(label)))
+            bars.append((label, shown, total, AGENT_COLOURS.get(label)))
         if twins.members_early_passes:
             shown = sum(s for s, _ in twins.members_early_passes.values())
             total = sum(n for _, n in twins.members_early_passes.values())
@@ -268,7 +271,7 @@ def _calibration_figure(results: StudyResults) -> plt.Figure:
                     [b.observed for b in bins],
                     marker="o",
                     label=label,
-                    color=_COLOURS.get(label),
+                    color=AGENT_COLOURS.get(label),
                 )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -292,7 +295,7 @@ def _out_of_box_figure(results: StudyResults) -> plt.Figure:
             [0.0 if e.empty else e.high - v for v, e in zip(values, estimates, strict=True)],
         ],
         capsize=3,
-        color=[_COLOURS.get(label) for label in labels],
+        color=[AGENT_COLOURS.get(label) for label in labels],
     )
     ax.set_ylabel("share of the agent's moves")
     ax.set_title("Moves no crowd member would play")
@@ -358,6 +361,7 @@ def render_html(results: StudyResults, out_dir: Path) -> str:
         "bootstrap over games for means).</p>",
     ]
     parts += _primary_section(results, out_dir)
+    parts += _curves_section(out_dir / CURVES_FOLDER)
     parts.append(
         "<h2>Agents</h2><table><tr><th>label</th><th>name</th><th>network</th>"
         "<th>search</th><th>step</th><th>checkpoint</th></tr>"
@@ -577,6 +581,25 @@ def _primary_section(results: StudyResults, out_dir: Path) -> list[str]:
         "<p><small>Everything below is exploratory; its verdicts compare 95% intervals "
         "without a multiplicity correction.</small></p>"
     )
+    return parts
+
+
+def _curves_section(folder: Path) -> list[str]:
+    """The curves over training (`crowdzero study-curves --out OUT/curves`), when they
+    have been drawn: they come after the study, so `crowdzero study-report OUT` adds them."""
+    if not (folder / "curves.png").is_file():
+        return []
+    name = folder.name
+    parts = [
+        "<h2>Curves over training</h2><p>Every measured checkpoint of each agent against "
+        "each opponent (exploratory). First the exploitation curve: each agent's score "
+        "against a flawed member minus against its twin, over its training; then score, "
+        "flaw trigger rate and search top-1 agreement per agent. Every number: "
+        f'<a href="{name}/curves.md">{name}/curves.md</a>, '
+        f'<a href="{name}/curves.json">{name}/curves.json</a>.</p>',
+        _image(folder, "exploitation.png", "exploitation over training"),
+        _image(folder, "curves.png", "curves over training"),
+    ]
     return parts
 
 

@@ -35,6 +35,7 @@ from crowdzero.analysis.inference import (
     clustered_mean,
     difference_in_differences,
     holm,
+    pooled_mean,
     verdict,
 )
 from crowdzero.go.coords import BLACK, WHITE
@@ -127,17 +128,7 @@ def exploitation(games: Sequence[Game], agent: str, control: str, pair: TwinPair
 
 def pooled_exploitation(results: Sequence[Exploitation]) -> Contrast:
     """The mean difference in differences over pairs, its interval and two-sided p."""
-    usable = [r for r in results if math.isfinite(r.contrast.estimate.se)]
-    if not usable:
-        return Contrast(Estimate(math.nan, math.nan, math.nan, math.nan, 0, 0), math.nan)
-    k = len(usable)
-    value = sum(r.contrast.value for r in usable) / k
-    se = math.sqrt(sum(r.contrast.estimate.se**2 for r in usable)) / k
-    games = min(r.contrast.estimate.games for r in usable)
-    n = sum(r.contrast.estimate.n for r in usable)
-    z = float(stats.norm.ppf(0.975))
-    p = float(2 * stats.norm.sf(abs(value) / se)) if se > 0 else (0.0 if value else 1.0)
-    return Contrast(Estimate(value, se, value - z * se, value + z * se, n, games), p)
+    return pooled_mean([r.contrast.estimate for r in results])
 
 
 Pattern = Callable[[Game, int], Sequence[int]]
