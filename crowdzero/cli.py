@@ -596,6 +596,13 @@ def study_curves(
     concurrency: Annotated[int, typer.Option(help="Games played at once.")] = 16,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed for sampling positions and play.")] = 0,
+    draw_only: Annotated[
+        bool,
+        typer.Option(
+            "--draw-only",
+            help="Play and search nothing: draw what is stored so far (a look while it runs).",
+        ),
+    ] = False,
 ) -> None:
     """Curves over training: every stored checkpoint's score against each crowd member and
     held-out twin, flaw-trigger rates and search top-1 agreement (resumable)."""
@@ -635,6 +642,7 @@ def study_curves(
             threads=threads,
             concurrency=concurrency,
             seed=seed,
+            draw_only=draw_only,
         )
         curve_module.check_curves(settings)  # refuse bad runs before anything is written
     with _one_line_errors():

@@ -253,6 +253,7 @@ CASES: dict[str, list[tuple[list[str], list[str]]]] = {
         (["run", "--points", "some"], ["--points must be one of all, marks, checkpoints"]),
         (["run", "--points", "marks"], ["run has no marks yet"]),
         (["run", "--out", "file.txt"], ["--out file.txt is a file"]),
+        (["run", "--draw-only", "--out", "nothing"], ["nothing to draw"]),
         ([], ["name at least one run, or --imitation"]),
     ],
     "study-report": [

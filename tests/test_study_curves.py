@@ -4,6 +4,7 @@ and real GnuGo; resumable, with the search's agreement on member-vs-member games
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from crowdzero.analysis.study.curves import (
     CACHE_NAME,
     EXPLOITATION_FIGURE,
     STORE_NAME,
+    CurveError,
     CurvePoint,
     CurveSettings,
     check_curves,
@@ -176,6 +178,20 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     again = curves_main(settings)
     assert again.games_played == 0 and again.games_reused == 40
     assert again.rows[0].agreement == curves.rows[0].agreement
+    # A look while it runs: what is stored, nothing played or searched, the gap said.
+    look = curves_main(CurveSettings(**{**settings.__dict__, "games": 3, "draw_only": True}))
+    assert look.games_played == 0 and len(look.rows) == 5
+    assert all(e.n == 2 for r in look.rows for e in r.scores.values())
+    assert look.rows[0].agreement == curves.rows[0].agreement
+    assert any("20 of 60 games not played yet, 0 of 5 points" in n for n in look.notes)
+    assert "20 of 60 games not played yet" in (out / "curves.md").read_text()
+    empty = tmp_path / "empty"
+    with pytest.raises(CurveError, match="nothing to draw"):  # no store at all
+        curves_main(dataclasses.replace(settings, out_dir=empty, draw_only=True))
+    empty.mkdir()
+    GameStore(empty / STORE_NAME).close()
+    with pytest.raises(CurveError, match="nothing to draw"):  # a store, no game of these points
+        curves_main(dataclasses.replace(settings, out_dir=empty, draw_only=True))
     more = curves_main(CurveSettings(**{**settings.__dict__, "games": 3, "every": 2}))
     assert [(r.point.label, r.point.step) for r in more.rows] == [
         ("crowd", 6),

@@ -60,6 +60,7 @@ from crowdzero.analysis.study.agreement import (
 from crowdzero.analysis.study.collect import (
     Fixture,
     MemberPosition,
+    PlayLog,
     fixture_games,
     load_study_agent,
     play_fixtures,
@@ -91,6 +92,10 @@ AXES: tuple[str, ...] = ("minutes", "steps", "cpu")
 MARK_RE = re.compile(r"mark-(?P<minutes>\d+(?:\.\d+)?)min\.pt")
 STORE_NAME = "curves.sqlite"
 CACHE_NAME = "agreement-cache.json"
+_NOTHING_TO_DRAW = (
+    "no game stored in {store} for any point yet: nothing to draw (measure without "
+    "--draw-only first)"
+)
 #: The exploitation figure: the flawed-minus-twin gap of every agent over training.
 EXPLOITATION_FIGURE = "exploitation.png"
 
@@ -128,6 +133,9 @@ class CurveSettings:
     threads: int = 2
     concurrency: int = 16
     seed: int = 0
+    #: Play and search nothing: draw the points from the games and agreements stored so
+    #: far (a look at a long measurement while it runs; curves.md says how much is missing).
+    draw_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", tuple(Path(p) for p in self.runs))
@@ -455,6 +463,8 @@ def check_curves(settings: CurveSettings) -> CurvePlan:
     Crowd.load(crowd, board_size=config.board.size, build_players=False).close()
     if settings.member_games is not None and not settings.member_games.is_file():
         raise CurveError(f"member games {settings.member_games} is not a file")
+    if settings.draw_only and not (settings.out_dir / STORE_NAME).is_file():
+        raise CurveError(_NOTHING_TO_DRAW.format(store=settings.out_dir / STORE_NAME))
     return CurvePlan(tuple(points), searches, config, crowd)
 
 
@@ -492,7 +502,7 @@ def measure_curves(
             out.mkdir(parents=True, exist_ok=True)
             cache = _AgreementCache(out / CACHE_NAME)
             rows: list[CurveRow] = []
-            played = reused = 0
+            played = reused = missing = 0
             with GameStore(out / STORE_NAME) as store:
                 for point in points:
                     agent = load_study_agent(
@@ -503,28 +513,38 @@ def measure_curves(
                         seed=settings.seed,
                     )
                     try:
-                        log = play_fixtures(
-                            [Fixture(agent.player, o, settings.games) for o in opponents],
-                            store,
-                            config.rules,
-                            concurrency=settings.concurrency,
-                            max_moves=config.max_moves,
-                        )
-                        played, reused = played + log.played, reused + log.reused
+                        log = PlayLog()
+                        if not settings.draw_only:
+                            log = play_fixtures(
+                                [Fixture(agent.player, o, settings.games) for o in opponents],
+                                store,
+                                config.rules,
+                                concurrency=settings.concurrency,
+                                max_moves=config.max_moves,
+                            )
+                        played = played + log.played
                         notes += [f"{agent.name}: dropped game: {r}" for r in log.dropped[:3]]
                         by_opponent = {
                             n: fixture_games(store, agent.name, n)[: settings.games] for n in names
                         }
+                        have = sum(len(g) for g in by_opponent.values())
+                        if settings.draw_only:
+                            reused += have
+                            missing += settings.games * len(names) - have
+                        else:
+                            reused += log.reused
                         agreement: dict[str, ClusteredEstimate] = {}
                         if positions:
                             key = cache.key(point, settings, len(positions))
                             cached = cache.get(key)
-                            if cached is None:
+                            if cached is None and not settings.draw_only:
                                 cached = search_agreement(agent, positions).by_group
                                 cache.put(key, cached)
-                            agreement = cached
+                            agreement = cached or {}
                     finally:
                         agent.close()
+                    if settings.draw_only and not have:
+                        continue  # not measured yet: no point to draw
                     gaps, pooled_gap = flaw_gaps(by_opponent, agent.name, twins)
                     rows.append(
                         CurveRow(
@@ -544,6 +564,12 @@ def measure_curves(
         finally:
             for player in held_players:
                 player.close()
+    if settings.draw_only and missing:
+        notes.append(
+            f"drawn from the games stored so far: {missing} of "
+            f"{settings.games * len(names) * len(points)} games not played yet, "
+            f"{len(points) - len(rows)} of {len(points)} points not drawn"
+        )
     return Curves(
         members=tuple(p.name for p in members),
         held_out=tuple(p.name for p in held_players),
@@ -900,6 +926,8 @@ def curves_main(
 ) -> Curves:
     """Measure every point (resuming) and write curves.json, curves.md and curves.png."""
     curves = measure_curves(settings, on_progress)
+    if not curves.rows:
+        raise CurveError(_NOTHING_TO_DRAW.format(store=settings.out_dir / STORE_NAME))
     unplaced = [r.agent for r in curves.rows if r.point.x(settings.x) is None]
     if unplaced:
         note = (
