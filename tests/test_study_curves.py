@@ -143,7 +143,9 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
         threads=1,
         concurrency=8,
     )
-    curves = curves_main(settings)
+    said: list[str] = []
+    curves = curves_main(settings, on_progress=said.append)
+    assert any(line.startswith("  25 of 40 games stored (") for line in said)  # a long run talks
     opponents = {"random", FLAWED, TWIN, "gnugo:0"}
     assert curves.twins == {FLAWED: TWIN} and set(curves.held_out) == {TWIN, "gnugo:0"}
     assert [(r.point.label, r.point.step) for r in curves.rows] == [

@@ -80,6 +80,11 @@ class StudyAgent:
         self.player.close()
 
 
+def study_agent_name(label: str, step: int) -> str:
+    """The name an agent's games carry in a study's store: ``LABEL-agent@STEP``."""
+    return f"{label}-agent@{step}"
+
+
 def load_study_agent(
     label: str,
     checkpoint: Path,
@@ -95,7 +100,7 @@ def load_study_agent(
     must then have ``opponent_model`` on."""
     loaded = load_checkpoint(checkpoint)
     model = loaded.build_model()
-    name = f"{label}-agent@{loaded.step}"
+    name = study_agent_name(label, loaded.step)
     playing = TorchEvaluator(model, threads=threads, symmetry="random", seed=seed)
     player = AgentPlayer(
         playing,

@@ -44,6 +44,7 @@ import dataclasses
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ from crowdzero.analysis.study.collect import (
     fixture_games,
     load_study_agent,
     play_fixtures,
+    study_agent_name,
 )
 from crowdzero.analysis.study.imitation_agent import IMITATION_MODE, SNAPSHOT_MODE, SNAPSHOTS
 from crowdzero.analysis.study.results import plain_json
@@ -504,6 +506,12 @@ def measure_curves(
             rows: list[CurveRow] = []
             played = reused = missing = 0
             with GameStore(out / STORE_NAME) as store:
+                stored = sum(
+                    min(settings.games, len(fixture_games(store, agent_name, opponent)))
+                    for agent_name in (study_agent_name(p.label, p.step) for p in points)
+                    for opponent in names
+                )
+                tick = _GameTicker(settings.games * len(names) * len(points), stored, on_progress)
                 for point in points:
                     agent = load_study_agent(
                         point.label,
@@ -521,6 +529,7 @@ def measure_curves(
                                 config.rules,
                                 concurrency=settings.concurrency,
                                 max_moves=config.max_moves,
+                                on_game=tick,
                             )
                         played = played + log.played
                         notes += [f"{agent.name}: dropped game: {r}" for r in log.dropped[:3]]
@@ -582,6 +591,30 @@ def measure_curves(
         notes=tuple(notes),
         settings=settings,
     )
+
+
+class _GameTicker:
+    """Progress of a long curves measurement: every `every` games, how many of all the
+    points' games are stored, the pace of this session and the time left at that pace."""
+
+    def __init__(
+        self, total: int, stored: int, say: Callable[[str], None], every: int = 25
+    ) -> None:
+        self.total, self.stored, self.say, self.every = total, stored, say, every
+        self.played = 0
+        self.start = time.monotonic()
+
+    def __call__(self, game: Game) -> None:
+        self.played += 1
+        if self.played % self.every:
+            return
+        minutes = (time.monotonic() - self.start) / 60
+        pace = self.played / minutes if minutes > 0 else math.inf
+        left = max(0, self.total - self.stored - self.played)
+        self.say(
+            f"  {self.stored + self.played} of {self.total} games stored "
+            f"({pace:.1f} a minute; about {left / pace / 60:.1f} h left at that pace)"
+        )
 
 
 def _positions(settings: CurveSettings, members: set[str]) -> list[MemberPosition]:
