@@ -29,13 +29,19 @@ named ``LABEL-agent@STEP``):
 * for each flawed member (``flawed:FLAW:SPEC``) and its twin, the share of games where
   the flaw's detector fired on that opponent's seat (against the twin it should stay near
   0: the detectors' specificity, measured again);
+* for each flawed member, the gap: the score against it minus the score against its twin
+  (`flaw_gaps`), and the gaps' mean over the pairs; one agent's gap above another's at
+  the same training time is the study's difference in differences there;
 * with member-vs-member games, the search's top-1 agreement with the members on their
   positions (`agreement`), heuristic members and engines apart; kept in
   ``OUT/agreement-cache.json`` so a resumed curve does not search them again.
 
-Output: ``OUT/curves.json`` (every number), ``OUT/curves.md`` (the tables) and
+Output: ``OUT/curves.json`` (every number), ``OUT/curves.md`` (the tables),
 ``OUT/curves.png`` (one column per agent; rows: score per opponent, flaw trigger rates,
-top-1 agreement; 95% intervals shaded; a twin dashed in its flawed member's colour).
+top-1 agreement; 95% intervals shaded; a twin dashed in its flawed member's colour) and
+``OUT/exploitation.png`` (the gaps, every agent on one axis per pair). With
+``draw_only`` nothing is played or searched: the points are drawn from what is stored,
+to look at a long measurement while it runs.
 """
 
 from __future__ import annotations
