@@ -222,3 +222,17 @@ def test_the_study_curves_command_writes_the_table_and_the_plot(
     assert bad.exit_code == 2 and "--x must be one of minutes, steps, cpu" in bad.output
     nothing = runner.invoke(app, ["study-curves", "--out", str(out)])
     assert nothing.exit_code == 2 and "name at least one run" in nothing.output
+
+
+def test_two_curves_processes_on_one_folder_keep_each_others_agreements(tmp_path: Path) -> None:
+    from crowdzero.analysis.inference import Estimate
+    from crowdzero.analysis.study.curves import _AgreementCache
+
+    path = tmp_path / CACHE_NAME
+    first, second = _AgreementCache(path), _AgreementCache(path)  # both opened, then both write
+    found = {"all": Estimate(0.25, 0.05, 0.15, 0.35, 200, 40)}
+    first.put("crowd@1", found)
+    second.put("self@2", found)
+    again = _AgreementCache(path)
+    assert again.get("crowd@1") == found and again.get("self@2") == found
+    assert [p.name for p in tmp_path.iterdir()] == [CACHE_NAME]  # no partial file left

@@ -49,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -448,7 +449,17 @@ class _AgreementCache:
 
     def put(self, key: str, value: Mapping[str, ClusteredEstimate]) -> None:
         self._data[key] = json.loads(plain_json(dict(value)))
-        self.path.write_text(json.dumps(self._data, indent=1) + "\n")
+        # Two curves processes may share one folder, each with its own points (one store
+        # takes both's games): keep what the other wrote since, and replace the file
+        # whole, so neither ever reads half of it.
+        try:
+            on_disk = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        except json.JSONDecodeError:
+            on_disk = {}
+        self._data = {**on_disk, **self._data}
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(self._data, indent=1) + "\n")
+        os.replace(partial, self.path)
 
 
 @dataclass(frozen=True)
