@@ -50,8 +50,13 @@ def _save_without_optimizer(path: Path, target: Path) -> None:
     )
 
 
-def xz_store(store: Path, target: Path) -> None:
-    """An xz-compressed, consistent copy of a SQLite store, even a live one in WAL mode."""
+def xz_store(store: Path, target: Path, *, drop_policies: bool = False) -> None:
+    """An xz-compressed, consistent copy of a SQLite store, even a live one in WAL mode.
+
+    `drop_policies` leaves out the agents' search distributions (``moves.policy``, a
+    float32 vector a move and nearly all of a store's bytes), for a store whose readers
+    use only the moves and results: a study's curves, whose games are scored, never learnt
+    from. The store itself is not touched."""
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / store.name
         source = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
@@ -59,6 +64,10 @@ def xz_store(store: Path, target: Path) -> None:
         source.backup(backup)  # consistent even with a WAL beside it
         source.close()
         backup.execute("PRAGMA journal_mode = DELETE")
+        if drop_policies:
+            with backup:
+                backup.execute("UPDATE moves SET policy = NULL")
+            backup.execute("VACUUM")
         backup.close()
         with copy.open("rb") as f, lzma.open(target, "wb", preset=9) as g:
             shutil.copyfileobj(f, g, length=1 << 20)

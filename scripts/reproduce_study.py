@@ -123,7 +123,9 @@ def ship(
         for name in CURVE_OUTPUTS:
             if (curves / name).is_file():
                 shutil.copyfile(curves / name, results / CURVES / name)
-        xz_store(curves / CURVE_STORE, results / CURVES / f"{CURVE_STORE}.xz")
+        # The curves score their games and run the detectors on the moves; the agents'
+        # search distributions, most of the store, are read by nothing there.
+        xz_store(curves / CURVE_STORE, results / CURVES / f"{CURVE_STORE}.xz", drop_policies=True)
         drawn = json.loads((curves / "curves.json").read_text())
         snapshots = results / "imitation" / "snapshots"
         for row in drawn["rows"]:

@@ -162,6 +162,14 @@ def test_a_shipped_study_is_recomputed_from_its_files_alone(tmp_path: Path) -> N
         "reproduce.json",
     } <= names
     assert {"curves/curves.json", "curves/curves.png", "curves/curves.sqlite.xz"} <= names
+    # The curves' games ship without the search distributions no curve reads (the check
+    # below recomputes every curve number from them); the study's own games keep theirs.
+    for store, policies in (("curves/curves.sqlite.xz", False), ("games.sqlite.xz", True)):
+        unpacked = tmp_path / store.replace("/", "-").removesuffix(".xz")
+        unpacked.write_bytes(lzma.decompress((shipped / store).read_bytes()))
+        with sqlite3.connect(unpacked) as db:
+            moves, kept = db.execute("SELECT COUNT(*), COUNT(policy) FROM moves").fetchone()
+        assert moves > 0 and (kept > 0) == policies
     assert "crowd-run/resume/games.sqlite.xz" in names and "members.sqlite" in names
     # The final imitation agent and the one snapshot the curves drew besides it.
     assert sorted(n for n in names if n.startswith("imitation/")) == [
