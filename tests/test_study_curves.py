@@ -205,6 +205,8 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     )
     with GameStore(out / STORE_NAME) as store:
         assert store.count_games(source="study") == 40 + 12
+        pair = ("crowd-agent@6", FLAWED)
+        assert store.count_between(*pair, "study") == len(store.games_between(*pair, "study")) == 3
 
 
 def test_the_study_curves_command_writes_the_table_and_the_plot(

@@ -404,18 +404,15 @@ class GameStore:
 
     def games_between(self, a: str, b: str, source: str | None = None) -> list[tuple[int, Game]]:
         """Every game between players `a` and `b`, in either colour, oldest first."""
-        where = (
-            "((g.black_id = (SELECT id FROM players WHERE name = ?)"
-            " AND g.white_id = (SELECT id FROM players WHERE name = ?))"
-            " OR (g.black_id = (SELECT id FROM players WHERE name = ?)"
-            " AND g.white_id = (SELECT id FROM players WHERE name = ?)))"
-        )
-        params: list[Any] = [a, b, b, a]
-        if source is not None:
-            where += " AND g.source = ?"
-            params.append(source)
+        where, params = _between(a, b, source)
         with self._transaction(write=False) as conn:
             return self._load(conn, where, params, limit=-1)
+
+    def count_between(self, a: str, b: str, source: str | None = None) -> int:
+        """How many games `games_between` would return, without loading them."""
+        where, params = _between(a, b, source)
+        row = self._conn().execute(f"SELECT count(*) FROM games g WHERE {where}", params)
+        return int(row.fetchone()[0])
 
     def results_table(self, source: str | None = None) -> list[PairResult]:
         """Wins, losses and draws for every (black, white) pair of names that has met.
@@ -606,6 +603,21 @@ def _advice(point: Any, source: Any, adviser: Any) -> Advice | None:
     if point is None or source is None:
         return None
     return Advice(int(point), str(source), "" if adviser is None else str(adviser))
+
+
+def _between(a: str, b: str, source: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the games between `a` and `b` in either colour."""
+    where = (
+        "((g.black_id = (SELECT id FROM players WHERE name = ?)"
+        " AND g.white_id = (SELECT id FROM players WHERE name = ?))"
+        " OR (g.black_id = (SELECT id FROM players WHERE name = ?)"
+        " AND g.white_id = (SELECT id FROM players WHERE name = ?)))"
+    )
+    params: list[Any] = [a, b, b, a]
+    if source is not None:
+        where += " AND g.source = ?"
+        params.append(source)
+    return where, params
 
 
 def _filters(since_id: int, source: str | None, player: str | None) -> tuple[str, list[Any]]:

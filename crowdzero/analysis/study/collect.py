@@ -324,7 +324,7 @@ def play_fixtures(
     missing: list[list[Pairing]] = []
     report = PlayLog()
     for fixture in fixtures:
-        have = len(store.games_between(fixture.a.name, fixture.b.name, source=STUDY_SOURCE))
+        have = store.count_between(fixture.a.name, fixture.b.name, source=STUDY_SOURCE)
         report.reused += min(have, fixture.games)
         games: list[Pairing] = []
         for k in range(have, fixture.games):

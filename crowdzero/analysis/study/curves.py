@@ -66,6 +66,7 @@ from crowdzero.analysis.study.agreement import (
     search_agreement,
 )
 from crowdzero.analysis.study.collect import (
+    STUDY_SOURCE,
     Fixture,
     MemberPosition,
     PlayLog,
@@ -524,7 +525,7 @@ def measure_curves(
             played = reused = missing = 0
             with GameStore(out / STORE_NAME) as store:
                 stored = sum(
-                    min(settings.games, len(fixture_games(store, agent_name, opponent)))
+                    min(settings.games, store.count_between(agent_name, opponent, STUDY_SOURCE))
                     for agent_name in (study_agent_name(p.label, p.step) for p in points)
                     for opponent in names
                 )
