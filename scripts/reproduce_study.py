@@ -24,7 +24,9 @@ so nothing is played or trained: every measurement is made again (searches, valu
 agreement, statistics, figures) and each number of the new results.json, twins.json and
 curves.json is compared with the shipped one. Exit status 0 when all agree (to
 --tolerance), 1 with the list of numbers that differ, 2 when the folder cannot be
-checked (a file missing, a game or the imitation agent not shipped).
+checked (a file missing, a game or the imitation agent not shipped). `--only PART`
+(study, twins, curves; repeatable) recomputes one part alone, say the curves shipped
+after the rest was checked.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,9 @@ CURVE_OUTPUTS = (
     "exploitation.png",
     "agreement-cache.json",
 )
+#: What `check` recomputes, each on its own with --only: the study's results.json,
+#: twin_report's twins.json and the curves' curves.json.
+PARTS = ("study", "twins", "curves")
 #: Keys whose values are bookkeeping of one execution, not measurements: when, where,
 #: how long, which commit, and how much was reused.
 BOOKKEEPING = frozenset(
@@ -217,9 +222,20 @@ def _settings(cls: type, recorded: dict[str, Any], **changes: Any) -> Any:
 
 
 def check(
-    results: Path, work: Path, tolerance: float = 1e-9, console: Console | None = None
+    results: Path,
+    work: Path,
+    tolerance: float = 1e-9,
+    console: Console | None = None,
+    parts: Sequence[str] = PARTS,
 ) -> list[Difference]:
-    """Recompute the study in `results` inside `work` and list what differs."""
+    """Recompute the study in `results` inside `work` and list what differs.
+
+    `parts` (of `PARTS`) narrows the check to what changed, say the curves shipped after
+    a study already checked: the three parts read the same shipped inputs and none reads
+    another's output, so each stands alone."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise CheckError(f"no part {', '.join(unknown)} to check: the parts are {', '.join(PARTS)}")
     console = console or Console(stderr=True)
     manifest_path = results / MANIFEST
     if not manifest_path.is_file():
@@ -256,19 +272,21 @@ def check(
         out_dir=study,
         member_games=member_games,
     )
-    result = study_main(settings, console)
-    if result.meta.games_played:
-        raise CheckError(
-            f"the shipped store lacked {result.meta.games_played} games, which were played "
-            "again: this is a new study, not a check"
+    found: list[Difference] = []
+    if "study" in parts:
+        result = study_main(settings, console)
+        if result.meta.games_played:
+            raise CheckError(
+                f"the shipped store lacked {result.meta.games_played} games, which were "
+                "played again: this is a new study, not a check"
+            )
+        if result.imitation_training is None or not result.imitation_training.reused:
+            raise CheckError("the imitation agent was trained again: it is not shipped as it was")
+        found += _compare(
+            "results.json", results / "results.json", study / "results.json", paths, tolerance
         )
-    if result.imitation_training is None or not result.imitation_training.reused:
-        raise CheckError("the imitation agent was trained again: it is not shipped as it was")
-    found = _compare(
-        "results.json", results / "results.json", study / "results.json", paths, tolerance
-    )
 
-    if (results / "twins.json").is_file():
+    if "twins" in parts and (results / "twins.json").is_file():
         crowd = manifest.get("twin_crowd") or RunDir.open(settings.crowd_run).config.train.crowd
         argv = [str(study / GAMES), "--crowd", str(crowd), "--json", str(study / "twins.json")]
         # twin_report read member games when its claim 3 counts them.
@@ -283,7 +301,7 @@ def check(
             "twins.json", results / "twins.json", study / "twins.json", paths, tolerance
         )
 
-    if "curves" in manifest:
+    if "curves" in parts and "curves" in manifest:
         folder = manifest["curves"]["folder"]
         drawn = json.loads((results / folder / "curves.json").read_text())
         out = work / "curves"
@@ -340,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
         "--work", type=Path, help="scratch folder (default: a temporary one, removed after)"
     )
     to_check.add_argument("--tolerance", type=float, default=1e-9)
+    to_check.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="check only this part (repeatable; default: all of them)",
+    )
     args = parser.parse_args(argv)
     for name in ("results", "work"):
         if getattr(args, name, None) is not None:
@@ -355,17 +379,24 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"shipped {args.study} into {args.results}: {json.dumps(manifest)}")
             return 0
+        parts = tuple(args.only or PARTS)
         if args.work is not None:
-            found = check(args.results, args.work, args.tolerance)
+            found = check(args.results, args.work, args.tolerance, parts=parts)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                found = check(args.results, Path(tmp), args.tolerance)
+                found = check(args.results, Path(tmp), args.tolerance, parts=parts)
     except (CheckError, FileNotFoundError, KeyError) as exc:
         print(f"reproduce_study: {exc}", file=sys.stderr)
         return 2
     for d in found:
         print(f"{d.file}{d.where}: shipped {d.shipped!r}, recomputed {d.recomputed!r}")
-    print(f"{len(found)} numbers differ" if found else f"{args.results}: every number recomputed")
+    skipped = [part for part in PARTS if part not in parts]
+    checked = "" if not skipped else f" of {', '.join(parts)} (not checked: {', '.join(skipped)})"
+    print(
+        f"{len(found)} numbers differ{checked}"
+        if found
+        else f"{args.results}: every number{checked} recomputed"
+    )
     return 1 if found else 0
 
 

@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 
 from crowdzero.analysis.inference import (
     MIN_GAMES,
+    Estimate,
     Verdict,
     benjamini_hochberg,
     clustered_mean,
     cochran_mantel_haenszel,
     difference,
     difference_in_differences,
+    difference_of_estimates,
     difference_of_proportions,
     games_for_power,
     holm,
@@ -167,6 +169,18 @@ def test_a_difference_of_two_certain_samples_keeps_a_width_and_pools() -> None:
     pooled = pooled_mean([none, none, difference_of_proportions(3, 10, 0, 0)])
     assert pooled.value == 0.0 and pooled.estimate.se == pytest.approx(none.se / math.sqrt(2))
     assert math.isnan(pooled_mean([]).value)
+
+
+def test_the_difference_of_two_independent_estimates_adds_their_variances() -> None:
+    crowd, control = Estimate(0.10, 0.03, 0.0, 0.0, 60, 20), Estimate(-0.05, 0.04, 0.0, 0.0, 40, 20)
+    contrast = difference_of_estimates(crowd, control)
+    assert contrast.value == pytest.approx(0.15) and contrast.estimate.se == pytest.approx(0.05)
+    assert contrast.estimate.low == pytest.approx(0.15 - 1.959963984540054 * 0.05)
+    assert contrast.p_value == pytest.approx(0.0026997960632601866)  # 2 * norm.sf(3)
+    assert (contrast.estimate.n, contrast.estimate.games) == (100, 20)
+    # Without a standard error on one side there is no interval and no p.
+    unknown = difference_of_estimates(crowd, Estimate(0.0, math.nan, math.nan, math.nan, 1, 1))
+    assert math.isnan(unknown.estimate.low) and math.isnan(unknown.p_value)
 
 
 @given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, 2 * n), st.just(n))))

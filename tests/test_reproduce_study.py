@@ -191,6 +191,21 @@ def test_a_shipped_study_is_recomputed_from_its_files_alone(tmp_path: Path) -> N
     assert "results.json.exploitation.crowd.random.value" in changed.stdout
     assert "1 numbers differ" in changed.stdout
 
+    # The curves alone: the changed results.json is not read, a changed curve number is.
+    only = script(
+        "check", str(shipped), "--work", str(tmp_path / "only-curves"), "--only", "curves"
+    )
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "every number of curves (not checked: study, twins) recomputed" in only.stdout
+    curves = json.loads((shipped / "curves" / "curves.json").read_text())
+    curves["rows"][0]["scores"]["random"]["value"] += 0.5
+    (shipped / "curves" / "curves.json").write_text(json.dumps(curves))
+    only = script(
+        "check", str(shipped), "--work", str(tmp_path / "only-curves-changed"), "--only", "curves"
+    )
+    assert only.returncode == 1 and "1 numbers differ of curves" in only.stdout
+    assert "curves/curves.json.rows" in only.stdout
+
     # A store with a game missing is not a check: it would play the game again.
     store = tmp_path / "games.sqlite"
     store.write_bytes(lzma.decompress((shipped / "games.sqlite.xz").read_bytes()))

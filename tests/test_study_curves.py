@@ -14,16 +14,19 @@ from tiny_run import TINY_RUN, stored_run
 from typer.testing import CliRunner
 
 from crowdzero.analysis.arena import play_match
+from crowdzero.analysis.inference import Estimate
 from crowdzero.analysis.study.curves import (
     CACHE_NAME,
     EXPLOITATION_FIGURE,
     STORE_NAME,
     CurveError,
     CurvePoint,
+    CurveRow,
     CurveSettings,
     check_curves,
     curves_main,
     every_kth,
+    gap_contrasts,
     imitation_points,
     nearest_points,
     run_points,
@@ -91,6 +94,36 @@ def test_the_imitation_agent_is_drawn_at_the_snapshots_nearest_the_marks() -> No
     # A tie goes to the later snapshot; the newest is always kept; nothing twice.
     assert [p.step for p in nearest_points(snapshots[:3], [300, 300, 100])] == [200, 400, 600]
     assert nearest_points([], marks) == []
+
+
+def _row(label: str, step: int, gap: float | None, se: float = 0.1) -> CurveRow:
+    point = CurvePoint(label, Path(f"{label}-{step}.pt"), step, step / 10, None)
+    pooled = None if gap is None else Estimate(gap, se, gap - 0.2, gap + 0.2, 40, 20)
+    return CurveRow(point, f"{label}-agent@{step}", {}, {}, {}, {}, pooled)
+
+
+def test_the_crowd_agents_exploitation_is_contrasted_with_each_control_point_by_point() -> None:
+    rows = [
+        _row("crowd", 20, 0.3),
+        _row("crowd", 10, 0.1),  # rows in any order: points pair by step
+        _row("self", 15, 0.0),
+        _row("self", 30, -0.1),
+        _row("imitation", 40, 0.2),
+    ]
+    contrasts, notes = gap_contrasts(rows)
+    assert [(c.control, c.order, c.agent_step, c.control_step) for c in contrasts] == [
+        ("self", 1, 10, 15),
+        ("self", 2, 20, 30),
+    ]
+    assert [c.estimate.value for c in contrasts] == pytest.approx([0.1, 0.4])
+    assert contrasts[0].estimate.se == pytest.approx(0.1 * 2**0.5) and contrasts[0].minutes == 1.0
+    assert notes == (
+        "no exploitation contrast of crowd with imitation: 2 points against 1, which do not pair",
+    )
+    # A point without a pooled gap (no twin pair measured) is skipped, not paired wrong.
+    contrasts, _ = gap_contrasts([*rows[:3], _row("self", 30, None)])
+    assert [c.order for c in contrasts] == [1]
+    assert gap_contrasts(rows[2:]) == ((), ())  # no crowd agent: nothing to contrast
 
 
 def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: str) -> None:
@@ -175,6 +208,20 @@ def test_curves_measure_every_checkpoint_and_resume(tmp_path: Path, gnugo_path: 
     assert f"| agent | step | minutes | CPU s | pooled | {FLAWED} |" in gaps
     assert data["rows"][0]["gaps"][FLAWED]["value"] == data["rows"][0]["pooled_gap"]["value"]
     assert len(json.loads((out / CACHE_NAME).read_text())) == 5
+    # The crowd agent's two points pair with the imitation agent's two; self-play's one
+    # does not pair, and curves.md says so.
+    crowd_gaps = [r.pooled_gap for r in curves.rows if r.point.label == "crowd"]
+    imitation_gaps = [r.pooled_gap for r in curves.rows if r.point.label == "imitation"]
+    assert [(c.control, c.order) for c in curves.contrasts] == [("imitation", 1), ("imitation", 2)]
+    for c, a, b in zip(curves.contrasts, crowd_gaps, imitation_gaps, strict=True):
+        assert (
+            a is not None and b is not None and c.estimate.value == pytest.approx(a.value - b.value)
+        )
+    assert data["contrasts"][1]["control_step"] == 4
+    assert (
+        "Exploitation contrast over training" in text and "| 2 | 6 | 1.5 | imitation | 4 |" in text
+    )
+    assert "no exploitation contrast of crowd with self: 2 points against 1" in text
 
     # Interrupted or extended: only the missing games are played, nothing is searched again.
     again = curves_main(settings)

@@ -223,6 +223,16 @@ def pooled_mean(estimates: Sequence[Estimate], confidence: float = 0.95) -> Cont
     return Contrast(Estimate(value, se, value - z * se, value + z * se, n, games), p)
 
 
+def difference_of_estimates(a: Estimate, b: Estimate, confidence: float = 0.95) -> Contrast:
+    """a - b for two independent estimates with standard errors (two agents' pooled
+    exploitation gaps at one point of training, say: their difference is the study's
+    difference in differences there). Normal interval and two-sided p; nan without a
+    standard error on either side."""
+    return _contrast(
+        a.value - b.value, a.se**2 + b.se**2, a.n + b.n, min(a.games, b.games), confidence
+    )
+
+
 @dataclass(frozen=True)
 class StratifiedTest:
     """Cochran-Mantel-Haenszel test over 2x2 tables, one per stratum.
@@ -371,6 +381,7 @@ __all__ = [
     "cochran_mantel_haenszel",
     "difference",
     "difference_in_differences",
+    "difference_of_estimates",
     "difference_of_proportions",
     "games_for_power",
     "holm",

@@ -30,8 +30,9 @@ named ``LABEL-agent@STEP``):
   the flaw's detector fired on that opponent's seat (against the twin it should stay near
   0: the detectors' specificity, measured again);
 * for each flawed member, the gap: the score against it minus the score against its twin
-  (`flaw_gaps`), and the gaps' mean over the pairs; one agent's gap above another's at
-  the same training time is the study's difference in differences there;
+  (`flaw_gaps`), and the gaps' mean over the pairs; the crowd agent's pooled gap minus
+  each other agent's at the same point of training (`gap_contrasts`) is the study's
+  difference in differences there;
 * with member-vs-member games, the search's top-1 agreement with the members on their
   positions (`agreement`), heuristic members and engines apart; kept in
   ``OUT/agreement-cache.json`` so a resumed curve does not search them again.
@@ -39,7 +40,8 @@ named ``LABEL-agent@STEP``):
 Output: ``OUT/curves.json`` (every number), ``OUT/curves.md`` (the tables),
 ``OUT/curves.png`` (one column per agent; rows: score per opponent, flaw trigger rates,
 top-1 agreement; 95% intervals shaded; a twin dashed in its flawed member's colour) and
-``OUT/exploitation.png`` (the gaps, every agent on one axis per pair). With
+``OUT/exploitation.png`` (the gaps, every agent on one axis per pair, and the
+contrasts). With
 ``draw_only`` nothing is played or searched: the points are drawn from what is stored,
 to look at a long measurement while it runs.
 """
@@ -55,10 +57,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from crowdzero.analysis.inference import Estimate as ClusteredEstimate
-from crowdzero.analysis.inference import difference_of_proportions, pooled_mean
+from crowdzero.analysis.inference import (
+    difference_of_estimates,
+    difference_of_proportions,
+    pooled_mean,
+)
 from crowdzero.analysis.study import metrics as m
 from crowdzero.analysis.study.agreement import (
     member_vs_member,
@@ -108,6 +114,8 @@ _NOTHING_TO_DRAW = (
 )
 #: The exploitation figure: the flawed-minus-twin gap of every agent over training.
 EXPLOITATION_FIGURE = "exploitation.png"
+#: The agent whose exploitation the curves contrast with every other (the study's).
+CONTRASTED = "crowd"
 
 
 class CurveError(RuntimeError):
@@ -305,6 +313,27 @@ class CurveRow:
 
 
 @dataclass(frozen=True)
+class GapContrast:
+    """At the k-th point of two agents' curves, the first one's pooled gap minus the
+    second's: the study's difference in differences (claim 1) at that point of training.
+
+    Points pair by order: two runs drawn at their marks meet at the same training minutes,
+    and the imitation agent's points are its snapshots nearest the crowd run's marks by
+    gradient step (`nearest_points`), its budget being the crowd agent's steps."""
+
+    agent: str
+    control: str
+    #: 1 for the first point of each curve.
+    order: int
+    agent_step: int
+    control_step: int
+    #: The agent's training minutes there (None: not known).
+    minutes: float | None
+    estimate: ClusteredEstimate
+    p_value: float
+
+
+@dataclass(frozen=True)
 class Curves:
     """Every row, and who the opponents were."""
 
@@ -318,6 +347,8 @@ class Curves:
     games_reused: int
     positions: int
     notes: tuple[str, ...] = ()
+    #: `CONTRASTED`'s pooled gap minus each other agent's, point by point (`gap_contrasts`).
+    contrasts: tuple[GapContrast, ...] = ()
     #: What was asked (curves.json records it, so `scripts/reproduce_study.py` can ask again).
     settings: CurveSettings | None = None
 
@@ -357,6 +388,47 @@ def flaw_gaps(
             )
     pooled = pooled_mean(list(gaps.values())).estimate if gaps else None
     return gaps, pooled
+
+
+def gap_contrasts(
+    rows: Sequence[CurveRow], agent: str = CONTRASTED
+) -> tuple[tuple[GapContrast, ...], tuple[str, ...]]:
+    """`agent`'s pooled gap minus every other agent's at the same point of training, and
+    a note for each agent left out: two curves pair point by point only when they have
+    as many points (a curve still being measured, or drawn at other points, has not)."""
+    by_label: dict[str, list[CurveRow]] = {}
+    for row in rows:
+        by_label.setdefault(row.point.label, []).append(row)
+    mine = sorted(by_label.pop(agent, []), key=lambda r: r.point.step)
+    if not mine:
+        return (), ()
+    contrasts: list[GapContrast] = []
+    notes: list[str] = []
+    for control, theirs in by_label.items():
+        theirs = sorted(theirs, key=lambda r: r.point.step)
+        if len(theirs) != len(mine):
+            notes.append(
+                f"no exploitation contrast of {agent} with {control}: {len(mine)} points "
+                f"against {len(theirs)}, which do not pair"
+            )
+            continue
+        for order, (a, b) in enumerate(zip(mine, theirs, strict=True), start=1):
+            if a.pooled_gap is None or b.pooled_gap is None:
+                continue
+            contrast = difference_of_estimates(a.pooled_gap, b.pooled_gap)
+            contrasts.append(
+                GapContrast(
+                    agent,
+                    control,
+                    order,
+                    a.point.step,
+                    b.point.step,
+                    a.point.minutes,
+                    contrast.estimate,
+                    contrast.p_value,
+                )
+            )
+    return tuple(contrasts), tuple(notes)
 
 
 def _agents(settings: CurveSettings) -> tuple[list[CurvePoint], dict[str, SearchConfig], RunConfig]:
@@ -591,6 +663,8 @@ def measure_curves(
         finally:
             for player in held_players:
                 player.close()
+    contrasts, unpaired = gap_contrasts(rows)
+    notes += unpaired
     if settings.draw_only and missing:
         notes.append(
             f"drawn from the games stored so far: {missing} of "
@@ -607,6 +681,7 @@ def measure_curves(
         games_reused=reused,
         positions=len(positions),
         notes=tuple(notes),
+        contrasts=contrasts,
         settings=settings,
     )
 
@@ -699,6 +774,7 @@ def curves_markdown(curves: Curves) -> str:
                 f"{'' if trigger is None else _percent(trigger)} |"
             )
     lines += _gap_table(curves)
+    lines += _contrast_table(curves)
     if any(row.agreement for row in curves.rows):
         groups = list(next(row.agreement for row in curves.rows if row.agreement))
         lines += _point_table(
@@ -753,6 +829,31 @@ def _gap_table(curves: Curves) -> list[str]:
         ["pooled", *pairs],
         lambda row, name: _signed(row.pooled_gap if name == "pooled" else row.gaps.get(name)),
     )
+
+
+def _contrast_table(curves: Curves) -> list[str]:
+    """The difference-in-differences rows of curves.md: one per point and control."""
+    if not curves.contrasts:
+        return []
+    agent = curves.contrasts[0].agent
+    lines = [
+        "",
+        f"Exploitation contrast over training: {agent}'s pooled gap minus each other "
+        "agent's at the same point of training (the k-th point of each curve; normal 95% "
+        "interval, two-sided p, not corrected for the many points: exploratory). Above 0: "
+        f"{agent} gains more from the planted flaws than that agent does.",
+        "",
+        f"| point | {agent} step | minutes | control | control step | contrast | p |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in curves.contrasts:
+        minutes = "" if c.minutes is None else f"{c.minutes:.1f}"
+        p = "" if math.isnan(c.p_value) else f"{c.p_value:.2f}"
+        lines.append(
+            f"| {c.order} | {c.agent_step} | {minutes} | {c.control} | {c.control_step} | "
+            f"{_signed(c.estimate)} | {p} |"
+        )
+    return lines
 
 
 def _colours(curves: Curves) -> dict[str, tuple[str, str]]:
@@ -884,7 +985,9 @@ def curves_figure(curves: Curves, path: Path) -> None:
 def exploitation_figure(curves: Curves, path: Path) -> bool:
     """exploitation.png: one panel for the pooled gap and one per twin pair; in each, one
     line per agent (score against the flawed member minus against its twin) over
-    training, 95% intervals shaded. False (nothing written) without a twin pair."""
+    training, 95% intervals shaded; with contrasts, a last panel of `CONTRASTED`'s pooled
+    gap minus each other agent's (the difference in differences). False (nothing
+    written) without a twin pair."""
     pairs = list(curves.twins)
     if not pairs or not any(row.gaps for row in curves.rows):
         return False
@@ -896,12 +999,15 @@ def exploitation_figure(curves: Curves, path: Path) -> bool:
     from crowdzero.analysis.study.report import AGENT_COLOURS
 
     axis: Axis = "steps" if curves.x == "steps" else ("cpu" if curves.x == "cpu" else "minutes")
-    panels = ["pooled", *pairs]
+    panels = ["pooled", *pairs, *(["contrast"] if curves.contrasts else [])]
     fig, axes = plt.subplots(
         1, len(panels), figsize=(3.8 * len(panels), 3.4), squeeze=False, sharey=True
     )
     labels = list(dict.fromkeys(row.point.label for row in curves.rows))
     for ax, panel in zip(axes[0], panels, strict=True):
+        if panel == "contrast":
+            _draw_contrasts(ax, curves, axis)
+            continue
         for label in labels:
             found: list[tuple[float, ClusteredEstimate]] = []
             for row in curves.rows:
@@ -912,17 +1018,7 @@ def exploitation_figure(curves: Curves, path: Path) -> bool:
             if not found:
                 continue
             found.sort(key=lambda p: p[0])
-            xs = [x for x, _ in found]
-            colour = AGENT_COLOURS.get(label)
-            ax.plot(xs, [e.value for _, e in found], "-o", ms=4, color=colour, label=label)
-            ax.fill_between(
-                xs,
-                [e.value if math.isnan(e.low) else e.low for _, e in found],
-                [e.value if math.isnan(e.high) else e.high for _, e in found],
-                color=colour,
-                alpha=0.15,
-                linewidth=0,
-            )
+            _line_with_band(ax, found, AGENT_COLOURS.get(label), label)
         ax.axhline(0.0, color="grey", linewidth=0.7, linestyle=":")
         ax.set_ylim(-1.02, 1.02)
         ax.set_title(
@@ -953,6 +1049,43 @@ def exploitation_figure(curves: Curves, path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _line_with_band(
+    ax: Any, found: Sequence[tuple[float, ClusteredEstimate]], colour: str | None, label: str
+) -> None:
+    """One agent's line over training with its 95% interval shaded (none where unknown)."""
+    xs = [x for x, _ in found]
+    ax.plot(xs, [e.value for _, e in found], "-o", ms=4, color=colour, label=label)
+    ax.fill_between(
+        xs,
+        [e.value if math.isnan(e.low) else e.low for _, e in found],
+        [e.value if math.isnan(e.high) else e.high for _, e in found],
+        color=colour,
+        alpha=0.15,
+        linewidth=0,
+    )
+
+
+def _draw_contrasts(ax: Any, curves: Curves, axis: Axis) -> None:
+    """The contrast panel of exploitation.png: one line per control, at the contrasted
+    agent's x."""
+    from crowdzero.analysis.study.report import AGENT_COLOURS
+
+    agent = curves.contrasts[0].agent
+    x_of = {r.point.step: r.point.x(axis) for r in curves.rows if r.point.label == agent}
+    for control in dict.fromkeys(c.control for c in curves.contrasts):
+        found = [
+            (x, c.estimate)
+            for c in curves.contrasts
+            if c.control == control and (x := x_of.get(c.agent_step)) is not None
+        ]
+        if found:
+            _line_with_band(ax, found, AGENT_COLOURS.get(control), control)
+    ax.axhline(0.0, color="grey", linewidth=0.7, linestyle=":")
+    ax.set_title(f"{agent}'s pooled gap\nminus each control's", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:  # nothing drawn without the agent's x
+        ax.legend(fontsize=8, loc="lower left", title="control")
 
 
 def write_curves(curves: Curves, out_dir: Path) -> list[Path]:
@@ -992,6 +1125,7 @@ def curves_main(
 
 __all__ = [
     "AXES",
+    "CONTRASTED",
     "EXPLOITATION_FIGURE",
     "WHICH",
     "CurveError",
@@ -1000,6 +1134,7 @@ __all__ = [
     "CurveRow",
     "CurveSettings",
     "Curves",
+    "GapContrast",
     "check_curves",
     "curves_figure",
     "curves_main",
@@ -1007,6 +1142,7 @@ __all__ = [
     "every_kth",
     "exploitation_figure",
     "flaw_gaps",
+    "gap_contrasts",
     "imitation_points",
     "measure_curves",
     "nearest_points",

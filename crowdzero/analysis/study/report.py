@@ -593,7 +593,9 @@ def _curves_section(folder: Path) -> list[str]:
     parts = [
         "<h2>Curves over training</h2><p>Every measured checkpoint of each agent against "
         "each opponent (exploratory). First the exploitation curve: each agent's score "
-        "against a flawed member minus against its twin, over its training; then score, "
+        "against a flawed member minus against its twin, over its training, and (last "
+        "panel) the crowd agent's pooled gap minus each control's at the same point of "
+        "training, the study's difference in differences; then score, "
         "flaw trigger rate and search top-1 agreement per agent. Every number: "
         f'<a href="{name}/curves.md">{name}/curves.md</a>, '
         f'<a href="{name}/curves.json">{name}/curves.json</a>.</p>',
