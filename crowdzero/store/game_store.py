@@ -393,9 +393,7 @@ class GameStore:
         self, since_id: int = 0, source: str | None = None, player: str | None = None
     ) -> int:
         """How many games `iter_games` with the same arguments would yield (right now)."""
-        where, params = _filters(since_id, source, player)
-        row = self._conn().execute(f"SELECT count(*) FROM games g WHERE {where}", params)
-        return int(row.fetchone()[0])
+        return self._count(*_filters(since_id, source, player))
 
     def last_game_id(self) -> int:
         """Id of the newest game, 0 when the store is empty."""
@@ -410,7 +408,9 @@ class GameStore:
 
     def count_between(self, a: str, b: str, source: str | None = None) -> int:
         """How many games `games_between` would return, without loading them."""
-        where, params = _between(a, b, source)
+        return self._count(*_between(a, b, source))
+
+    def _count(self, where: str, params: list[Any]) -> int:
         row = self._conn().execute(f"SELECT count(*) FROM games g WHERE {where}", params)
         return int(row.fetchone()[0])
 
