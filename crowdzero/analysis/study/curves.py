@@ -1006,7 +1006,7 @@ def exploitation_figure(curves: Curves, path: Path) -> bool:
     labels = list(dict.fromkeys(row.point.label for row in curves.rows))
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "contrast":
-            _draw_contrasts(ax, curves, axis)
+            _draw_contrasts(ax, curves, axis, AGENT_COLOURS)
             continue
         for label in labels:
             found: list[tuple[float, ClusteredEstimate]] = []
@@ -1067,11 +1067,9 @@ def _line_with_band(
     )
 
 
-def _draw_contrasts(ax: Any, curves: Curves, axis: Axis) -> None:
+def _draw_contrasts(ax: Any, curves: Curves, axis: Axis, colours: Mapping[str, str]) -> None:
     """The contrast panel of exploitation.png: one line per control, at the contrasted
-    agent's x."""
-    from crowdzero.analysis.study.report import AGENT_COLOURS
-
+    agent's x, in that control's colour of `colours`."""
     agent = curves.contrasts[0].agent
     x_of = {r.point.step: r.point.x(axis) for r in curves.rows if r.point.label == agent}
     for control in dict.fromkeys(c.control for c in curves.contrasts):
@@ -1081,7 +1079,7 @@ def _draw_contrasts(ax: Any, curves: Curves, axis: Axis) -> None:
             if c.control == control and (x := x_of.get(c.agent_step)) is not None
         ]
         if found:
-            _line_with_band(ax, found, AGENT_COLOURS.get(control), control)
+            _line_with_band(ax, found, colours.get(control), control)
     ax.axhline(0.0, color="grey", linewidth=0.7, linestyle=":")
     ax.set_title(f"{agent}'s pooled gap\nminus each control's", fontsize=9)
     if ax.get_legend_handles_labels()[0]:  # nothing drawn without the agent's x
